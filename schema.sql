@@ -1,0 +1,65 @@
+-- upcheck's database, schema version 1 (PRAGMA user_version).
+-- Applied to a new, empty file on first run. Later versions add migrations in
+-- src/store.rs; this file always describes the newest schema in full.
+-- Times are UTC ISO-8601 text: 2026-11-21T10:22:01.443Z.
+
+-- One row per `upcheck run`, written before probing so even a run that dies
+-- leaves a trace (finished_at stays NULL).
+CREATE TABLE runs (
+    id          INTEGER PRIMARY KEY,
+    started_at  TEXT    NOT NULL,
+    finished_at TEXT,
+    forced      INTEGER NOT NULL DEFAULT 0,   -- 1 for --force
+    host        TEXT    NOT NULL,
+    version     TEXT    NOT NULL,             -- upcheck's version
+    services    INTEGER,                      -- services probed
+    failing     INTEGER,                      -- of which not online
+    error       TEXT                          -- why the run failed, if it did
+);
+
+-- One row per service per run. Only appended to (and pruned by retention).
+CREATE TABLE checks (
+    id              INTEGER PRIMARY KEY,
+    run_id          INTEGER NOT NULL REFERENCES runs(id),
+    service         TEXT    NOT NULL,
+    checked_at      TEXT    NOT NULL,
+    status          TEXT    NOT NULL CHECK (status IN ('online', 'degraded', 'timeout', 'offline')),
+    response_ms     INTEGER,
+    status_code     INTEGER,                  -- HTTP only
+    error           TEXT,                     -- the reason; NULL when online
+    cert_expires_at TEXT                      -- https only: the certificate's notAfter
+);
+
+-- Per-service history ("last outage of X", uptime windows) reads one range of this.
+CREATE INDEX checks_service_time ON checks (service, checked_at);
+
+-- The newest facts per service, kept up to date in the same transaction that
+-- appends checks, so "since when" never needs a scan of the history.
+CREATE TABLE service_state (
+    service       TEXT    PRIMARY KEY,
+    status        TEXT    NOT NULL,
+    since         TEXT    NOT NULL,           -- when the current status began
+    last_check_id INTEGER NOT NULL REFERENCES checks(id),
+    fail_streak   INTEGER NOT NULL,           -- failing runs in a row (0 when online)
+    pass_streak   INTEGER NOT NULL            -- passing runs in a row (0 when failing)
+) WITHOUT ROWID;
+
+-- Each service's most recent check.
+CREATE VIEW latest AS
+SELECT c.service, c.checked_at, c.status, c.response_ms, c.status_code, c.error
+FROM service_state s
+JOIN checks c ON c.id = s.last_check_id;
+
+-- Percent of checks that were online, per window (NULL: no checks in it).
+CREATE VIEW uptime AS
+SELECT service,
+       count(*) AS checks,
+       round(100.0 * sum(status = 'online' AND checked_at >= strftime('%Y-%m-%dT%H:%M:%fZ', 'now', '-1 day'))
+             / nullif(sum(checked_at >= strftime('%Y-%m-%dT%H:%M:%fZ', 'now', '-1 day')), 0), 3) AS uptime_24h,
+       round(100.0 * sum(status = 'online' AND checked_at >= strftime('%Y-%m-%dT%H:%M:%fZ', 'now', '-7 days'))
+             / nullif(sum(checked_at >= strftime('%Y-%m-%dT%H:%M:%fZ', 'now', '-7 days')), 0), 3) AS uptime_7d,
+       round(100.0 * sum(status = 'online' AND checked_at >= strftime('%Y-%m-%dT%H:%M:%fZ', 'now', '-30 days'))
+             / nullif(sum(checked_at >= strftime('%Y-%m-%dT%H:%M:%fZ', 'now', '-30 days')), 0), 3) AS uptime_30d,
+       round(100.0 * sum(status = 'online') / count(*), 3) AS uptime_all
+FROM checks
+GROUP BY service;

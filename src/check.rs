@@ -1,0 +1,144 @@
+//! What one probe of one service found: a status and, for any failure, a
+//! one-line reason a person can act on. A failed probe is data, never an `Err`.
+
+use std::fmt;
+
+use chrono::{DateTime, Utc};
+
+/// The statuses of PRODUCT.md. `Unknown` (never checked) is shown, never stored.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Status {
+    /// Could not reach it: refused, DNS, TLS, reset; a command that failed.
+    Offline,
+    /// No complete answer within the timeout.
+    Timeout,
+    /// It answered, but wrongly (status, body, slow, certificate).
+    Degraded,
+    /// Never checked yet.
+    Unknown,
+    /// The check passed.
+    Online,
+}
+
+impl Status {
+    pub const STORED: [Status; 4] = [
+        Status::Online,
+        Status::Degraded,
+        Status::Timeout,
+        Status::Offline,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Online => "online",
+            Status::Degraded => "degraded",
+            Status::Timeout => "timeout",
+            Status::Offline => "offline",
+            Status::Unknown => "unknown",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Status> {
+        Status::STORED
+            .into_iter()
+            .chain([Status::Unknown])
+            .find(|st| st.as_str() == s)
+    }
+
+    /// Anything but `online` is a failure (`unknown` is neither).
+    pub fn is_failure(self) -> bool {
+        !matches!(self, Status::Online | Status::Unknown)
+    }
+}
+
+impl fmt::Display for Status {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The result of probing one service once.
+#[derive(Clone, Debug, PartialEq)]
+pub struct CheckResult {
+    pub service: String,
+    /// When the probe started.
+    pub checked_at: DateTime<Utc>,
+    pub status: Status,
+    /// How long the probe took (for a timeout: how long we waited).
+    pub response_ms: Option<u64>,
+    /// The final HTTP status code, for HTTP checks that got an answer.
+    pub status_code: Option<u16>,
+    /// Why it is not online; `None` when it is.
+    pub reason: Option<String>,
+    /// notAfter of the certificate an https target presented, when we saw one.
+    pub cert_expires_at: Option<DateTime<Utc>>,
+}
+
+impl CheckResult {
+    pub fn new(service: &str, checked_at: DateTime<Utc>, status: Status) -> Self {
+        CheckResult {
+            service: service.to_string(),
+            checked_at,
+            status,
+            response_ms: None,
+            status_code: None,
+            reason: None,
+            cert_expires_at: None,
+        }
+    }
+
+    pub fn with_reason(mut self, reason: impl Into<String>) -> Self {
+        self.reason = Some(one_line(&reason.into(), 300));
+        self
+    }
+}
+
+/// Reasons land in one table cell and one email subject line: fold newlines
+/// and control characters into spaces and cap the length.
+pub fn one_line(text: &str, max_chars: usize) -> String {
+    let mut out = String::with_capacity(text.len().min(max_chars));
+    let mut last_space = true;
+    for c in text.chars() {
+        let c = if c.is_control() || c.is_whitespace() { ' ' } else { c };
+        if c == ' ' && last_space {
+            continue;
+        }
+        last_space = c == ' ';
+        if out.chars().count() >= max_chars {
+            out.push('…');
+            break;
+        }
+        out.push(c);
+    }
+    out.trim_end().to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn statuses_round_trip_through_text() {
+        for st in Status::STORED.into_iter().chain([Status::Unknown]) {
+            assert_eq!(Status::parse(st.as_str()), Some(st));
+        }
+        assert_eq!(Status::parse("up"), None);
+    }
+
+    #[test]
+    fn problems_sort_first() {
+        let mut v = vec![Status::Online, Status::Degraded, Status::Offline, Status::Timeout];
+        v.sort();
+        assert_eq!(
+            v,
+            [Status::Offline, Status::Timeout, Status::Degraded, Status::Online]
+        );
+    }
+
+    #[test]
+    fn one_line_folds_control_characters_and_caps_length() {
+        assert_eq!(one_line("a\nb\r\n\tc\u{7}d", 100), "a b c d");
+        assert_eq!(one_line("  x  ", 100), "x");
+        assert_eq!(one_line("abcdef", 3), "abc…");
+    }
+}

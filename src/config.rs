@@ -1,0 +1,838 @@
+//! Finding, reading and validating `upcheck.toml` into one plain [`Config`]:
+//! every default applied, every path absolute, every mistake reported with
+//! file, line and key. The only module that reads environment variables.
+
+use std::collections::{BTreeMap, HashSet};
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use anyhow::{Context, Result, anyhow};
+use serde::Deserialize;
+use serde::de::{self, Deserializer};
+use toml::Spanned;
+
+use crate::timefmt::{format_duration, parse_duration};
+
+/// Where the config is looked for when `--config` is not given.
+pub const CONFIG_ENV: &str = "UPCHECK_CONFIG";
+const DEFAULT_LOCATIONS: [&str; 2] = ["upcheck.toml", "/etc/upcheck/upcheck.toml"];
+
+/// Everything a run needs to know, validated. No serde or clap types in here.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// The file this came from (absolute).
+    pub path: PathBuf,
+    /// Report title; the host name unless set.
+    pub title: String,
+    /// The host upcheck runs on, for footers and fallback alerts.
+    pub host: String,
+    /// The SQLite history (absolute).
+    pub database: PathBuf,
+    /// Probes in flight at once.
+    pub parallel: usize,
+    /// No run lasts longer than this: probes still running are recorded as timeouts.
+    pub run_timeout: Duration,
+    /// How long a run waits for a previous one to finish before giving up.
+    pub lock_timeout: Duration,
+    /// Raw checks older than this are deleted.
+    pub retention: Duration,
+    /// Where reports go; `None` when there is no `[email]` section.
+    pub email: Option<Email>,
+    /// In config-file order.
+    pub services: Vec<Service>,
+    /// Test-only fault injection; always `None` in release builds.
+    pub fault: Option<Fault>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Service {
+    pub name: String,
+    pub target: Target,
+    pub timeout: Duration,
+    pub policy: AlertPolicy,
+}
+
+/// What to probe, and what counts as passing.
+#[derive(Debug, Clone)]
+pub enum Target {
+    Http(HttpTarget),
+    /// `host:port`, connected to with a plain TCP handshake.
+    Tcp(String),
+    Command(CommandTarget),
+}
+
+#[derive(Debug, Clone)]
+pub struct HttpTarget {
+    pub url: String,
+    pub method: String,
+    pub headers: Vec<(String, String)>,
+    /// Empty: any 2xx or 3xx.
+    pub expect_status: Vec<u16>,
+    pub body_contains: Option<String>,
+    pub slow_after: Option<Duration>,
+    /// https only: a certificate expiring sooner than this is degraded.
+    pub cert_warn: Duration,
+    /// PEM roots to trust instead of the built-in Mozilla set (internal CAs).
+    pub ca_file: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone)]
+pub struct CommandTarget {
+    /// argv; `argv[0]` is resolved against the config folder when it is a relative path.
+    pub argv: Vec<String>,
+    /// The config's folder: relative arguments work the same from cron or a shell.
+    pub dir: PathBuf,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct AlertPolicy {
+    pub alert_after: u32,
+    pub recover_after: u32,
+    pub remind: Remind,
+    pub notify_recovery: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Remind {
+    Exponential,
+    Never,
+    Every(Duration),
+}
+
+#[derive(Debug, Clone)]
+pub struct Email {
+    pub to: Vec<String>,
+    pub from: String,
+    pub transport: Transport,
+}
+
+#[derive(Debug, Clone)]
+pub enum Transport {
+    Smtp(Smtp),
+    Sendmail,
+    /// Each message as an `.eml` file in this folder.
+    File(PathBuf),
+}
+
+#[derive(Debug, Clone)]
+pub struct Smtp {
+    pub host: String,
+    pub port: u16,
+    pub tls: SmtpTls,
+    pub user: Option<String>,
+    pub password: Option<PasswordSource>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SmtpTls {
+    Starttls,
+    Tls,
+    None,
+}
+
+/// Where the SMTP password is read from, when mail is actually sent: a
+/// missing password must not stop `upcheck status`.
+#[derive(Debug, Clone)]
+pub enum PasswordSource {
+    Env(String),
+    File(PathBuf),
+}
+
+impl PasswordSource {
+    pub fn read(&self) -> Result<String> {
+        match self {
+            PasswordSource::Env(name) => std::env::var(name)
+                .map_err(|_| anyhow!("environment variable {name} (smtp_password_env) is not set")),
+            PasswordSource::File(path) => std::fs::read_to_string(path)
+                .map(|s| s.trim_end_matches(['\r', '\n']).to_string())
+                .with_context(|| format!("reading smtp_password_file {}", path.display())),
+        }
+    }
+}
+
+/// Faults the integration tests inject to prove that nothing is lost when a
+/// late step fails. Only debug builds read `UPCHECK_TEST_FAULT`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Fault {
+    /// Fail the run right after its checks are stored.
+    AfterStore,
+    /// Panic right after the checks are stored.
+    PanicAfterStore,
+}
+
+/// A mistake in the config: exit code 2, nothing probed, nothing sent.
+#[derive(Debug)]
+pub struct ConfigError {
+    pub file: PathBuf,
+    pub line: Option<usize>,
+    pub key: Option<String>,
+    pub message: String,
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.file.display())?;
+        if let Some(line) = self.line {
+            write!(f, ":{line}")?;
+        }
+        write!(f, ": ")?;
+        if let Some(key) = &self.key {
+            write!(f, "key `{key}`: ")?;
+        }
+        write!(f, "{}", self.message)
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+impl Config {
+    /// Finds the config (`--config`, `$UPCHECK_CONFIG`, `./upcheck.toml`,
+    /// `/etc/upcheck/upcheck.toml`) and loads it.
+    pub fn discover(explicit: Option<&Path>) -> Result<Config> {
+        let path = match explicit {
+            Some(p) => p.to_path_buf(),
+            None => match std::env::var_os(CONFIG_ENV) {
+                Some(p) if !p.is_empty() => PathBuf::from(p),
+                _ => DEFAULT_LOCATIONS
+                    .iter()
+                    .map(PathBuf::from)
+                    .find(|p| p.exists())
+                    .ok_or_else(|| ConfigError {
+                        file: PathBuf::from(DEFAULT_LOCATIONS[0]),
+                        line: None,
+                        key: None,
+                        message: format!(
+                            "no config file found (looked for ./{} and {}); pass --config FILE or set {CONFIG_ENV}",
+                            DEFAULT_LOCATIONS[0], DEFAULT_LOCATIONS[1]
+                        ),
+                    })?,
+            },
+        };
+        Config::load(&path)
+    }
+
+    pub fn load(path: &Path) -> Result<Config> {
+        let text = std::fs::read_to_string(path).map_err(|e| ConfigError {
+            file: path.to_path_buf(),
+            line: None,
+            key: None,
+            message: format!("cannot read: {e}"),
+        })?;
+        let path = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
+        let fault = test_fault();
+        Ok(parse(&path, &text, fault)?)
+    }
+
+    /// The lock file that keeps two runs from interleaving, beside the database.
+    pub fn lock_path(&self) -> PathBuf {
+        let mut name = self.database.as_os_str().to_owned();
+        name.push(".lock");
+        PathBuf::from(name)
+    }
+}
+
+#[cfg(debug_assertions)]
+fn test_fault() -> Option<Fault> {
+    match std::env::var("UPCHECK_TEST_FAULT").ok()?.as_str() {
+        "after-store" => Some(Fault::AfterStore),
+        "panic-after-store" => Some(Fault::PanicAfterStore),
+        _ => None,
+    }
+}
+
+#[cfg(not(debug_assertions))]
+fn test_fault() -> Option<Fault> {
+    None
+}
+
+// ---------------------------------------------------------------------------
+// The private serde mirror of the TOML. Values that can be checked on their
+// own are checked while deserializing, so toml reports them with their span.
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawConfig {
+    title: Option<String>,
+    database: Option<String>,
+    timeout: Option<Dur>,
+    parallel: Option<Spanned<i64>>,
+    run_timeout: Option<Dur>,
+    lock_timeout: Option<Dur>,
+    retention: Option<Dur>,
+    // Defaults for every service, each overridable in a [[service]].
+    alert_after: Option<Count>,
+    recover_after: Option<Count>,
+    remind: Option<RemindValue>,
+    notify_recovery: Option<bool>,
+    slow_after: Option<Dur>,
+    cert_warn: Option<Dur>,
+    ca_file: Option<String>,
+    email: Option<RawEmail>,
+    #[serde(default)]
+    service: Vec<RawService>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawService {
+    name: Spanned<String>,
+    url: Option<HttpUrl>,
+    tcp: Option<TcpAddr>,
+    command: Option<Argv>,
+    method: Option<Method>,
+    #[serde(default)]
+    headers: BTreeMap<String, HeaderValue>,
+    expect_status: Option<Vec<StatusCode>>,
+    body_contains: Option<String>,
+    timeout: Option<Dur>,
+    alert_after: Option<Count>,
+    recover_after: Option<Count>,
+    remind: Option<RemindValue>,
+    notify_recovery: Option<bool>,
+    slow_after: Option<Dur>,
+    cert_warn: Option<Dur>,
+    ca_file: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawEmail {
+    to: Spanned<Vec<String>>,
+    from: Spanned<String>,
+    transport: Option<Spanned<TransportKind>>,
+    smtp_host: Option<String>,
+    smtp_port: Option<u16>,
+    smtp_tls: Option<SmtpTls>,
+    smtp_user: Option<String>,
+    smtp_password_env: Option<String>,
+    smtp_password_file: Option<String>,
+    outbox: Option<String>,
+}
+
+#[derive(Deserialize, Clone, Copy, PartialEq)]
+#[serde(rename_all = "lowercase")]
+enum TransportKind {
+    Smtp,
+    Sendmail,
+    File,
+}
+
+/// Parses a value with `parse`, turning its error into a serde error so toml
+/// attaches the span of the offending value.
+fn from_str<'de, D, T>(d: D, parse: impl FnOnce(&str) -> Result<T, String>) -> Result<T, D::Error>
+where
+    D: Deserializer<'de>,
+{
+    let s = String::deserialize(d)?;
+    parse(&s).map_err(de::Error::custom)
+}
+
+/// A positive duration.
+#[derive(Clone, Copy)]
+struct Dur(Duration);
+
+impl<'de> Deserialize<'de> for Dur {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        from_str(d, |s| {
+            let dur = parse_duration(s)?;
+            if dur.is_zero() {
+                return Err(format!("{s:?} must be greater than zero"));
+            }
+            Ok(Dur(dur))
+        })
+    }
+}
+
+/// A run count: 1 or more.
+#[derive(Clone, Copy)]
+struct Count(u32);
+
+impl<'de> Deserialize<'de> for Count {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let n = i64::deserialize(d)?;
+        match u32::try_from(n) {
+            Ok(n) if n >= 1 => Ok(Count(n)),
+            _ => Err(de::Error::custom(format!(
+                "must be a whole number of runs, 1 or more (got {n})"
+            ))),
+        }
+    }
+}
+
+#[derive(Clone, Copy)]
+struct RemindValue(Remind);
+
+impl<'de> Deserialize<'de> for RemindValue {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        from_str(d, |s| match s {
+            "exponential" => Ok(RemindValue(Remind::Exponential)),
+            "never" => Ok(RemindValue(Remind::Never)),
+            other => match parse_duration(other) {
+                Ok(dur) if !dur.is_zero() => Ok(RemindValue(Remind::Every(dur))),
+                _ => Err(format!(
+                    "expected \"exponential\", \"never\" or a duration like \"6h\", got {other:?}"
+                )),
+            },
+        })
+    }
+}
+
+struct HttpUrl(String);
+
+impl<'de> Deserialize<'de> for HttpUrl {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        from_str(d, |s| {
+            let bad = |why: &str| format!("invalid URL {s:?}: {why}");
+            if !s.contains("://") {
+                return Err(bad("it needs http:// or https://"));
+            }
+            let uri: ureq::http::Uri = s.parse().map_err(|e| bad(&format!("{e}")))?;
+            match uri.scheme_str() {
+                Some("http" | "https") => {}
+                Some(other) => return Err(bad(&format!("scheme {other:?} is not http or https"))),
+                None => return Err(bad("it needs http:// or https://")),
+            }
+            if uri.host().is_none_or(str::is_empty) {
+                return Err(bad("it has no host"));
+            }
+            Ok(HttpUrl(s.to_string()))
+        })
+    }
+}
+
+struct TcpAddr(String);
+
+impl<'de> Deserialize<'de> for TcpAddr {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        from_str(d, |s| {
+            let bad = || format!("invalid address {s:?}: expected host:port, e.g. \"127.0.0.1:5432\"");
+            let (host, port) = s.rsplit_once(':').ok_or_else(bad)?;
+            let host = host.strip_prefix('[').and_then(|h| h.strip_suffix(']')).unwrap_or(host);
+            if host.is_empty() || host.contains(['/', ' ']) {
+                return Err(bad());
+            }
+            match port.parse::<u16>() {
+                Ok(p) if p > 0 => Ok(TcpAddr(s.to_string())),
+                _ => Err(bad()),
+            }
+        })
+    }
+}
+
+struct Argv(Vec<String>);
+
+impl<'de> Deserialize<'de> for Argv {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let argv = Vec::<String>::deserialize(d)?;
+        if argv.first().is_none_or(|p| p.trim().is_empty()) {
+            return Err(de::Error::custom(
+                "expected a program and its arguments, e.g. [\"/usr/local/bin/check-backup\", \"--max-age\", \"26h\"]",
+            ));
+        }
+        Ok(Argv(argv))
+    }
+}
+
+struct Method(String);
+
+impl<'de> Deserialize<'de> for Method {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        from_str(d, |s| {
+            let m = s.to_ascii_uppercase();
+            match ureq::http::Method::from_bytes(m.as_bytes()) {
+                Ok(_) if !m.is_empty() => Ok(Method(m)),
+                _ => Err(format!("invalid HTTP method {s:?}")),
+            }
+        })
+    }
+}
+
+struct HeaderValue(String);
+
+impl<'de> Deserialize<'de> for HeaderValue {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        from_str(d, |s| {
+            ureq::http::HeaderValue::from_str(s)
+                .map(|_| HeaderValue(s.to_string()))
+                .map_err(|_| "header values may not contain control characters or newlines".to_string())
+        })
+    }
+}
+
+struct StatusCode(u16);
+
+impl<'de> Deserialize<'de> for StatusCode {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let n = i64::deserialize(d)?;
+        match u16::try_from(n) {
+            Ok(n @ 100..=599) => Ok(StatusCode(n)),
+            _ => Err(de::Error::custom(format!(
+                "{n} is not an HTTP status code (100 to 599)"
+            ))),
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------
+// From the mirror to the Config.
+
+/// Where in the text an error sits, and under which key.
+struct Located {
+    span: Option<std::ops::Range<usize>>,
+    key: Option<String>,
+    message: String,
+}
+
+fn at(span: std::ops::Range<usize>, key: impl Into<String>, message: impl Into<String>) -> Located {
+    Located {
+        span: Some(span),
+        key: Some(key.into()),
+        message: message.into(),
+    }
+}
+
+fn parse(path: &Path, text: &str, fault: Option<Fault>) -> Result<Config, ConfigError> {
+    let to_error = |e: Located| ConfigError {
+        file: path.to_path_buf(),
+        line: e.span.map(|s| text[..s.start.min(text.len())].matches('\n').count() + 1),
+        key: e.key,
+        message: e.message,
+    };
+    let deserializer = toml::Deserializer::parse(text).map_err(|e| {
+        to_error(Located {
+            span: e.span(),
+            key: None,
+            message: e.message().trim().to_string(),
+        })
+    })?;
+    let raw: RawConfig = serde_path_to_error::deserialize(deserializer).map_err(|e| {
+        let key = key_path(e.path());
+        let inner = e.into_inner();
+        to_error(Located {
+            span: inner.span(),
+            key,
+            message: inner.message().trim().to_string(),
+        })
+    })?;
+    let dir = path.parent().unwrap_or(Path::new("/")).to_path_buf();
+    build(raw, path, &dir, fault).map_err(to_error)
+}
+
+/// `service[3].timeout` (1-based: "the third [[service]]").
+fn key_path(path: &serde_path_to_error::Path) -> Option<String> {
+    use serde_path_to_error::Segment;
+    let mut out = String::new();
+    for seg in path.iter() {
+        match seg {
+            Segment::Seq { index } => out.push_str(&format!("[{}]", index + 1)),
+            // toml::Spanned's own wrapper is not a key the user wrote.
+            Segment::Map { key } if key.starts_with("$__serde_spanned") => {}
+            Segment::Map { key } => {
+                if !out.is_empty() {
+                    out.push('.');
+                }
+                out.push_str(key);
+            }
+            Segment::Enum { variant } => out.push_str(&format!("::{variant}")),
+            Segment::Unknown => {}
+        }
+    }
+    (!out.is_empty()).then_some(out)
+}
+
+fn build(mut raw: RawConfig, path: &Path, dir: &Path, fault: Option<Fault>) -> Result<Config, Located> {
+    let resolve = |p: &str| dir.join(p);
+    let host = host_name();
+    let parallel = match &raw.parallel {
+        None => 32,
+        Some(p) => match usize::try_from(*p.get_ref()) {
+            Ok(n) if n >= 1 => n,
+            _ => return Err(at(p.span(), "parallel", "must be 1 or more")),
+        },
+    };
+    let default_timeout = raw.timeout.map_or(Duration::from_secs(10), |d| d.0);
+    let raw_services = std::mem::take(&mut raw.service);
+    let raw_email = raw.email.take();
+    let defaults = &raw;
+    let mut services = Vec::with_capacity(raw.service.len());
+    let mut seen = HashSet::new();
+    for (i, s) in raw_services.into_iter().enumerate() {
+        let key = |k: &str| format!("service[{}].{k}", i + 1);
+        let name_span = s.name.span();
+        let name = s.name.into_inner();
+        if name.trim().is_empty() {
+            return Err(at(name_span, key("name"), "a service needs a non-empty name"));
+        }
+        if !seen.insert(name.clone()) {
+            return Err(at(name_span, key("name"), format!("duplicate service name {name:?}")));
+        }
+        if s.url.is_none() {
+            let http_only = [
+                ("method", s.method.is_some()),
+                ("headers", !s.headers.is_empty()),
+                ("expect_status", s.expect_status.is_some()),
+                ("body_contains", s.body_contains.is_some()),
+                ("slow_after", s.slow_after.is_some()),
+                ("cert_warn", s.cert_warn.is_some()),
+                ("ca_file", s.ca_file.is_some()),
+            ];
+            if let Some((k, _)) = http_only.iter().find(|(_, present)| *present) {
+                return Err(at(name_span, key(k), format!("`{k}` applies only to `url` checks")));
+            }
+        }
+        let target = match (s.url, s.tcp, s.command) {
+            (Some(url), None, None) => Target::Http(HttpTarget {
+                url: url.0,
+                method: s.method.map_or_else(|| "GET".to_string(), |m| m.0),
+                headers: s.headers.into_iter().map(|(k, v)| (k, v.0)).collect(),
+                expect_status: s.expect_status.unwrap_or_default().into_iter().map(|c| c.0).collect(),
+                body_contains: s.body_contains,
+                slow_after: s.slow_after.or(defaults.slow_after).map(|d| d.0),
+                cert_warn: s.cert_warn.or(defaults.cert_warn).map_or(Duration::from_secs(14 * 86_400), |d| d.0),
+                ca_file: s.ca_file.as_deref().or(defaults.ca_file.as_deref()).map(resolve),
+            }),
+            (None, Some(addr), None) => Target::Tcp(addr.0),
+            (None, None, Some(argv)) => Target::Command(CommandTarget {
+                argv: resolve_program(argv.0, dir),
+                dir: dir.to_path_buf(),
+            }),
+            _ => {
+                return Err(at(
+                    name_span,
+                    key("name"),
+                    format!("service {name:?} needs exactly one of `url`, `tcp` or `command`"),
+                ));
+            }
+        };
+        let policy = AlertPolicy {
+            alert_after: s.alert_after.or(defaults.alert_after).map_or(2, |c| c.0),
+            recover_after: s.recover_after.or(defaults.recover_after).map_or(1, |c| c.0),
+            remind: s.remind.or(defaults.remind).map_or(Remind::Exponential, |r| r.0),
+            notify_recovery: s.notify_recovery.or(defaults.notify_recovery).unwrap_or(true),
+        };
+        services.push(Service {
+            name,
+            target,
+            timeout: s.timeout.map_or(default_timeout, |d| d.0),
+            policy,
+        });
+    }
+    let email = raw_email.map(|e| build_email(e, dir)).transpose()?;
+    Ok(Config {
+        path: path.to_path_buf(),
+        title: raw.title.filter(|t| !t.trim().is_empty()).unwrap_or_else(|| host.clone()),
+        host,
+        database: resolve(raw.database.as_deref().unwrap_or("upcheck.db")),
+        parallel,
+        run_timeout: raw.run_timeout.map_or(Duration::from_secs(240), |d| d.0),
+        lock_timeout: raw.lock_timeout.map_or(Duration::from_secs(30), |d| d.0),
+        retention: raw.retention.map_or(Duration::from_secs(90 * 86_400), |d| d.0),
+        email,
+        services,
+        fault,
+    })
+}
+
+fn build_email(e: RawEmail, dir: &Path) -> Result<Email, Located> {
+    let to_span = e.to.span();
+    let to = e.to.into_inner();
+    if to.is_empty() || to.iter().any(|a| a.trim().is_empty()) {
+        return Err(at(to_span, "email.to", "needs at least one address"));
+    }
+    let from_span = e.from.span();
+    let from = e.from.into_inner();
+    if from.trim().is_empty() {
+        return Err(at(from_span, "email.from", "needs an address"));
+    }
+    let (kind, kind_span) = match e.transport {
+        Some(t) => (*t.get_ref(), t.span()),
+        None => (TransportKind::Smtp, from_span),
+    };
+    let smtp_keys = [
+        ("smtp_host", e.smtp_host.is_some()),
+        ("smtp_port", e.smtp_port.is_some()),
+        ("smtp_tls", e.smtp_tls.is_some()),
+        ("smtp_user", e.smtp_user.is_some()),
+        ("smtp_password_env", e.smtp_password_env.is_some()),
+        ("smtp_password_file", e.smtp_password_file.is_some()),
+    ];
+    if kind != TransportKind::Smtp {
+        if let Some((k, _)) = smtp_keys.iter().find(|(_, present)| *present) {
+            return Err(at(kind_span, format!("email.{k}"), "applies only to transport = \"smtp\""));
+        }
+    }
+    if kind != TransportKind::File && e.outbox.is_some() {
+        return Err(at(kind_span, "email.outbox", "applies only to transport = \"file\""));
+    }
+    let transport = match kind {
+        TransportKind::Sendmail => Transport::Sendmail,
+        TransportKind::File => Transport::File(dir.join(e.outbox.as_deref().unwrap_or("outbox"))),
+        TransportKind::Smtp => {
+            let host = e
+                .smtp_host
+                .filter(|h| !h.trim().is_empty())
+                .ok_or_else(|| at(kind_span.clone(), "email.smtp_host", "transport \"smtp\" needs smtp_host"))?;
+            let tls = e.smtp_tls.unwrap_or(SmtpTls::Starttls);
+            let password = match (e.smtp_password_env, e.smtp_password_file) {
+                (Some(_), Some(_)) => {
+                    return Err(at(
+                        kind_span,
+                        "email.smtp_password_file",
+                        "set smtp_password_env or smtp_password_file, not both",
+                    ));
+                }
+                (Some(var), None) => Some(PasswordSource::Env(var)),
+                (None, Some(file)) => Some(PasswordSource::File(dir.join(file))),
+                (None, None) => None,
+            };
+            if password.is_some() && e.smtp_user.is_none() {
+                return Err(at(kind_span, "email.smtp_user", "a password needs smtp_user too"));
+            }
+            Transport::Smtp(Smtp {
+                host,
+                port: e.smtp_port.unwrap_or(match tls {
+                    SmtpTls::Starttls => 587,
+                    SmtpTls::Tls => 465,
+                    SmtpTls::None => 25,
+                }),
+                tls,
+                user: e.smtp_user,
+                password,
+            })
+        }
+    };
+    Ok(Email { to, from, transport })
+}
+
+/// `./check.sh` means the one beside the config, not in cron's working directory;
+/// a bare name is looked up in PATH as usual.
+fn resolve_program(mut argv: Vec<String>, dir: &Path) -> Vec<String> {
+    let program = Path::new(&argv[0]);
+    if program.is_relative() && argv[0].contains('/') {
+        argv[0] = dir.join(program).to_string_lossy().into_owned();
+    }
+    argv
+}
+
+fn host_name() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .or_else(|_| std::fs::read_to_string("/etc/hostname"))
+        .map(|h| h.trim().to_string())
+        .ok()
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "localhost".to_string())
+}
+
+impl fmt::Display for Remind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Remind::Exponential => f.write_str("exponential"),
+            Remind::Never => f.write_str("never"),
+            Remind::Every(d) => write!(f, "every {}", format_duration(*d)),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn load(text: &str) -> Result<Config, ConfigError> {
+        parse(Path::new("/srv/up/upcheck.toml"), text, None)
+    }
+
+    /// `check(toml, expected error)`: the whole message, file, line and key.
+    fn check_err(text: &str, expected: &str) {
+        match load(text) {
+            Ok(_) => panic!("accepted:\n{text}"),
+            Err(e) => assert_eq!(e.to_string(), expected, "for:\n{text}"),
+        }
+    }
+
+    #[test]
+    fn defaults_apply_and_paths_resolve_against_the_config_folder() {
+        let c = load(
+            r#"
+            [[service]]
+            name = "web"
+            url = "https://example.com/health"
+            [[service]]
+            name = "script"
+            command = ["./check.sh", "x"]
+            "#,
+        )
+        .unwrap();
+        assert_eq!(c.database, Path::new("/srv/up/upcheck.db"));
+        assert_eq!(c.parallel, 32);
+        assert_eq!(c.retention, Duration::from_secs(90 * 86_400));
+        let web = &c.services[0];
+        assert_eq!(web.timeout, Duration::from_secs(10));
+        assert_eq!(
+            web.policy,
+            AlertPolicy { alert_after: 2, recover_after: 1, remind: Remind::Exponential, notify_recovery: true }
+        );
+        let Target::Http(h) = &web.target else { panic!() };
+        assert_eq!(h.method, "GET");
+        assert_eq!(h.cert_warn, Duration::from_secs(14 * 86_400));
+        let Target::Command(cmd) = &c.services[1].target else { panic!() };
+        assert_eq!(cmd.argv, ["/srv/up/./check.sh", "x"]);
+    }
+
+    #[test]
+    fn services_override_the_top_level_defaults() {
+        let c = load(
+            r#"
+            timeout = "3s"
+            alert_after = 4
+            remind = "6h"
+            [[service]]
+            name = "a"
+            tcp = "127.0.0.1:22"
+            [[service]]
+            name = "b"
+            tcp = "[::1]:22"
+            timeout = "500ms"
+            alert_after = 1
+            remind = "never"
+            notify_recovery = false
+            "#,
+        )
+        .unwrap();
+        assert_eq!(c.services[0].timeout, Duration::from_secs(3));
+        assert_eq!(c.services[0].policy.alert_after, 4);
+        assert_eq!(c.services[0].policy.remind, Remind::Every(Duration::from_secs(6 * 3600)));
+        assert_eq!(c.services[1].timeout, Duration::from_millis(500));
+        assert_eq!(c.services[1].policy.alert_after, 1);
+        assert_eq!(c.services[1].policy.remind, Remind::Never);
+        assert!(!c.services[1].policy.notify_recovery);
+    }
+
+    #[test]
+    fn every_mistake_names_file_line_and_key() {
+        let f = "/srv/up/upcheck.toml";
+        check_err("titel = \"x\"", &format!("{f}:1: key `titel`: unknown field `titel`, expected one of `title`, `database`, `timeout`, `parallel`, `run_timeout`, `lock_timeout`, `retention`, `alert_after`, `recover_after`, `remind`, `notify_recovery`, `slow_after`, `cert_warn`, `ca_file`, `email`, `service`"));
+        check_err("\n[[service]]\nname = \"a\"\ntcp = \"h:1\"\ncolour = 1", &format!("{f}:5: key `service[1].colour`: unknown field `colour`, expected one of `name`, `url`, `tcp`, `command`, `method`, `headers`, `expect_status`, `body_contains`, `timeout`, `alert_after`, `recover_after`, `remind`, `notify_recovery`, `slow_after`, `cert_warn`, `ca_file`"));
+        check_err("timeout = \"10 seconds\"", &format!("{f}:1: key `timeout`: invalid duration \"10 seconds\": expected a whole number and a unit (ms, s, m, h, d), e.g. \"10s\""));
+        check_err("timeout = \"0s\"", &format!("{f}:1: key `timeout`: \"0s\" must be greater than zero"));
+        check_err("parallel = 0", &format!("{f}:1: key `parallel`: must be 1 or more"));
+        check_err("alert_after = 0", &format!("{f}:1: key `alert_after`: must be a whole number of runs, 1 or more (got 0)"));
+        check_err("remind = \"sometimes\"", &format!("{f}:1: key `remind`: expected \"exponential\", \"never\" or a duration like \"6h\", got \"sometimes\""));
+        check_err("[[service]]\nname = \"a\"\nurl = \"ftp://x\"", &format!("{f}:3: key `service[1].url`: invalid URL \"ftp://x\": scheme \"ftp\" is not http or https"));
+        check_err("[[service]]\nname = \"a\"\nurl = \"example.com/health\"", &format!("{f}:3: key `service[1].url`: invalid URL \"example.com/health\": it needs http:// or https://"));
+        check_err("[[service]]\nname = \"a\"\ntcp = \"localhost\"", &format!("{f}:3: key `service[1].tcp`: invalid address \"localhost\": expected host:port, e.g. \"127.0.0.1:5432\""));
+        check_err("[[service]]\nname = \"a\"\ncommand = []", &format!("{f}:3: key `service[1].command`: expected a program and its arguments, e.g. [\"/usr/local/bin/check-backup\", \"--max-age\", \"26h\"]"));
+        check_err("[[service]]\nname = \"a\"\ntcp = \"h:1\"\n[[service]]\nname = \"a\"\ntcp = \"h:2\"", &format!("{f}:5: key `service[2].name`: duplicate service name \"a\""));
+        check_err("[[service]]\nname = \"a\"", &format!("{f}:2: key `service[1].name`: service \"a\" needs exactly one of `url`, `tcp` or `command`"));
+        check_err("[[service]]\nname = \"a\"\ntcp = \"h:1\"\ncommand = [\"true\"]", &format!("{f}:2: key `service[1].name`: service \"a\" needs exactly one of `url`, `tcp` or `command`"));
+        check_err("[[service]]\nname = \"a\"\ntcp = \"h:1\"\nbody_contains = \"ok\"", &format!("{f}:2: key `service[1].body_contains`: `body_contains` applies only to `url` checks"));
+        check_err("[[service]]\nname = \"a\"\nurl = \"http://h/\"\nexpect_status = [200, 999]", &format!("{f}:4: key `service[1].expect_status[2]`: 999 is not an HTTP status code (100 to 599)"));
+        check_err("[[service]]\nname = \"a\"\nurl = \"http://h/\"\nmethod = \"GE T\"", &format!("{f}:4: key `service[1].method`: invalid HTTP method \"GE T\""));
+        check_err("[email]\nto = []\nfrom = \"a@b\"\ntransport = \"file\"", &format!("{f}:2: key `email.to`: needs at least one address"));
+        check_err("[email]\nto = [\"a@b\"]\nfrom = \"a@b\"\ntransport = \"pigeon\"", &format!("{f}:4: key `email.transport`: unknown variant `pigeon`, expected one of `smtp`, `sendmail`, `file`"));
+        check_err("[email]\nto = [\"a@b\"]\nfrom = \"a@b\"", &format!("{f}:3: key `email.smtp_host`: transport \"smtp\" needs smtp_host"));
+        check_err("[email]\nto = [\"a@b\"]\nfrom = \"a@b\"\ntransport = \"file\"\nsmtp_host = \"x\"", &format!("{f}:4: key `email.smtp_host`: applies only to transport = \"smtp\""));
+        check_err("title = ", &format!("{f}:1: string values must be quoted, expected literal string"));
+    }
+}

@@ -1,0 +1,96 @@
+//! Messages on stderr, as text or JSON lines. Quiet by default: cron mails
+//! whatever a job prints, so a healthy run prints nothing at the default level.
+
+use std::io::Write;
+use std::sync::OnceLock;
+
+use chrono::Utc;
+
+use crate::cli::LogFormat;
+use crate::timefmt;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Level {
+    Error,
+    Warn,
+    Info,
+    Debug,
+}
+
+impl Level {
+    fn as_str(self) -> &'static str {
+        match self {
+            Level::Error => "error",
+            Level::Warn => "warn",
+            Level::Info => "info",
+            Level::Debug => "debug",
+        }
+    }
+}
+
+struct Logger {
+    max: Level,
+    format: LogFormat,
+    run_id: String,
+}
+
+static LOGGER: OnceLock<Logger> = OnceLock::new();
+
+/// `quiet`: errors only; default: warnings; `-v`: info; `-vv`: debug.
+pub fn init(quiet: bool, verbose: u8, format: LogFormat) {
+    let max = match (quiet, verbose) {
+        (true, _) => Level::Error,
+        (false, 0) => Level::Warn,
+        (false, 1) => Level::Info,
+        _ => Level::Debug,
+    };
+    // One id per process, to tie a run's lines together in a journal.
+    let run_id = format!("{:x}-{:x}", Utc::now().timestamp(), std::process::id());
+    let _ = LOGGER.set(Logger { max, format, run_id });
+}
+
+pub fn error(msg: &str) {
+    emit(Level::Error, None, msg);
+}
+
+pub fn info(msg: &str) {
+    emit(Level::Info, None, msg);
+}
+
+pub fn debug_service(service: &str, msg: &str) {
+    emit(Level::Debug, Some(service), msg);
+}
+
+fn emit(level: Level, service: Option<&str>, msg: &str) {
+    let Some(logger) = LOGGER.get() else {
+        // Before init (argument parsing): errors still reach cron's mail.
+        if level <= Level::Warn {
+            eprintln!("upcheck: {msg}");
+        }
+        return;
+    };
+    if level > logger.max {
+        return;
+    }
+    let line = match logger.format {
+        LogFormat::Text => match service {
+            Some(s) => format!("upcheck: {}: {s}: {msg}", level.as_str()),
+            None if level == Level::Error => format!("upcheck: {msg}"),
+            None => format!("upcheck: {}: {msg}", level.as_str()),
+        },
+        LogFormat::Json => {
+            let mut obj = serde_json::json!({
+                "timestamp": timefmt::iso(Utc::now()),
+                "level": level.as_str(),
+                "message": msg,
+                "run_id": logger.run_id,
+            });
+            if let Some(s) = service {
+                obj["service"] = s.into();
+            }
+            obj.to_string()
+        }
+    };
+    // One write per line so concurrent threads never interleave mid-line.
+    let _ = std::io::stderr().lock().write_all(format!("{line}\n").as_bytes());
+}

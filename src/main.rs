@@ -1,0 +1,193 @@
+//! upcheck: probe every configured service, append the results to SQLite,
+//! and report what is due. `main` maps the outcome to the exit codes of
+//! PRODUCT.md; `run` names the steps of a run, one module each.
+
+mod check;
+mod cli;
+mod config;
+mod lock;
+mod log;
+mod probe;
+mod report;
+mod store;
+mod timefmt;
+
+use std::process::ExitCode;
+use std::time::Instant;
+
+use anyhow::{Result, bail};
+use chrono::Utc;
+use clap::Parser;
+
+use crate::cli::{Cli, Command, RunArgs};
+use crate::config::{Config, ConfigError, Fault, Target};
+use crate::store::Store;
+
+/// The run completed; services may be down (that is what the email is for).
+const EXIT_OK: u8 = 0;
+/// The run itself failed: mail not delivered, database unwritable, panic.
+const EXIT_FAILED: u8 = 1;
+/// Usage or configuration error (clap uses 2 for usage errors too).
+const EXIT_CONFIG: u8 = 2;
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    log::init(cli.quiet, cli.verbose, cli.log_format);
+    match dispatch(cli) {
+        Ok(()) => ExitCode::from(EXIT_OK),
+        Err(err) => {
+            log::error(&format!("{err:#}"));
+            if err.is::<ConfigError>() {
+                ExitCode::from(EXIT_CONFIG)
+            } else {
+                ExitCode::from(EXIT_FAILED)
+            }
+        }
+    }
+}
+
+/// The one place a command becomes work.
+fn dispatch(cli: Cli) -> Result<()> {
+    let config_path = cli.config.clone();
+    let command = cli.into_command().unwrap_or_else(|e| e.exit());
+    let config = Config::discover(config_path.as_deref())?;
+    match command {
+        Command::Run(args) => run(&config, &args),
+        Command::Status { json } => status(&config, json),
+        Command::CheckConfig => {
+            print!("{}", describe_config(&config)?);
+            Ok(())
+        }
+    }
+}
+
+/// config → lock → probe → store → (decide → render → deliver: next issue) → finish.
+fn run(config: &Config, args: &RunArgs) -> Result<()> {
+    let started = Utc::now();
+    let begun = Instant::now();
+    let deadline = begun + config.run_timeout;
+    if args.dry_run {
+        let results = probe::run_all(&config.services, config.parallel, deadline);
+        print!("{}", report::dry_run_text(&config.title, &results));
+        return Ok(());
+    }
+    let _lock = lock::acquire(&config.lock_path(), config.lock_timeout)?;
+    let mut db = Store::open(&config.database)?;
+    let run = db.begin_run(started, args.force, &config.host)?;
+    let results = probe::run_all(&config.services, config.parallel, deadline);
+    db.append_checks(run, &results)?;
+    let failing = results.iter().filter(|r| r.status.is_failure()).count();
+    log::info(&format!(
+        "probed {} services in {}, {failing} failing",
+        results.len(),
+        timefmt::human(begun.elapsed())
+    ));
+    // Everything after this point may fail without losing the checks above.
+    let outcome = after_store(config);
+    let error = outcome.as_ref().err().map(|e| format!("{e:#}"));
+    db.finish_run(run, Utc::now(), error.as_deref())?;
+    outcome
+}
+
+/// The steps that follow storing: alerts and mail arrive here with the next issue.
+fn after_store(config: &Config) -> Result<()> {
+    match config.fault {
+        Some(Fault::AfterStore) => bail!("injected fault after storing the checks"),
+        Some(Fault::PanicAfterStore) => panic!("injected panic after storing the checks"),
+        None => Ok(()),
+    }
+}
+
+/// `status`: from the database only, no probing.
+fn status(config: &Config, json: bool) -> Result<()> {
+    let now = Utc::now();
+    let (summaries, runs) = if config.database.exists() {
+        let db = Store::open(&config.database)?;
+        (db.summaries()?, db.recent_run_starts()?)
+    } else {
+        Default::default()
+    };
+    let rows = report::rows(&config.services, &summaries);
+    if json {
+        let doc = report::status_json(&config.title, &rows, &runs, now);
+        println!("{}", serde_json::to_string_pretty(&doc)?);
+    } else {
+        print!("{}", report::status_text(&config.title, &rows, now));
+    }
+    Ok(())
+}
+
+/// `check-config`: what would be checked, and where mail goes.
+fn describe_config(config: &Config) -> Result<String> {
+    use crate::timefmt::format_duration as d;
+    let mut out = format!(
+        "config    {}\ntitle     {}\ndatabase  {} (raw checks kept {})\nmail      {}\n\n{} services, up to {} probes at once, run_timeout {}:\n",
+        config.path.display(),
+        config.title,
+        config.database.display(),
+        d(config.retention),
+        describe_mail(config)?,
+        config.services.len(),
+        config.parallel,
+        d(config.run_timeout),
+    );
+    let width = config.services.iter().map(|s| s.name.chars().count()).max().unwrap_or(0);
+    for s in &config.services {
+        let what = match &s.target {
+            Target::Http(h) => {
+                let mut w = format!("{} {}", h.method, h.url);
+                if !h.expect_status.is_empty() {
+                    let codes: Vec<String> = h.expect_status.iter().map(u16::to_string).collect();
+                    w.push_str(&format!(", expect {}", codes.join("/")));
+                }
+                if let Some(b) = &h.body_contains {
+                    w.push_str(&format!(", body contains {b:?}"));
+                }
+                if let Some(slow) = h.slow_after {
+                    w.push_str(&format!(", slow after {}", d(slow)));
+                }
+                w
+            }
+            Target::Tcp(addr) => format!("tcp {addr}"),
+            Target::Command(c) => format!("command {:?}", c.argv),
+        };
+        out.push_str(&format!(
+            "  {:width$}  {what}  (timeout {}, alert after {}, remind {})\n",
+            s.name,
+            d(s.timeout),
+            s.policy.alert_after,
+            s.policy.remind,
+        ));
+    }
+    Ok(out)
+}
+
+/// Where mail goes; a password that cannot be read is a config error here,
+/// so `check-config` catches it before the first alert does.
+fn describe_mail(config: &Config) -> Result<String> {
+    use crate::config::Transport;
+    let Some(email) = &config.email else {
+        return Ok("not configured (no [email] section): results are stored, nothing is sent".into());
+    };
+    let route = format!("from {} to {}", email.from, email.to.join(", "));
+    Ok(match &email.transport {
+        Transport::Smtp(s) => {
+            let auth = match (&s.user, &s.password) {
+                (Some(user), Some(password)) => {
+                    password.read().map_err(|e| ConfigError {
+                        file: config.path.clone(),
+                        line: None,
+                        key: None,
+                        message: format!("{e:#}"),
+                    })?;
+                    format!(", as {user}")
+                }
+                (Some(user), None) => format!(", as {user} without a password"),
+                _ => String::new(),
+            };
+            format!("{route} via SMTP {}:{} ({:?}{auth})", s.host, s.port, s.tls)
+        }
+        Transport::Sendmail => format!("{route} via sendmail"),
+        Transport::File(dir) => format!("{route} as .eml files in {}", dir.display()),
+    })
+}

@@ -1,0 +1,232 @@
+//! HTTP(S) checks with ureq: expected status (default any 2xx or 3xx), an
+//! optional body substring within a bounded prefix, slowness, and for https
+//! the certificate's expiry. Redirects are followed up to a limit.
+
+use std::io::{self, Read};
+use std::path::Path;
+use std::time::Instant;
+
+use chrono::Utc;
+use ureq::Agent;
+use ureq::http::Uri;
+use ureq::tls::{Certificate, RootCerts, TlsConfig};
+
+use crate::check::{CheckResult, Status};
+use crate::config::HttpTarget;
+use crate::timefmt::{format_duration, human};
+
+use super::tcp::{io_reason, is_timeout};
+use super::{outcome, remaining, tls};
+
+pub const MAX_REDIRECTS: u32 = 10;
+/// How much of a body `body_contains` searches; the rest is never read, so a
+/// 1 GB answer costs no more than this.
+const BODY_LIMIT: u64 = 256 * 1024;
+/// Headers beyond this are an error, not an allocation.
+const MAX_HEADER_BYTES: usize = 64 * 1024;
+
+/// One agent for the whole run: its TLS setup (the root store) is built once.
+pub fn agent() -> Agent {
+    Agent::config_builder()
+        .http_status_as_error(false)
+        .max_redirects(MAX_REDIRECTS)
+        .max_response_header_size(MAX_HEADER_BYTES)
+        .user_agent(concat!("upcheck/", env!("CARGO_PKG_VERSION")))
+        .build()
+        .new_agent()
+}
+
+pub fn probe(t: &HttpTarget, agent: &Agent, deadline: Instant) -> CheckResult {
+    let uri: Uri = match t.url.parse() {
+        Ok(u) => u,
+        Err(e) => return outcome(Status::Offline).with_reason(format!("invalid URL: {e}")),
+    };
+    let started = Instant::now();
+    let (mut result, tls_error) = match request(t, agent, deadline) {
+        Ok(mut response) => (judge(t, &mut response, started), None),
+        Err(e) => {
+            let (status, reason, tls) = describe(&e, uri.host().unwrap_or_default());
+            let mut r = outcome(status);
+            if let Some(reason) = reason {
+                r = r.with_reason(reason);
+            }
+            (r, tls)
+        }
+    };
+    result.response_ms = Some(started.elapsed().as_millis() as u64);
+    if uri.scheme_str() == Some("https") && (result.status_code.is_some() || tls_error.is_some()) {
+        check_certificate(t, &uri, deadline, &mut result, tls_error);
+    }
+    result
+}
+
+fn request(t: &HttpTarget, agent: &Agent, deadline: Instant) -> Result<ureq::http::Response<ureq::Body>, ureq::Error> {
+    let mut builder = ureq::http::Request::builder().method(t.method.as_str()).uri(&t.url);
+    for (name, value) in &t.headers {
+        builder = builder.header(name, value);
+    }
+    let request = builder.body(()).map_err(ureq::Error::Http)?;
+    let mut config = agent.configure_request(request).timeout_global(Some(remaining(deadline)));
+    if let Some(ca) = &t.ca_file {
+        config = config.tls_config(tls_with_roots(ca)?);
+    }
+    agent.run(config.build())
+}
+
+/// Trust the PEM certificates in `path` instead of the built-in roots.
+fn tls_with_roots(path: &Path) -> Result<TlsConfig, ureq::Error> {
+    let pem = std::fs::read(path).map_err(|e| {
+        ureq::Error::Io(io::Error::new(e.kind(), format!("reading ca_file {}: {e}", path.display())))
+    })?;
+    let certs = ureq::tls::parse_pem(&pem)
+        .filter_map(|item| match item {
+            Ok(ureq::tls::PemItem::Certificate(c)) => Some(Ok(c)),
+            Ok(_) => None,
+            Err(e) => Some(Err(e)),
+        })
+        .collect::<Result<Vec<Certificate<'static>>, _>>()?;
+    Ok(TlsConfig::builder().root_certs(RootCerts::new_with_certs(&certs)).build())
+}
+
+/// Status, body and speed of an answer.
+fn judge(t: &HttpTarget, response: &mut ureq::http::Response<ureq::Body>, started: Instant) -> CheckResult {
+    let code = response.status().as_u16();
+    let mut problems = Vec::new();
+    let expected = if t.expect_status.is_empty() {
+        (200..400).contains(&code)
+    } else {
+        t.expect_status.contains(&code)
+    };
+    if !expected {
+        let want = if t.expect_status.is_empty() {
+            "2xx or 3xx".to_string()
+        } else {
+            t.expect_status.iter().map(u16::to_string).collect::<Vec<_>>().join(" or ")
+        };
+        problems.push(format!("HTTP {code}, expected {want}"));
+    }
+    if let Some(needle) = &t.body_contains {
+        let mut body = Vec::new();
+        let read = response
+            .body_mut()
+            .as_reader()
+            .take(BODY_LIMIT)
+            .read_to_end(&mut body);
+        if let Err(e) = read {
+            let (status, reason, _) = describe_io(&e, "");
+            let mut r = outcome(status);
+            r.status_code = Some(code);
+            if let Some(reason) = reason {
+                r = r.with_reason(format!("reading the body: {reason}"));
+            }
+            return r;
+        }
+        if !contains(&body, needle.as_bytes()) {
+            let scope = if body.len() as u64 >= BODY_LIMIT { " (first 256 KiB)" } else { "" };
+            problems.push(format!("body lacks {needle:?}{scope}"));
+        }
+    }
+    let elapsed = started.elapsed();
+    if let Some(limit) = t.slow_after.filter(|l| elapsed > *l) {
+        problems.push(format!("slow: {} (slow_after {})", human(elapsed), format_duration(limit)));
+    }
+    let mut result = if problems.is_empty() {
+        outcome(Status::Online)
+    } else {
+        outcome(Status::Degraded).with_reason(problems.join("; "))
+    };
+    result.status_code = Some(code);
+    result
+}
+
+/// Reads the certificate's expiry; degrades a passing check whose certificate
+/// expires within `cert_warn`, and dates a TLS failure.
+fn check_certificate(t: &HttpTarget, uri: &Uri, deadline: Instant, result: &mut CheckResult, tls_error: Option<TlsProblem>) {
+    let host = uri.host().unwrap_or_default();
+    let Ok(not_after) = tls::peer_cert_expiry(host, uri.port_u16().unwrap_or(443), deadline) else {
+        return;
+    };
+    result.cert_expires_at = Some(not_after);
+    let now = Utc::now();
+    let expiry = tls::expiry_reason(not_after, now);
+    match tls_error {
+        Some(TlsProblem::Expired) => result.reason = Some(format!("TLS: {expiry}")),
+        Some(TlsProblem::Other) => {}
+        None => {
+            let warn = chrono::Duration::from_std(t.cert_warn).unwrap_or(chrono::Duration::MAX);
+            if not_after - now < warn {
+                let reason = match (&result.reason, result.status) {
+                    (Some(r), _) => format!("{r}; {expiry}"),
+                    (None, _) => expiry,
+                };
+                if result.status == Status::Online {
+                    result.status = Status::Degraded;
+                }
+                result.reason = Some(reason);
+            }
+        }
+    }
+}
+
+#[derive(Clone, Copy, PartialEq, Debug)]
+enum TlsProblem {
+    Expired,
+    Other,
+}
+
+/// A ureq error as a status and reason; `None` reason: a plain timeout, worded by the caller.
+fn describe(e: &ureq::Error, host: &str) -> (Status, Option<String>, Option<TlsProblem>) {
+    match e {
+        ureq::Error::Timeout(_) => (Status::Timeout, None, None),
+        ureq::Error::HostNotFound => (Status::Offline, Some(format!("DNS lookup for {host} failed")), None),
+        ureq::Error::Io(io) => describe_io(io, host),
+        ureq::Error::Rustls(r) => describe_tls(r),
+        ureq::Error::Tls(s) => (Status::Offline, Some(format!("TLS failure: {s}")), Some(TlsProblem::Other)),
+        ureq::Error::TooManyRedirects => (
+            Status::Degraded,
+            Some(format!("more than {MAX_REDIRECTS} redirects (a redirect loop?)")),
+            None,
+        ),
+        ureq::Error::Protocol(p) => (Status::Degraded, Some(format!("not a valid HTTP answer: {p}")), None),
+        ureq::Error::ConnectionFailed => (Status::Offline, Some("connection failed".into()), None),
+        other => (Status::Offline, Some(other.to_string()), None),
+    }
+}
+
+fn describe_io(e: &io::Error, host: &str) -> (Status, Option<String>, Option<TlsProblem>) {
+    if let Some(inner) = e.get_ref() {
+        if let Some(u) = inner.downcast_ref::<ureq::Error>() {
+            return describe(u, host);
+        }
+        if let Some(r) = inner.downcast_ref::<rustls::Error>() {
+            return describe_tls(r);
+        }
+    }
+    if is_timeout(e) {
+        (Status::Timeout, None, None)
+    } else {
+        (Status::Offline, Some(io_reason(e)), None)
+    }
+}
+
+fn describe_tls(e: &rustls::Error) -> (Status, Option<String>, Option<TlsProblem>) {
+    use rustls::CertificateError as C;
+    let (reason, problem) = match e {
+        rustls::Error::InvalidCertificate(C::Expired | C::ExpiredContext { .. }) => {
+            ("TLS: certificate expired".to_string(), TlsProblem::Expired)
+        }
+        rustls::Error::InvalidCertificate(C::UnknownIssuer) => (
+            "TLS: certificate not trusted (unknown issuer; self-signed?)".to_string(),
+            TlsProblem::Other,
+        ),
+        rustls::Error::InvalidCertificate(C::NotValidForName | C::NotValidForNameContext { .. }) => {
+            ("TLS: certificate is not valid for this host name".to_string(), TlsProblem::Other)
+        }
+        other => (format!("TLS failure: {other}"), TlsProblem::Other),
+    };
+    (Status::Offline, Some(reason), Some(problem))
+}
+
+fn contains(haystack: &[u8], needle: &[u8]) -> bool {
+    needle.is_empty() || haystack.windows(needle.len()).any(|w| w == needle)
+}

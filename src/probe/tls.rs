@@ -1,0 +1,138 @@
+//! Certificate expiry for https targets: a separate TLS handshake that accepts
+//! any certificate, so the notAfter date is known even when verification
+//! fails (expired, self-signed, wrong host). Trust is judged by the HTTP
+//! request itself; this handshake only reads the date.
+
+use std::net::TcpStream;
+use std::sync::{Arc, OnceLock};
+use std::time::Instant;
+
+use chrono::{DateTime, Utc};
+use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
+use rustls::crypto::WebPkiSupportedAlgorithms;
+use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
+use rustls::{ClientConfig, ClientConnection, DigitallySignedStruct, SignatureScheme};
+use x509_cert::der::Decode;
+
+use super::remaining;
+use super::tcp::{io_reason, resolve};
+
+/// The notAfter of the certificate `host:port` presents.
+pub fn peer_cert_expiry(host: &str, port: u16, deadline: Instant) -> Result<DateTime<Utc>, String> {
+    let target = if host.contains(':') { format!("[{host}]:{port}") } else { format!("{host}:{port}") };
+    let addr = *resolve(&target)?.first().ok_or("no address")?;
+    let mut sock = TcpStream::connect_timeout(&addr, remaining(deadline)).map_err(|e| io_reason(&e))?;
+    sock.set_read_timeout(Some(remaining(deadline))).map_err(|e| e.to_string())?;
+    sock.set_write_timeout(Some(remaining(deadline))).map_err(|e| e.to_string())?;
+    let name = ServerName::try_from(host.trim_start_matches('[').trim_end_matches(']').to_string())
+        .map_err(|e| format!("invalid server name {host:?}: {e}"))?;
+    let mut conn = ClientConnection::new(config(), name).map_err(|e| e.to_string())?;
+    while conn.is_handshaking() && conn.peer_certificates().is_none() {
+        if Instant::now() >= deadline {
+            return Err("TLS handshake did not finish in time".into());
+        }
+        conn.complete_io(&mut sock).map_err(|e| format!("TLS handshake failed: {}", io_reason(&e)))?;
+    }
+    let der = conn
+        .peer_certificates()
+        .and_then(|c| c.first())
+        .ok_or("the server sent no certificate")?;
+    not_after(der)
+}
+
+fn not_after(der: &[u8]) -> Result<DateTime<Utc>, String> {
+    let cert = x509_cert::Certificate::from_der(der).map_err(|e| format!("unreadable certificate: {e}"))?;
+    let secs = cert.tbs_certificate().validity().not_after.to_unix_duration().as_secs();
+    DateTime::from_timestamp(secs as i64, 0).ok_or_else(|| "certificate date out of range".into())
+}
+
+fn config() -> Arc<ClientConfig> {
+    static CONFIG: OnceLock<Arc<ClientConfig>> = OnceLock::new();
+    CONFIG
+        .get_or_init(|| {
+            let provider = Arc::new(rustls::crypto::ring::default_provider());
+            let verifier = Arc::new(ReadOnly(provider.signature_verification_algorithms));
+            let config = ClientConfig::builder_with_provider(provider)
+                .with_safe_default_protocol_versions()
+                .expect("ring supports the default protocol versions")
+                .dangerous()
+                .with_custom_certificate_verifier(verifier)
+                .with_no_client_auth();
+            Arc::new(config)
+        })
+        .clone()
+}
+
+/// Accepts any certificate: this handshake reads the certificate, it does not
+/// trust it. Signatures are still checked so the handshake is well-formed.
+#[derive(Debug)]
+struct ReadOnly(WebPkiSupportedAlgorithms);
+
+impl ServerCertVerifier for ReadOnly {
+    fn verify_server_cert(
+        &self,
+        _end_entity: &CertificateDer<'_>,
+        _intermediates: &[CertificateDer<'_>],
+        _server_name: &ServerName<'_>,
+        _ocsp_response: &[u8],
+        _now: UnixTime,
+    ) -> Result<ServerCertVerified, rustls::Error> {
+        Ok(ServerCertVerified::assertion())
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls12_signature(message, cert, dss, &self.0)
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls13_signature(message, cert, dss, &self.0)
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        self.0.supported_schemes()
+    }
+}
+
+/// "certificate expires in 5 days (2026-11-26)" or "certificate expired 3 days ago (2026-11-18)".
+pub fn expiry_reason(not_after: DateTime<Utc>, now: DateTime<Utc>) -> String {
+    let date = not_after.format("%Y-%m-%d");
+    let left = not_after - now;
+    if left.num_seconds() < 0 {
+        match (-left).num_days() {
+            0 => format!("certificate expired today ({date})"),
+            1 => format!("certificate expired 1 day ago ({date})"),
+            n => format!("certificate expired {n} days ago ({date})"),
+        }
+    } else {
+        match left.num_days() {
+            0 => format!("certificate expires within a day ({date})"),
+            1 => format!("certificate expires in 1 day ({date})"),
+            n => format!("certificate expires in {n} days ({date})"),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::timefmt::parse_iso;
+
+    #[test]
+    fn expiry_reasons_give_days_and_date() {
+        let now = parse_iso("2026-11-21T10:00:00Z").unwrap();
+        let at = |s| parse_iso(s).unwrap();
+        assert_eq!(expiry_reason(at("2026-11-26T12:00:00Z"), now), "certificate expires in 5 days (2026-11-26)");
+        assert_eq!(expiry_reason(at("2026-11-18T09:00:00Z"), now), "certificate expired 3 days ago (2026-11-18)");
+        assert_eq!(expiry_reason(at("2026-11-21T20:00:00Z"), now), "certificate expires within a day (2026-11-21)");
+    }
+}

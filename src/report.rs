@@ -1,0 +1,259 @@
+//! Plain-text and JSON views of service state, for `run --dry-run` and
+//! `status`. Pure: plain structs in, strings out, no I/O and no clock.
+
+use std::collections::HashMap;
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+
+use crate::check::{CheckResult, Status};
+use crate::config::{Service, Target};
+use crate::store::{ServiceSummary, Uptime};
+use crate::timefmt::{human, iso, minute};
+
+/// One configured service as the reports show it.
+#[derive(Clone, Debug)]
+pub struct Row {
+    pub name: String,
+    pub kind: &'static str,
+    pub status: Status,
+    pub since: Option<DateTime<Utc>>,
+    pub last: Option<CheckResult>,
+    pub uptime: Uptime,
+}
+
+/// Joins the configured services with what the database knows, problems first
+/// (offline, timeout, degraded, unknown, online), config order within each.
+pub fn rows(services: &[Service], summaries: &HashMap<String, ServiceSummary>) -> Vec<Row> {
+    let mut rows: Vec<Row> = services
+        .iter()
+        .map(|s| {
+            let summary = summaries.get(&s.name);
+            Row {
+                name: s.name.clone(),
+                kind: kind(&s.target),
+                status: summary.map_or(Status::Unknown, |x| x.status),
+                since: summary.map(|x| x.since),
+                last: summary.map(|x| x.last.clone()),
+                uptime: summary.map(|x| x.uptime).unwrap_or_default(),
+            }
+        })
+        .collect();
+    rows.sort_by_key(|r| r.status);
+    rows
+}
+
+fn kind(t: &Target) -> &'static str {
+    match t {
+        Target::Http(_) => "http",
+        Target::Tcp(_) => "tcp",
+        Target::Command(_) => "command",
+    }
+}
+
+/// What `run --dry-run` prints: this run's results, problems first.
+pub fn dry_run_text(title: &str, results: &[CheckResult]) -> String {
+    let mut sorted: Vec<&CheckResult> = results.iter().collect();
+    sorted.sort_by_key(|r| r.status);
+    let failing = results.iter().filter(|r| r.status.is_failure()).count();
+    let mut out = headline(title, failing, results.len());
+    let body = sorted
+        .iter()
+        .map(|r| {
+            vec![
+                r.service.clone(),
+                r.status.to_string(),
+                ms(r.response_ms),
+                code(r.status_code),
+                r.reason.clone().unwrap_or_default(),
+            ]
+        })
+        .collect();
+    out.push_str(&table(&["SERVICE", "STATUS", "TIME", "CODE", "REASON"], body));
+    out
+}
+
+/// What `status` prints: latest status, since when, last response, uptime.
+pub fn status_text(title: &str, rows: &[Row], now: DateTime<Utc>) -> String {
+    let failing = rows.iter().filter(|r| r.status.is_failure()).count();
+    let mut out = headline(title, failing, rows.len());
+    let body = rows
+        .iter()
+        .map(|r| {
+            let since = r.since.map_or_else(
+                || "never checked".to_string(),
+                |t| format!("{} ({})", minute(t), human((now - t).to_std().unwrap_or_default())),
+            );
+            let last = r.last.as_ref();
+            vec![
+                r.name.clone(),
+                r.status.to_string(),
+                since,
+                ms(last.and_then(|l| l.response_ms)),
+                pct(r.uptime.h24),
+                pct(r.uptime.d7),
+                pct(r.uptime.d30),
+                pct(r.uptime.all),
+                last.and_then(|l| l.reason.clone()).unwrap_or_default(),
+            ]
+        })
+        .collect();
+    out.push_str(&table(
+        &["SERVICE", "STATUS", "SINCE", "RESPONSE", "24H", "7D", "30D", "ALL", "REASON"],
+        body,
+    ));
+    out
+}
+
+/// The documented shape of `status --json` (README, "JSON status").
+#[derive(Serialize, Debug)]
+pub struct StatusJson {
+    pub title: String,
+    pub generated_at: String,
+    pub last_run: Option<String>,
+    /// A guess from the spacing of the last two runs; `null` until there are two.
+    pub next_run: Option<String>,
+    pub services: Vec<ServiceJson>,
+}
+
+#[derive(Serialize, Debug)]
+pub struct ServiceJson {
+    pub name: String,
+    pub kind: &'static str,
+    pub status: &'static str,
+    pub since: Option<String>,
+    pub last_check: Option<String>,
+    pub next_check: Option<String>,
+    pub response_ms: Option<u64>,
+    pub status_code: Option<u16>,
+    pub reason: Option<String>,
+    pub cert_expires_at: Option<String>,
+    pub uptime: UptimeJson,
+}
+
+#[derive(Serialize, Debug)]
+pub struct UptimeJson {
+    #[serde(rename = "24h")]
+    pub h24: Option<f64>,
+    #[serde(rename = "7d")]
+    pub d7: Option<f64>,
+    #[serde(rename = "30d")]
+    pub d30: Option<f64>,
+    pub all: Option<f64>,
+}
+
+/// `runs`: start times of the latest runs, newest first.
+pub fn status_json(title: &str, rows: &[Row], runs: &[DateTime<Utc>], now: DateTime<Utc>) -> StatusJson {
+    let next_run = match runs {
+        [last, previous, ..] => Some(*last + (*last - *previous)),
+        _ => None,
+    };
+    StatusJson {
+        title: title.to_string(),
+        generated_at: iso(now),
+        last_run: runs.first().map(|t| iso(*t)),
+        next_run: next_run.map(iso),
+        services: rows
+            .iter()
+            .map(|r| {
+                let last = r.last.as_ref();
+                ServiceJson {
+                    name: r.name.clone(),
+                    kind: r.kind,
+                    status: r.status.as_str(),
+                    since: r.since.map(iso),
+                    last_check: last.map(|l| iso(l.checked_at)),
+                    next_check: next_run.map(iso),
+                    response_ms: last.and_then(|l| l.response_ms),
+                    status_code: last.and_then(|l| l.status_code),
+                    reason: last.and_then(|l| l.reason.clone()),
+                    cert_expires_at: last.and_then(|l| l.cert_expires_at).map(iso),
+                    uptime: UptimeJson {
+                        h24: r.uptime.h24,
+                        d7: r.uptime.d7,
+                        d30: r.uptime.d30,
+                        all: r.uptime.all,
+                    },
+                }
+            })
+            .collect(),
+    }
+}
+
+fn headline(title: &str, failing: usize, total: usize) -> String {
+    let plural = if total == 1 { "" } else { "s" };
+    if failing == 0 {
+        format!("{title}: all {total} service{plural} online\n\n")
+    } else {
+        format!("{title}: {failing} of {total} service{plural} failing\n\n")
+    }
+}
+
+fn ms(v: Option<u64>) -> String {
+    v.map_or_else(|| "-".into(), |v| format!("{v}ms"))
+}
+
+fn code(v: Option<u16>) -> String {
+    v.map_or_else(|| "-".into(), |v| v.to_string())
+}
+
+fn pct(v: Option<f64>) -> String {
+    v.map_or_else(|| "-".into(), |v| format!("{v:.2}%"))
+}
+
+/// Left-aligned columns, two spaces apart, no trailing blanks.
+fn table(header: &[&str], rows: Vec<Vec<String>>) -> String {
+    let mut widths: Vec<usize> = header.iter().map(|h| h.chars().count()).collect();
+    for row in &rows {
+        for (w, cell) in widths.iter_mut().zip(row) {
+            *w = (*w).max(cell.chars().count());
+        }
+    }
+    let header = header.iter().map(|h| h.to_string()).collect();
+    let mut out = String::new();
+    for row in std::iter::once(header).chain(rows) {
+        let mut line = String::new();
+        for (cell, w) in row.iter().zip(&widths) {
+            line.push_str(cell);
+            line.push_str(&" ".repeat(w - cell.chars().count() + 2));
+        }
+        out.push_str(line.trim_end());
+        out.push('\n');
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::timefmt::parse_iso;
+
+    fn at(s: &str) -> DateTime<Utc> {
+        parse_iso(s).unwrap()
+    }
+
+    #[test]
+    fn dry_run_lists_problems_first_with_reasons() {
+        let t = at("2026-11-21T10:00:00Z");
+        let mut ok = CheckResult::new("web", t, Status::Online);
+        ok.response_ms = Some(12);
+        ok.status_code = Some(200);
+        let down = CheckResult::new("db", t, Status::Offline).with_reason("connection refused");
+        let text = dry_run_text("vps-1", &[ok, down]);
+        assert_eq!(
+            text,
+            "vps-1: 1 of 2 services failing\n\n\
+             SERVICE  STATUS   TIME  CODE  REASON\n\
+             db       offline  -     -     connection refused\n\
+             web      online   12ms  200\n"
+        );
+    }
+
+    #[test]
+    fn next_run_is_guessed_from_the_last_two() {
+        let runs = [at("2026-11-21T10:05:00Z"), at("2026-11-21T10:00:00Z")];
+        let j = status_json("t", &[], &runs, at("2026-11-21T10:06:00Z"));
+        assert_eq!(j.next_run.as_deref(), Some("2026-11-21T10:10:00.000Z"));
+        assert_eq!(status_json("t", &[], &runs[..1], runs[0]).next_run, None);
+    }
+}

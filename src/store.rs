@@ -1,0 +1,293 @@
+//! The SQLite history: the only module that knows SQL. Opens (creating or
+//! migrating) the file, appends runs and checks, and answers the questions the
+//! reports ask. Functions take and return plain structs from `check`.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use anyhow::{Context, Result, bail};
+use chrono::{DateTime, Utc};
+use rusqlite::{Connection, TransactionBehavior, params};
+
+use crate::check::{CheckResult, Status};
+use crate::timefmt::{iso, parse_iso};
+
+/// The schema `schema.sql` creates; `PRAGMA user_version` records it.
+pub const SCHEMA_VERSION: i64 = 1;
+const SCHEMA: &str = include_str!("../schema.sql");
+/// `MIGRATIONS[i]` takes a database from version `i + 1` to `i + 2`.
+/// Append only: a released migration is never edited.
+const MIGRATIONS: &[&str] = &[];
+/// Long enough to outlast another run's write transaction (milliseconds), short
+/// enough that a stuck `sqlite3` session is reported rather than waited on forever.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
+
+pub struct Store {
+    conn: Connection,
+    path: PathBuf,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RunId(pub i64);
+
+/// What `status` and the reports show per service, read from the database.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ServiceSummary {
+    pub status: Status,
+    /// When the current status began.
+    pub since: DateTime<Utc>,
+    pub last: CheckResult,
+    pub uptime: Uptime,
+}
+
+/// Percent online per window; `None` when the window holds no checks.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct Uptime {
+    pub h24: Option<f64>,
+    pub d7: Option<f64>,
+    pub d30: Option<f64>,
+    pub all: Option<f64>,
+}
+
+impl Store {
+    /// Opens the database, creating it from `schema.sql` on first use and
+    /// refusing one written by a newer upcheck.
+    pub fn open(path: &Path) -> Result<Store> {
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir)
+                .with_context(|| format!("creating the database folder {}", dir.display()))?;
+        }
+        let conn = Connection::open(path)
+            .with_context(|| format!("opening the database {}", path.display()))?;
+        let mut store = Store {
+            conn,
+            path: path.to_path_buf(),
+        };
+        store
+            .setup()
+            .with_context(|| format!("opening the database {}", path.display()))?;
+        Ok(store)
+    }
+
+    fn setup(&mut self) -> Result<()> {
+        self.conn.busy_timeout(BUSY_TIMEOUT)?;
+        // WAL: `sqlite3` readers never block a run, and a run never blocks them.
+        // synchronous=NORMAL is durable across a process crash, the case that matters.
+        self.conn
+            .pragma_update(None, "journal_mode", "WAL")
+            .context("switching to WAL mode")?;
+        self.conn.pragma_update(None, "synchronous", "NORMAL")?;
+        self.conn.pragma_update(None, "foreign_keys", "ON")?;
+        self.migrate()
+    }
+
+    fn migrate(&mut self) -> Result<()> {
+        let version: i64 = self
+            .conn
+            .pragma_query_value(None, "user_version", |r| r.get(0))?;
+        if version == SCHEMA_VERSION {
+            return Ok(());
+        }
+        if version > SCHEMA_VERSION {
+            bail!(
+                "the database has schema version {version}, newer than this upcheck understands \
+                 ({SCHEMA_VERSION}); it was written by a newer upcheck: upgrade upcheck, or point `database` elsewhere"
+            );
+        }
+        // IMMEDIATE: two first runs at once must not both create the schema.
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let version: i64 = tx.pragma_query_value(None, "user_version", |r| r.get(0))?;
+        if version == 0 {
+            let objects: i64 =
+                tx.query_row("SELECT count(*) FROM sqlite_schema", [], |r| r.get(0))?;
+            if objects > 0 {
+                bail!("the file is an SQLite database, but not upcheck's (no schema version)");
+            }
+            tx.execute_batch(SCHEMA).context("creating the schema")?;
+        } else {
+            for (i, sql) in MIGRATIONS.iter().enumerate().skip(version as usize - 1) {
+                tx.execute_batch(sql)
+                    .with_context(|| format!("migrating to schema version {}", i + 2))?;
+            }
+        }
+        tx.pragma_update(None, "user_version", SCHEMA_VERSION)?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// Records that a run began, before any probing, so even a run that dies
+    /// leaves a row (with `finished_at` NULL).
+    pub fn begin_run(&mut self, started_at: DateTime<Utc>, forced: bool, host: &str) -> Result<RunId> {
+        self.conn
+            .execute(
+                "INSERT INTO runs (started_at, forced, host, version) VALUES (?1, ?2, ?3, ?4)",
+                params![iso(started_at), forced, host, env!("CARGO_PKG_VERSION")],
+            )
+            .context("recording the run in the database")?;
+        Ok(RunId(self.conn.last_insert_rowid()))
+    }
+
+    /// Appends a run's checks, and moves each service's state on, in one transaction.
+    pub fn append_checks(&mut self, run: RunId, results: &[CheckResult]) -> Result<()> {
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .context("storing the checks")?;
+        {
+            let mut insert = tx.prepare_cached(
+                "INSERT INTO checks (run_id, service, checked_at, status, response_ms, status_code, error, cert_expires_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+            )?;
+            // In SET, bare column names are the old row's values.
+            let mut state = tx.prepare_cached(
+                "INSERT INTO service_state (service, status, since, last_check_id, fail_streak, pass_streak)
+                 VALUES (?1, ?2, ?3, ?4, ?5, 1 - ?5)
+                 ON CONFLICT (service) DO UPDATE SET
+                     since = CASE WHEN status = excluded.status THEN since ELSE excluded.since END,
+                     status = excluded.status,
+                     last_check_id = excluded.last_check_id,
+                     fail_streak = CASE WHEN excluded.fail_streak = 1 THEN fail_streak + 1 ELSE 0 END,
+                     pass_streak = CASE WHEN excluded.pass_streak = 1 THEN pass_streak + 1 ELSE 0 END",
+            )?;
+            for r in results {
+                let checked_at = iso(r.checked_at);
+                insert.execute(params![
+                    run.0,
+                    r.service,
+                    checked_at,
+                    r.status.as_str(),
+                    r.response_ms.map(|v| v as i64),
+                    r.status_code,
+                    r.reason,
+                    r.cert_expires_at.map(iso),
+                ])?;
+                let check_id = tx.last_insert_rowid();
+                state.execute(params![
+                    r.service,
+                    r.status.as_str(),
+                    checked_at,
+                    check_id,
+                    i64::from(r.status.is_failure()),
+                ])?;
+            }
+            let failing = results.iter().filter(|r| r.status.is_failure()).count();
+            tx.execute(
+                "UPDATE runs SET services = ?2, failing = ?3 WHERE id = ?1",
+                params![run.0, results.len() as i64, failing as i64],
+            )?;
+        }
+        tx.commit().context("storing the checks")?;
+        Ok(())
+    }
+
+    /// Closes a run's row: when it ended and, if it failed, why.
+    pub fn finish_run(&mut self, run: RunId, finished_at: DateTime<Utc>, error: Option<&str>) -> Result<()> {
+        self.conn
+            .execute(
+                "UPDATE runs SET finished_at = ?2, error = ?3 WHERE id = ?1",
+                params![run.0, iso(finished_at), error],
+            )
+            .context("recording the end of the run")?;
+        Ok(())
+    }
+
+    /// The latest facts and uptime of every service that has been checked.
+    pub fn summaries(&self) -> Result<HashMap<String, ServiceSummary>> {
+        let mut stmt = self.conn.prepare(
+            "SELECT s.service, s.status, s.since, c.checked_at, c.response_ms, c.status_code, c.error,
+                    c.cert_expires_at, u.uptime_24h, u.uptime_7d, u.uptime_30d, u.uptime_all
+             FROM service_state s
+             JOIN checks c ON c.id = s.last_check_id
+             LEFT JOIN uptime u ON u.service = s.service",
+        )?;
+        let rows = stmt.query_map([], |row| {
+            let service: String = row.get(0)?;
+            let status = Status::parse(&row.get::<_, String>(1)?).unwrap_or(Status::Unknown);
+            let since = parse_iso(&row.get::<_, String>(2)?).unwrap_or_default();
+            let checked_at = parse_iso(&row.get::<_, String>(3)?).unwrap_or_default();
+            let last = CheckResult {
+                service: service.clone(),
+                checked_at,
+                status,
+                response_ms: row.get::<_, Option<i64>>(4)?.map(|v| v.max(0) as u64),
+                status_code: row.get(5)?,
+                reason: row.get(6)?,
+                cert_expires_at: row.get::<_, Option<String>>(7)?.as_deref().and_then(parse_iso),
+            };
+            let uptime = Uptime {
+                h24: row.get(8)?,
+                d7: row.get(9)?,
+                d30: row.get(10)?,
+                all: row.get(11)?,
+            };
+            Ok((service, ServiceSummary { status, since, last, uptime }))
+        })?;
+        rows.collect::<rusqlite::Result<_>>()
+            .with_context(|| format!("reading service summaries from {}", self.path.display()))
+    }
+
+    /// Start times of the two most recent runs, newest first: enough to guess
+    /// when the scheduler will run upcheck next.
+    pub fn recent_run_starts(&self) -> Result<Vec<DateTime<Utc>>> {
+        let mut stmt = self
+            .conn
+            .prepare("SELECT started_at FROM runs ORDER BY id DESC LIMIT 2")?;
+        let starts = stmt
+            .query_map([], |r| r.get::<_, String>(0))?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        Ok(starts.iter().filter_map(|s| parse_iso(s)).collect())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn result(service: &str, at: &str, status: Status) -> CheckResult {
+        CheckResult::new(service, parse_iso(at).unwrap(), status)
+    }
+
+    #[test]
+    fn schema_applies_to_an_empty_database_and_sets_the_version() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("a.db")).unwrap();
+        let v: i64 = store
+            .conn
+            .pragma_query_value(None, "user_version", |r| r.get(0))
+            .unwrap();
+        assert_eq!(v, SCHEMA_VERSION);
+        // Opening again is a no-op, not a second CREATE.
+        drop(store);
+        Store::open(&dir.path().join("a.db")).unwrap();
+    }
+
+    #[test]
+    fn state_tracks_since_and_streaks() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut store = Store::open(&dir.path().join("a.db")).unwrap();
+        let seq = [
+            ("2026-11-21T10:00:00.000Z", Status::Online),
+            ("2026-11-21T10:05:00.000Z", Status::Offline),
+            ("2026-11-21T10:10:00.000Z", Status::Timeout),
+            ("2026-11-21T10:15:00.000Z", Status::Timeout),
+        ];
+        for (at, st) in seq {
+            let run = store.begin_run(parse_iso(at).unwrap(), false, "h").unwrap();
+            store.append_checks(run, &[result("web", at, st)]).unwrap();
+        }
+        let s = &store.summaries().unwrap()["web"];
+        assert_eq!(s.status, Status::Timeout);
+        assert_eq!(iso(s.since), "2026-11-21T10:10:00.000Z");
+        let (fail, pass): (i64, i64) = store
+            .conn
+            .query_row("SELECT fail_streak, pass_streak FROM service_state", [], |r| {
+                Ok((r.get(0)?, r.get(1)?))
+            })
+            .unwrap();
+        assert_eq!((fail, pass), (3, 0));
+        assert_eq!(s.uptime.all, Some(25.0));
+    }
+}
