@@ -99,7 +99,11 @@ pub fn one_line(text: &str, max_chars: usize) -> String {
     let mut out = String::with_capacity(text.len().min(max_chars));
     let mut last_space = true;
     for c in text.chars() {
-        let c = if c.is_control() || c.is_whitespace() { ' ' } else { c };
+        let c = if c.is_control() || c.is_whitespace() {
+            ' '
+        } else {
+            c
+        };
         if c == ' ' && last_space {
             continue;
         }
@@ -127,11 +131,21 @@ mod tests {
 
     #[test]
     fn problems_sort_first() {
-        let mut v = vec![Status::Online, Status::Degraded, Status::Offline, Status::Timeout];
+        let mut v = vec![
+            Status::Online,
+            Status::Degraded,
+            Status::Offline,
+            Status::Timeout,
+        ];
         v.sort();
         assert_eq!(
             v,
-            [Status::Offline, Status::Timeout, Status::Degraded, Status::Online]
+            [
+                Status::Offline,
+                Status::Timeout,
+                Status::Degraded,
+                Status::Online
+            ]
         );
     }
 

@@ -97,11 +97,32 @@ mod tests {
     #[test]
     fn bare_force_means_run_force() {
         let parse = |args: &[&str]| Cli::try_parse_from(args).and_then(Cli::into_command);
-        assert!(matches!(parse(&["upcheck", "--force"]), Ok(Command::Run(RunArgs { force: true, dry_run: false }))));
-        assert!(matches!(parse(&["upcheck"]), Ok(Command::Run(RunArgs { force: false, dry_run: false }))));
-        assert!(matches!(parse(&["upcheck", "run", "--dry-run"]), Ok(Command::Run(RunArgs { dry_run: true, .. }))));
-        assert!(matches!(parse(&["upcheck", "--force", "run"]), Ok(Command::Run(RunArgs { force: true, .. }))));
-        assert!(matches!(parse(&["upcheck", "--config", "x.toml", "status", "--json"]), Ok(Command::Status { json: true })));
+        assert!(matches!(
+            parse(&["upcheck", "--force"]),
+            Ok(Command::Run(RunArgs {
+                force: true,
+                dry_run: false
+            }))
+        ));
+        assert!(matches!(
+            parse(&["upcheck"]),
+            Ok(Command::Run(RunArgs {
+                force: false,
+                dry_run: false
+            }))
+        ));
+        assert!(matches!(
+            parse(&["upcheck", "run", "--dry-run"]),
+            Ok(Command::Run(RunArgs { dry_run: true, .. }))
+        ));
+        assert!(matches!(
+            parse(&["upcheck", "--force", "run"]),
+            Ok(Command::Run(RunArgs { force: true, .. }))
+        ));
+        assert!(matches!(
+            parse(&["upcheck", "--config", "x.toml", "status", "--json"]),
+            Ok(Command::Status { json: true })
+        ));
         assert!(parse(&["upcheck", "--force", "status"]).is_err());
         assert!(parse(&["upcheck", "run", "--force", "--dry-run"]).is_err());
     }

@@ -407,9 +407,13 @@ struct TcpAddr(String);
 impl<'de> Deserialize<'de> for TcpAddr {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         from_str(d, |s| {
-            let bad = || format!("invalid address {s:?}: expected host:port, e.g. \"127.0.0.1:5432\"");
+            let bad =
+                || format!("invalid address {s:?}: expected host:port, e.g. \"127.0.0.1:5432\"");
             let (host, port) = s.rsplit_once(':').ok_or_else(bad)?;
-            let host = host.strip_prefix('[').and_then(|h| h.strip_suffix(']')).unwrap_or(host);
+            let host = host
+                .strip_prefix('[')
+                .and_then(|h| h.strip_suffix(']'))
+                .unwrap_or(host);
             if host.is_empty() || host.contains(['/', ' ']) {
                 return Err(bad());
             }
@@ -456,7 +460,9 @@ impl<'de> Deserialize<'de> for HeaderValue {
         from_str(d, |s| {
             ureq::http::HeaderValue::from_str(s)
                 .map(|_| HeaderValue(s.to_string()))
-                .map_err(|_| "header values may not contain control characters or newlines".to_string())
+                .map_err(|_| {
+                    "header values may not contain control characters or newlines".to_string()
+                })
         })
     }
 }
@@ -496,7 +502,9 @@ fn at(span: std::ops::Range<usize>, key: impl Into<String>, message: impl Into<S
 fn parse(path: &Path, text: &str, fault: Option<Fault>) -> Result<Config, ConfigError> {
     let to_error = |e: Located| ConfigError {
         file: path.to_path_buf(),
-        line: e.span.map(|s| text[..s.start.min(text.len())].matches('\n').count() + 1),
+        line: e
+            .span
+            .map(|s| text[..s.start.min(text.len())].matches('\n').count() + 1),
         key: e.key,
         message: e.message,
     };
@@ -542,7 +550,12 @@ fn key_path(path: &serde_path_to_error::Path) -> Option<String> {
     (!out.is_empty()).then_some(out)
 }
 
-fn build(mut raw: RawConfig, path: &Path, dir: &Path, fault: Option<Fault>) -> Result<Config, Located> {
+fn build(
+    mut raw: RawConfig,
+    path: &Path,
+    dir: &Path,
+    fault: Option<Fault>,
+) -> Result<Config, Located> {
     let resolve = |p: &str| dir.join(p);
     let host = host_name();
     let parallel = match &raw.parallel {
@@ -563,10 +576,18 @@ fn build(mut raw: RawConfig, path: &Path, dir: &Path, fault: Option<Fault>) -> R
         let name_span = s.name.span();
         let name = s.name.into_inner();
         if name.trim().is_empty() {
-            return Err(at(name_span, key("name"), "a service needs a non-empty name"));
+            return Err(at(
+                name_span,
+                key("name"),
+                "a service needs a non-empty name",
+            ));
         }
         if !seen.insert(name.clone()) {
-            return Err(at(name_span, key("name"), format!("duplicate service name {name:?}")));
+            return Err(at(
+                name_span,
+                key("name"),
+                format!("duplicate service name {name:?}"),
+            ));
         }
         if s.url.is_none() {
             let http_only = [
@@ -579,7 +600,11 @@ fn build(mut raw: RawConfig, path: &Path, dir: &Path, fault: Option<Fault>) -> R
                 ("ca_file", s.ca_file.is_some()),
             ];
             if let Some((k, _)) = http_only.iter().find(|(_, present)| *present) {
-                return Err(at(name_span, key(k), format!("`{k}` applies only to `url` checks")));
+                return Err(at(
+                    name_span,
+                    key(k),
+                    format!("`{k}` applies only to `url` checks"),
+                ));
             }
         }
         let target = match (s.url, s.tcp, s.command) {
@@ -587,11 +612,23 @@ fn build(mut raw: RawConfig, path: &Path, dir: &Path, fault: Option<Fault>) -> R
                 url: url.0,
                 method: s.method.map_or_else(|| "GET".to_string(), |m| m.0),
                 headers: s.headers.into_iter().map(|(k, v)| (k, v.0)).collect(),
-                expect_status: s.expect_status.unwrap_or_default().into_iter().map(|c| c.0).collect(),
+                expect_status: s
+                    .expect_status
+                    .unwrap_or_default()
+                    .into_iter()
+                    .map(|c| c.0)
+                    .collect(),
                 body_contains: s.body_contains,
                 slow_after: s.slow_after.or(defaults.slow_after).map(|d| d.0),
-                cert_warn: s.cert_warn.or(defaults.cert_warn).map_or(Duration::from_secs(14 * 86_400), |d| d.0),
-                ca_file: s.ca_file.as_deref().or(defaults.ca_file.as_deref()).map(resolve),
+                cert_warn: s
+                    .cert_warn
+                    .or(defaults.cert_warn)
+                    .map_or(Duration::from_secs(14 * 86_400), |d| d.0),
+                ca_file: s
+                    .ca_file
+                    .as_deref()
+                    .or(defaults.ca_file.as_deref())
+                    .map(resolve),
             }),
             (None, Some(addr), None) => Target::Tcp(addr.0),
             (None, None, Some(argv)) => Target::Command(CommandTarget {
@@ -608,9 +645,18 @@ fn build(mut raw: RawConfig, path: &Path, dir: &Path, fault: Option<Fault>) -> R
         };
         let policy = AlertPolicy {
             alert_after: s.alert_after.or(defaults.alert_after).map_or(2, |c| c.0),
-            recover_after: s.recover_after.or(defaults.recover_after).map_or(1, |c| c.0),
-            remind: s.remind.or(defaults.remind).map_or(Remind::Exponential, |r| r.0),
-            notify_recovery: s.notify_recovery.or(defaults.notify_recovery).unwrap_or(true),
+            recover_after: s
+                .recover_after
+                .or(defaults.recover_after)
+                .map_or(1, |c| c.0),
+            remind: s
+                .remind
+                .or(defaults.remind)
+                .map_or(Remind::Exponential, |r| r.0),
+            notify_recovery: s
+                .notify_recovery
+                .or(defaults.notify_recovery)
+                .unwrap_or(true),
         };
         services.push(Service {
             name,
@@ -622,13 +668,18 @@ fn build(mut raw: RawConfig, path: &Path, dir: &Path, fault: Option<Fault>) -> R
     let email = raw_email.map(|e| build_email(e, dir)).transpose()?;
     Ok(Config {
         path: path.to_path_buf(),
-        title: raw.title.filter(|t| !t.trim().is_empty()).unwrap_or_else(|| host.clone()),
+        title: raw
+            .title
+            .filter(|t| !t.trim().is_empty())
+            .unwrap_or_else(|| host.clone()),
         host,
         database: resolve(raw.database.as_deref().unwrap_or("upcheck.db")),
         parallel,
         run_timeout: raw.run_timeout.map_or(Duration::from_secs(240), |d| d.0),
         lock_timeout: raw.lock_timeout.map_or(Duration::from_secs(30), |d| d.0),
-        retention: raw.retention.map_or(Duration::from_secs(90 * 86_400), |d| d.0),
+        retention: raw
+            .retention
+            .map_or(Duration::from_secs(90 * 86_400), |d| d.0),
         email,
         services,
         fault,
@@ -658,13 +709,20 @@ fn build_email(e: RawEmail, dir: &Path) -> Result<Email, Located> {
         ("smtp_password_env", e.smtp_password_env.is_some()),
         ("smtp_password_file", e.smtp_password_file.is_some()),
     ];
-    if kind != TransportKind::Smtp {
-        if let Some((k, _)) = smtp_keys.iter().find(|(_, present)| *present) {
-            return Err(at(kind_span, format!("email.{k}"), "applies only to transport = \"smtp\""));
-        }
+    let stray_smtp_key = smtp_keys.iter().find(|(_, present)| *present);
+    if let (true, Some((k, _))) = (kind != TransportKind::Smtp, stray_smtp_key) {
+        return Err(at(
+            kind_span,
+            format!("email.{k}"),
+            "applies only to transport = \"smtp\"",
+        ));
     }
     if kind != TransportKind::File && e.outbox.is_some() {
-        return Err(at(kind_span, "email.outbox", "applies only to transport = \"file\""));
+        return Err(at(
+            kind_span,
+            "email.outbox",
+            "applies only to transport = \"file\"",
+        ));
     }
     let transport = match kind {
         TransportKind::Sendmail => Transport::Sendmail,
@@ -673,7 +731,13 @@ fn build_email(e: RawEmail, dir: &Path) -> Result<Email, Located> {
             let host = e
                 .smtp_host
                 .filter(|h| !h.trim().is_empty())
-                .ok_or_else(|| at(kind_span.clone(), "email.smtp_host", "transport \"smtp\" needs smtp_host"))?;
+                .ok_or_else(|| {
+                    at(
+                        kind_span.clone(),
+                        "email.smtp_host",
+                        "transport \"smtp\" needs smtp_host",
+                    )
+                })?;
             let tls = e.smtp_tls.unwrap_or(SmtpTls::Starttls);
             let password = match (e.smtp_password_env, e.smtp_password_file) {
                 (Some(_), Some(_)) => {
@@ -688,7 +752,11 @@ fn build_email(e: RawEmail, dir: &Path) -> Result<Email, Located> {
                 (None, None) => None,
             };
             if password.is_some() && e.smtp_user.is_none() {
-                return Err(at(kind_span, "email.smtp_user", "a password needs smtp_user too"));
+                return Err(at(
+                    kind_span,
+                    "email.smtp_user",
+                    "a password needs smtp_user too",
+                ));
             }
             Transport::Smtp(Smtp {
                 host,
@@ -703,7 +771,11 @@ fn build_email(e: RawEmail, dir: &Path) -> Result<Email, Located> {
             })
         }
     };
-    Ok(Email { to, from, transport })
+    Ok(Email {
+        to,
+        from,
+        transport,
+    })
 }
 
 /// `./check.sh` means the one beside the config, not in cron's working directory;
@@ -771,12 +843,21 @@ mod tests {
         assert_eq!(web.timeout, Duration::from_secs(10));
         assert_eq!(
             web.policy,
-            AlertPolicy { alert_after: 2, recover_after: 1, remind: Remind::Exponential, notify_recovery: true }
+            AlertPolicy {
+                alert_after: 2,
+                recover_after: 1,
+                remind: Remind::Exponential,
+                notify_recovery: true
+            }
         );
-        let Target::Http(h) = &web.target else { panic!() };
+        let Target::Http(h) = &web.target else {
+            panic!()
+        };
         assert_eq!(h.method, "GET");
         assert_eq!(h.cert_warn, Duration::from_secs(14 * 86_400));
-        let Target::Command(cmd) = &c.services[1].target else { panic!() };
+        let Target::Command(cmd) = &c.services[1].target else {
+            panic!()
+        };
         assert_eq!(cmd.argv, ["/srv/up/./check.sh", "x"]);
     }
 
@@ -802,7 +883,10 @@ mod tests {
         .unwrap();
         assert_eq!(c.services[0].timeout, Duration::from_secs(3));
         assert_eq!(c.services[0].policy.alert_after, 4);
-        assert_eq!(c.services[0].policy.remind, Remind::Every(Duration::from_secs(6 * 3600)));
+        assert_eq!(
+            c.services[0].policy.remind,
+            Remind::Every(Duration::from_secs(6 * 3600))
+        );
         assert_eq!(c.services[1].timeout, Duration::from_millis(500));
         assert_eq!(c.services[1].policy.alert_after, 1);
         assert_eq!(c.services[1].policy.remind, Remind::Never);
@@ -812,27 +896,119 @@ mod tests {
     #[test]
     fn every_mistake_names_file_line_and_key() {
         let f = "/srv/up/upcheck.toml";
-        check_err("titel = \"x\"", &format!("{f}:1: key `titel`: unknown field `titel`, expected one of `title`, `database`, `timeout`, `parallel`, `run_timeout`, `lock_timeout`, `retention`, `alert_after`, `recover_after`, `remind`, `notify_recovery`, `slow_after`, `cert_warn`, `ca_file`, `email`, `service`"));
-        check_err("\n[[service]]\nname = \"a\"\ntcp = \"h:1\"\ncolour = 1", &format!("{f}:5: key `service[1].colour`: unknown field `colour`, expected one of `name`, `url`, `tcp`, `command`, `method`, `headers`, `expect_status`, `body_contains`, `timeout`, `alert_after`, `recover_after`, `remind`, `notify_recovery`, `slow_after`, `cert_warn`, `ca_file`"));
-        check_err("timeout = \"10 seconds\"", &format!("{f}:1: key `timeout`: invalid duration \"10 seconds\": expected a whole number and a unit (ms, s, m, h, d), e.g. \"10s\""));
-        check_err("timeout = \"0s\"", &format!("{f}:1: key `timeout`: \"0s\" must be greater than zero"));
-        check_err("parallel = 0", &format!("{f}:1: key `parallel`: must be 1 or more"));
-        check_err("alert_after = 0", &format!("{f}:1: key `alert_after`: must be a whole number of runs, 1 or more (got 0)"));
-        check_err("remind = \"sometimes\"", &format!("{f}:1: key `remind`: expected \"exponential\", \"never\" or a duration like \"6h\", got \"sometimes\""));
-        check_err("[[service]]\nname = \"a\"\nurl = \"ftp://x\"", &format!("{f}:3: key `service[1].url`: invalid URL \"ftp://x\": scheme \"ftp\" is not http or https"));
-        check_err("[[service]]\nname = \"a\"\nurl = \"example.com/health\"", &format!("{f}:3: key `service[1].url`: invalid URL \"example.com/health\": it needs http:// or https://"));
-        check_err("[[service]]\nname = \"a\"\ntcp = \"localhost\"", &format!("{f}:3: key `service[1].tcp`: invalid address \"localhost\": expected host:port, e.g. \"127.0.0.1:5432\""));
-        check_err("[[service]]\nname = \"a\"\ncommand = []", &format!("{f}:3: key `service[1].command`: expected a program and its arguments, e.g. [\"/usr/local/bin/check-backup\", \"--max-age\", \"26h\"]"));
-        check_err("[[service]]\nname = \"a\"\ntcp = \"h:1\"\n[[service]]\nname = \"a\"\ntcp = \"h:2\"", &format!("{f}:5: key `service[2].name`: duplicate service name \"a\""));
-        check_err("[[service]]\nname = \"a\"", &format!("{f}:2: key `service[1].name`: service \"a\" needs exactly one of `url`, `tcp` or `command`"));
-        check_err("[[service]]\nname = \"a\"\ntcp = \"h:1\"\ncommand = [\"true\"]", &format!("{f}:2: key `service[1].name`: service \"a\" needs exactly one of `url`, `tcp` or `command`"));
-        check_err("[[service]]\nname = \"a\"\ntcp = \"h:1\"\nbody_contains = \"ok\"", &format!("{f}:2: key `service[1].body_contains`: `body_contains` applies only to `url` checks"));
-        check_err("[[service]]\nname = \"a\"\nurl = \"http://h/\"\nexpect_status = [200, 999]", &format!("{f}:4: key `service[1].expect_status[2]`: 999 is not an HTTP status code (100 to 599)"));
-        check_err("[[service]]\nname = \"a\"\nurl = \"http://h/\"\nmethod = \"GE T\"", &format!("{f}:4: key `service[1].method`: invalid HTTP method \"GE T\""));
-        check_err("[email]\nto = []\nfrom = \"a@b\"\ntransport = \"file\"", &format!("{f}:2: key `email.to`: needs at least one address"));
-        check_err("[email]\nto = [\"a@b\"]\nfrom = \"a@b\"\ntransport = \"pigeon\"", &format!("{f}:4: key `email.transport`: unknown variant `pigeon`, expected one of `smtp`, `sendmail`, `file`"));
-        check_err("[email]\nto = [\"a@b\"]\nfrom = \"a@b\"", &format!("{f}:3: key `email.smtp_host`: transport \"smtp\" needs smtp_host"));
-        check_err("[email]\nto = [\"a@b\"]\nfrom = \"a@b\"\ntransport = \"file\"\nsmtp_host = \"x\"", &format!("{f}:4: key `email.smtp_host`: applies only to transport = \"smtp\""));
-        check_err("title = ", &format!("{f}:1: string values must be quoted, expected literal string"));
+        check_err(
+            "titel = \"x\"",
+            &format!(
+                "{f}:1: key `titel`: unknown field `titel`, expected one of `title`, `database`, `timeout`, `parallel`, `run_timeout`, `lock_timeout`, `retention`, `alert_after`, `recover_after`, `remind`, `notify_recovery`, `slow_after`, `cert_warn`, `ca_file`, `email`, `service`"
+            ),
+        );
+        check_err(
+            "\n[[service]]\nname = \"a\"\ntcp = \"h:1\"\ncolour = 1",
+            &format!(
+                "{f}:5: key `service[1].colour`: unknown field `colour`, expected one of `name`, `url`, `tcp`, `command`, `method`, `headers`, `expect_status`, `body_contains`, `timeout`, `alert_after`, `recover_after`, `remind`, `notify_recovery`, `slow_after`, `cert_warn`, `ca_file`"
+            ),
+        );
+        check_err(
+            "timeout = \"10 seconds\"",
+            &format!(
+                "{f}:1: key `timeout`: invalid duration \"10 seconds\": expected a whole number and a unit (ms, s, m, h, d), e.g. \"10s\""
+            ),
+        );
+        check_err(
+            "timeout = \"0s\"",
+            &format!("{f}:1: key `timeout`: \"0s\" must be greater than zero"),
+        );
+        check_err(
+            "parallel = 0",
+            &format!("{f}:1: key `parallel`: must be 1 or more"),
+        );
+        check_err(
+            "alert_after = 0",
+            &format!("{f}:1: key `alert_after`: must be a whole number of runs, 1 or more (got 0)"),
+        );
+        check_err(
+            "remind = \"sometimes\"",
+            &format!(
+                "{f}:1: key `remind`: expected \"exponential\", \"never\" or a duration like \"6h\", got \"sometimes\""
+            ),
+        );
+        check_err(
+            "[[service]]\nname = \"a\"\nurl = \"ftp://x\"",
+            &format!(
+                "{f}:3: key `service[1].url`: invalid URL \"ftp://x\": scheme \"ftp\" is not http or https"
+            ),
+        );
+        check_err(
+            "[[service]]\nname = \"a\"\nurl = \"example.com/health\"",
+            &format!(
+                "{f}:3: key `service[1].url`: invalid URL \"example.com/health\": it needs http:// or https://"
+            ),
+        );
+        check_err(
+            "[[service]]\nname = \"a\"\ntcp = \"localhost\"",
+            &format!(
+                "{f}:3: key `service[1].tcp`: invalid address \"localhost\": expected host:port, e.g. \"127.0.0.1:5432\""
+            ),
+        );
+        check_err(
+            "[[service]]\nname = \"a\"\ncommand = []",
+            &format!(
+                "{f}:3: key `service[1].command`: expected a program and its arguments, e.g. [\"/usr/local/bin/check-backup\", \"--max-age\", \"26h\"]"
+            ),
+        );
+        check_err(
+            "[[service]]\nname = \"a\"\ntcp = \"h:1\"\n[[service]]\nname = \"a\"\ntcp = \"h:2\"",
+            &format!("{f}:5: key `service[2].name`: duplicate service name \"a\""),
+        );
+        check_err(
+            "[[service]]\nname = \"a\"",
+            &format!(
+                "{f}:2: key `service[1].name`: service \"a\" needs exactly one of `url`, `tcp` or `command`"
+            ),
+        );
+        check_err(
+            "[[service]]\nname = \"a\"\ntcp = \"h:1\"\ncommand = [\"true\"]",
+            &format!(
+                "{f}:2: key `service[1].name`: service \"a\" needs exactly one of `url`, `tcp` or `command`"
+            ),
+        );
+        check_err(
+            "[[service]]\nname = \"a\"\ntcp = \"h:1\"\nbody_contains = \"ok\"",
+            &format!(
+                "{f}:2: key `service[1].body_contains`: `body_contains` applies only to `url` checks"
+            ),
+        );
+        check_err(
+            "[[service]]\nname = \"a\"\nurl = \"http://h/\"\nexpect_status = [200, 999]",
+            &format!(
+                "{f}:4: key `service[1].expect_status[2]`: 999 is not an HTTP status code (100 to 599)"
+            ),
+        );
+        check_err(
+            "[[service]]\nname = \"a\"\nurl = \"http://h/\"\nmethod = \"GE T\"",
+            &format!("{f}:4: key `service[1].method`: invalid HTTP method \"GE T\""),
+        );
+        check_err(
+            "[email]\nto = []\nfrom = \"a@b\"\ntransport = \"file\"",
+            &format!("{f}:2: key `email.to`: needs at least one address"),
+        );
+        check_err(
+            "[email]\nto = [\"a@b\"]\nfrom = \"a@b\"\ntransport = \"pigeon\"",
+            &format!(
+                "{f}:4: key `email.transport`: unknown variant `pigeon`, expected one of `smtp`, `sendmail`, `file`"
+            ),
+        );
+        check_err(
+            "[email]\nto = [\"a@b\"]\nfrom = \"a@b\"",
+            &format!("{f}:3: key `email.smtp_host`: transport \"smtp\" needs smtp_host"),
+        );
+        check_err(
+            "[email]\nto = [\"a@b\"]\nfrom = \"a@b\"\ntransport = \"file\"\nsmtp_host = \"x\"",
+            &format!("{f}:4: key `email.smtp_host`: applies only to transport = \"smtp\""),
+        );
+        check_err(
+            "title = ",
+            &format!("{f}:1: string values must be quoted, expected literal string"),
+        );
     }
 }

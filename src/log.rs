@@ -46,7 +46,11 @@ pub fn init(quiet: bool, verbose: u8, format: LogFormat) {
     };
     // One id per process, to tie a run's lines together in a journal.
     let run_id = format!("{:x}-{:x}", Utc::now().timestamp(), std::process::id());
-    let _ = LOGGER.set(Logger { max, format, run_id });
+    let _ = LOGGER.set(Logger {
+        max,
+        format,
+        run_id,
+    });
 }
 
 pub fn error(msg: &str) {
@@ -92,5 +96,7 @@ fn emit(level: Level, service: Option<&str>, msg: &str) {
         }
     };
     // One write per line so concurrent threads never interleave mid-line.
-    let _ = std::io::stderr().lock().write_all(format!("{line}\n").as_bytes());
+    let _ = std::io::stderr()
+        .lock()
+        .write_all(format!("{line}\n").as_bytes());
 }

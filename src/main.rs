@@ -33,9 +33,13 @@ const EXIT_CONFIG: u8 = 2;
 fn main() -> ExitCode {
     let cli = Cli::parse();
     log::init(cli.quiet, cli.verbose, cli.log_format);
-    match dispatch(cli) {
-        Ok(()) => ExitCode::from(EXIT_OK),
-        Err(err) => {
+    // A panic is a failed run (exit 1), not Rust's 101; the default hook has
+    // already printed it to stderr, which cron mails.
+    let outcome = std::panic::catch_unwind(|| dispatch(cli));
+    match outcome {
+        Err(_panic) => ExitCode::from(EXIT_FAILED),
+        Ok(Ok(())) => ExitCode::from(EXIT_OK),
+        Ok(Err(err)) => {
             log::error(&format!("{err:#}"));
             if err.is::<ConfigError>() {
                 ExitCode::from(EXIT_CONFIG)
@@ -63,18 +67,17 @@ fn dispatch(cli: Cli) -> Result<()> {
 
 /// config → lock → probe → store → (decide → render → deliver: next issue) → finish.
 fn run(config: &Config, args: &RunArgs) -> Result<()> {
-    let started = Utc::now();
     let begun = Instant::now();
-    let deadline = begun + config.run_timeout;
     if args.dry_run {
-        let results = probe::run_all(&config.services, config.parallel, deadline);
+        let results = probe::run_all(&config.services, config.parallel, config.run_timeout);
         print!("{}", report::dry_run_text(&config.title, &results));
         return Ok(());
     }
     let _lock = lock::acquire(&config.lock_path(), config.lock_timeout)?;
+    let started = Utc::now();
     let mut db = Store::open(&config.database)?;
     let run = db.begin_run(started, args.force, &config.host)?;
-    let results = probe::run_all(&config.services, config.parallel, deadline);
+    let results = probe::run_all(&config.services, config.parallel, config.run_timeout);
     db.append_checks(run, &results)?;
     let failing = results.iter().filter(|r| r.status.is_failure()).count();
     log::info(&format!(
@@ -131,7 +134,12 @@ fn describe_config(config: &Config) -> Result<String> {
         config.parallel,
         d(config.run_timeout),
     );
-    let width = config.services.iter().map(|s| s.name.chars().count()).max().unwrap_or(0);
+    let width = config
+        .services
+        .iter()
+        .map(|s| s.name.chars().count())
+        .max()
+        .unwrap_or(0);
     for s in &config.services {
         let what = match &s.target {
             Target::Http(h) => {
@@ -167,7 +175,9 @@ fn describe_config(config: &Config) -> Result<String> {
 fn describe_mail(config: &Config) -> Result<String> {
     use crate::config::Transport;
     let Some(email) = &config.email else {
-        return Ok("not configured (no [email] section): results are stored, nothing is sent".into());
+        return Ok(
+            "not configured (no [email] section): results are stored, nothing is sent".into(),
+        );
     };
     let route = format!("from {} to {}", email.from, email.to.join(", "));
     Ok(match &email.transport {

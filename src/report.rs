@@ -69,7 +69,10 @@ pub fn dry_run_text(title: &str, results: &[CheckResult]) -> String {
             ]
         })
         .collect();
-    out.push_str(&table(&["SERVICE", "STATUS", "TIME", "CODE", "REASON"], body));
+    out.push_str(&table(
+        &["SERVICE", "STATUS", "TIME", "CODE", "REASON"],
+        body,
+    ));
     out
 }
 
@@ -82,7 +85,13 @@ pub fn status_text(title: &str, rows: &[Row], now: DateTime<Utc>) -> String {
         .map(|r| {
             let since = r.since.map_or_else(
                 || "never checked".to_string(),
-                |t| format!("{} ({})", minute(t), human((now - t).to_std().unwrap_or_default())),
+                |t| {
+                    format!(
+                        "{} ({})",
+                        minute(t),
+                        human((now - t).to_std().unwrap_or_default())
+                    )
+                },
             );
             let last = r.last.as_ref();
             vec![
@@ -99,7 +108,9 @@ pub fn status_text(title: &str, rows: &[Row], now: DateTime<Utc>) -> String {
         })
         .collect();
     out.push_str(&table(
-        &["SERVICE", "STATUS", "SINCE", "RESPONSE", "24H", "7D", "30D", "ALL", "REASON"],
+        &[
+            "SERVICE", "STATUS", "SINCE", "RESPONSE", "24H", "7D", "30D", "ALL", "REASON",
+        ],
         body,
     ));
     out
@@ -143,7 +154,12 @@ pub struct UptimeJson {
 }
 
 /// `runs`: start times of the latest runs, newest first.
-pub fn status_json(title: &str, rows: &[Row], runs: &[DateTime<Utc>], now: DateTime<Utc>) -> StatusJson {
+pub fn status_json(
+    title: &str,
+    rows: &[Row],
+    runs: &[DateTime<Utc>],
+    now: DateTime<Utc>,
+) -> StatusJson {
     let next_run = match runs {
         [last, previous, ..] => Some(*last + (*last - *previous)),
         _ => None,

@@ -120,7 +120,12 @@ impl Store {
 
     /// Records that a run began, before any probing, so even a run that dies
     /// leaves a row (with `finished_at` NULL).
-    pub fn begin_run(&mut self, started_at: DateTime<Utc>, forced: bool, host: &str) -> Result<RunId> {
+    pub fn begin_run(
+        &mut self,
+        started_at: DateTime<Utc>,
+        forced: bool,
+        host: &str,
+    ) -> Result<RunId> {
         self.conn
             .execute(
                 "INSERT INTO runs (started_at, forced, host, version) VALUES (?1, ?2, ?3, ?4)",
@@ -184,7 +189,12 @@ impl Store {
     }
 
     /// Closes a run's row: when it ended and, if it failed, why.
-    pub fn finish_run(&mut self, run: RunId, finished_at: DateTime<Utc>, error: Option<&str>) -> Result<()> {
+    pub fn finish_run(
+        &mut self,
+        run: RunId,
+        finished_at: DateTime<Utc>,
+        error: Option<&str>,
+    ) -> Result<()> {
         self.conn
             .execute(
                 "UPDATE runs SET finished_at = ?2, error = ?3 WHERE id = ?1",
@@ -215,7 +225,10 @@ impl Store {
                 response_ms: row.get::<_, Option<i64>>(4)?.map(|v| v.max(0) as u64),
                 status_code: row.get(5)?,
                 reason: row.get(6)?,
-                cert_expires_at: row.get::<_, Option<String>>(7)?.as_deref().and_then(parse_iso),
+                cert_expires_at: row
+                    .get::<_, Option<String>>(7)?
+                    .as_deref()
+                    .and_then(parse_iso),
             };
             let uptime = Uptime {
                 h24: row.get(8)?,
@@ -223,7 +236,15 @@ impl Store {
                 d30: row.get(10)?,
                 all: row.get(11)?,
             };
-            Ok((service, ServiceSummary { status, since, last, uptime }))
+            Ok((
+                service,
+                ServiceSummary {
+                    status,
+                    since,
+                    last,
+                    uptime,
+                },
+            ))
         })?;
         rows.collect::<rusqlite::Result<_>>()
             .with_context(|| format!("reading service summaries from {}", self.path.display()))
@@ -283,9 +304,11 @@ mod tests {
         assert_eq!(iso(s.since), "2026-11-21T10:10:00.000Z");
         let (fail, pass): (i64, i64) = store
             .conn
-            .query_row("SELECT fail_streak, pass_streak FROM service_state", [], |r| {
-                Ok((r.get(0)?, r.get(1)?))
-            })
+            .query_row(
+                "SELECT fail_streak, pass_streak FROM service_state",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
             .unwrap();
         assert_eq!((fail, pass), (3, 0));
         assert_eq!(s.uptime.all, Some(25.0));

@@ -71,7 +71,7 @@ pub fn format_duration(d: Duration) -> String {
     if ms == 0 {
         return "0s".into();
     }
-    if ms < 1_000 || ms % 1_000 != 0 {
+    if ms < 1_000 || !ms.is_multiple_of(1_000) {
         return format!("{ms}ms");
     }
     let mut out = String::new();
@@ -117,13 +117,27 @@ mod tests {
             ("1h30m", 5_400_000),
         ];
         for (text, ms) in cases {
-            assert_eq!(parse_duration(text), Ok(Duration::from_millis(ms)), "{text}");
+            assert_eq!(
+                parse_duration(text),
+                Ok(Duration::from_millis(ms)),
+                "{text}"
+            );
         }
     }
 
     #[test]
     fn rejects_what_is_not_a_duration() {
-        for text in ["", "10", "s", "ten seconds", "10 s", "-5s", "1.5s", "10x", "99999999999999999999d"] {
+        for text in [
+            "",
+            "10",
+            "s",
+            "ten seconds",
+            "10 s",
+            "-5s",
+            "1.5s",
+            "10x",
+            "99999999999999999999d",
+        ] {
             assert!(parse_duration(text).is_err(), "{text:?} was accepted");
         }
     }

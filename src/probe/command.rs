@@ -40,25 +40,36 @@ pub fn probe(c: &CommandTarget, deadline: Instant) -> CheckResult {
                 std::io::ErrorKind::PermissionDenied => "permission denied".to_string(),
                 _ => e.to_string(),
             };
-            return outcome(Status::Offline).with_reason(format!("could not start {program}: {why}"));
+            return outcome(Status::Offline)
+                .with_reason(format!("could not start {program}: {why}"));
         }
     };
     let (tx, rx) = mpsc::channel();
     let pipes = [
-        child.stdout.take().map(|p| Box::new(p) as Box<dyn Read + Send>),
-        child.stderr.take().map(|p| Box::new(p) as Box<dyn Read + Send>),
+        child
+            .stdout
+            .take()
+            .map(|p| Box::new(p) as Box<dyn Read + Send>),
+        child
+            .stderr
+            .take()
+            .map(|p| Box::new(p) as Box<dyn Read + Send>),
     ];
     for (index, pipe) in pipes.into_iter().enumerate() {
-        let (Some(pipe), tx) = (pipe, tx.clone()) else { continue };
-        let _ = thread::Builder::new()
-            .stack_size(64 * 1024)
-            .spawn(move || {
-                let _ = tx.send((index, read_tail(pipe)));
-            });
+        let (Some(pipe), tx) = (pipe, tx.clone()) else {
+            continue;
+        };
+        let _ = thread::Builder::new().stack_size(64 * 1024).spawn(move || {
+            let _ = tx.send((index, read_tail(pipe)));
+        });
     }
     drop(tx);
 
     let status = wait_until(&mut child, deadline);
+    if status.is_none() {
+        kill_group(&child);
+        let _ = child.wait();
+    }
     // [stdout, stderr]
     let mut output = [Vec::new(), Vec::new()];
     let grace_end = Instant::now() + PIPE_GRACE;
@@ -76,11 +87,11 @@ pub fn probe(c: &CommandTarget, deadline: Instant) -> CheckResult {
     let last_line = last_line(&output);
     match status {
         None => {
-            kill_group(&child);
-            let _ = child.wait();
             let mut r = outcome(Status::Timeout);
             if let Some(line) = last_line {
-                r = r.with_reason(format!("still running at the timeout, killed; last output: {line}"));
+                r = r.with_reason(format!(
+                    "still running at the timeout, killed; last output: {line}"
+                ));
             }
             r
         }

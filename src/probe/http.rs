@@ -60,13 +60,21 @@ pub fn probe(t: &HttpTarget, agent: &Agent, deadline: Instant) -> CheckResult {
     result
 }
 
-fn request(t: &HttpTarget, agent: &Agent, deadline: Instant) -> Result<ureq::http::Response<ureq::Body>, ureq::Error> {
-    let mut builder = ureq::http::Request::builder().method(t.method.as_str()).uri(&t.url);
+fn request(
+    t: &HttpTarget,
+    agent: &Agent,
+    deadline: Instant,
+) -> Result<ureq::http::Response<ureq::Body>, ureq::Error> {
+    let mut builder = ureq::http::Request::builder()
+        .method(t.method.as_str())
+        .uri(&t.url);
     for (name, value) in &t.headers {
         builder = builder.header(name, value);
     }
     let request = builder.body(()).map_err(ureq::Error::Http)?;
-    let mut config = agent.configure_request(request).timeout_global(Some(remaining(deadline)));
+    let mut config = agent
+        .configure_request(request)
+        .timeout_global(Some(remaining(deadline)));
     if let Some(ca) = &t.ca_file {
         config = config.tls_config(tls_with_roots(ca)?);
     }
@@ -76,7 +84,10 @@ fn request(t: &HttpTarget, agent: &Agent, deadline: Instant) -> Result<ureq::htt
 /// Trust the PEM certificates in `path` instead of the built-in roots.
 fn tls_with_roots(path: &Path) -> Result<TlsConfig, ureq::Error> {
     let pem = std::fs::read(path).map_err(|e| {
-        ureq::Error::Io(io::Error::new(e.kind(), format!("reading ca_file {}: {e}", path.display())))
+        ureq::Error::Io(io::Error::new(
+            e.kind(),
+            format!("reading ca_file {}: {e}", path.display()),
+        ))
     })?;
     let certs = ureq::tls::parse_pem(&pem)
         .filter_map(|item| match item {
@@ -85,11 +96,17 @@ fn tls_with_roots(path: &Path) -> Result<TlsConfig, ureq::Error> {
             Err(e) => Some(Err(e)),
         })
         .collect::<Result<Vec<Certificate<'static>>, _>>()?;
-    Ok(TlsConfig::builder().root_certs(RootCerts::new_with_certs(&certs)).build())
+    Ok(TlsConfig::builder()
+        .root_certs(RootCerts::new_with_certs(&certs))
+        .build())
 }
 
 /// Status, body and speed of an answer.
-fn judge(t: &HttpTarget, response: &mut ureq::http::Response<ureq::Body>, started: Instant) -> CheckResult {
+fn judge(
+    t: &HttpTarget,
+    response: &mut ureq::http::Response<ureq::Body>,
+    started: Instant,
+) -> CheckResult {
     let code = response.status().as_u16();
     let mut problems = Vec::new();
     let expected = if t.expect_status.is_empty() {
@@ -101,7 +118,11 @@ fn judge(t: &HttpTarget, response: &mut ureq::http::Response<ureq::Body>, starte
         let want = if t.expect_status.is_empty() {
             "2xx or 3xx".to_string()
         } else {
-            t.expect_status.iter().map(u16::to_string).collect::<Vec<_>>().join(" or ")
+            t.expect_status
+                .iter()
+                .map(u16::to_string)
+                .collect::<Vec<_>>()
+                .join(" or ")
         };
         problems.push(format!("HTTP {code}, expected {want}"));
     }
@@ -122,13 +143,21 @@ fn judge(t: &HttpTarget, response: &mut ureq::http::Response<ureq::Body>, starte
             return r;
         }
         if !contains(&body, needle.as_bytes()) {
-            let scope = if body.len() as u64 >= BODY_LIMIT { " (first 256 KiB)" } else { "" };
+            let scope = if body.len() as u64 >= BODY_LIMIT {
+                " (first 256 KiB)"
+            } else {
+                ""
+            };
             problems.push(format!("body lacks {needle:?}{scope}"));
         }
     }
     let elapsed = started.elapsed();
     if let Some(limit) = t.slow_after.filter(|l| elapsed > *l) {
-        problems.push(format!("slow: {} (slow_after {})", human(elapsed), format_duration(limit)));
+        problems.push(format!(
+            "slow: {} (slow_after {})",
+            human(elapsed),
+            format_duration(limit)
+        ));
     }
     let mut result = if problems.is_empty() {
         outcome(Status::Online)
@@ -141,7 +170,13 @@ fn judge(t: &HttpTarget, response: &mut ureq::http::Response<ureq::Body>, starte
 
 /// Reads the certificate's expiry; degrades a passing check whose certificate
 /// expires within `cert_warn`, and dates a TLS failure.
-fn check_certificate(t: &HttpTarget, uri: &Uri, deadline: Instant, result: &mut CheckResult, tls_error: Option<TlsProblem>) {
+fn check_certificate(
+    t: &HttpTarget,
+    uri: &Uri,
+    deadline: Instant,
+    result: &mut CheckResult,
+    tls_error: Option<TlsProblem>,
+) {
     let host = uri.host().unwrap_or_default();
     let Ok(not_after) = tls::peer_cert_expiry(host, uri.port_u16().unwrap_or(443), deadline) else {
         return;
@@ -178,16 +213,30 @@ enum TlsProblem {
 fn describe(e: &ureq::Error, host: &str) -> (Status, Option<String>, Option<TlsProblem>) {
     match e {
         ureq::Error::Timeout(_) => (Status::Timeout, None, None),
-        ureq::Error::HostNotFound => (Status::Offline, Some(format!("DNS lookup for {host} failed")), None),
-        ureq::Error::Io(io) => describe_io(io, host),
-        ureq::Error::Rustls(r) => describe_tls(r),
-        ureq::Error::Tls(s) => (Status::Offline, Some(format!("TLS failure: {s}")), Some(TlsProblem::Other)),
-        ureq::Error::TooManyRedirects => (
-            Status::Degraded,
-            Some(format!("more than {MAX_REDIRECTS} redirects (a redirect loop?)")),
+        ureq::Error::HostNotFound => (
+            Status::Offline,
+            Some(format!("DNS lookup for {host} failed")),
             None,
         ),
-        ureq::Error::Protocol(p) => (Status::Degraded, Some(format!("not a valid HTTP answer: {p}")), None),
+        ureq::Error::Io(io) => describe_io(io, host),
+        ureq::Error::Rustls(r) => describe_tls(r),
+        ureq::Error::Tls(s) => (
+            Status::Offline,
+            Some(format!("TLS failure: {s}")),
+            Some(TlsProblem::Other),
+        ),
+        ureq::Error::TooManyRedirects => (
+            Status::Degraded,
+            Some(format!(
+                "more than {MAX_REDIRECTS} redirects (a redirect loop?)"
+            )),
+            None,
+        ),
+        ureq::Error::Protocol(p) => (
+            Status::Degraded,
+            Some(format!("not a valid HTTP answer: {p}")),
+            None,
+        ),
         ureq::Error::ConnectionFailed => (Status::Offline, Some("connection failed".into()), None),
         other => (Status::Offline, Some(other.to_string()), None),
     }
@@ -219,9 +268,12 @@ fn describe_tls(e: &rustls::Error) -> (Status, Option<String>, Option<TlsProblem
             "TLS: certificate not trusted (unknown issuer; self-signed?)".to_string(),
             TlsProblem::Other,
         ),
-        rustls::Error::InvalidCertificate(C::NotValidForName | C::NotValidForNameContext { .. }) => {
-            ("TLS: certificate is not valid for this host name".to_string(), TlsProblem::Other)
-        }
+        rustls::Error::InvalidCertificate(
+            C::NotValidForName | C::NotValidForNameContext { .. },
+        ) => (
+            "TLS: certificate is not valid for this host name".to_string(),
+            TlsProblem::Other,
+        ),
         other => (format!("TLS failure: {other}"), TlsProblem::Other),
     };
     (Status::Offline, Some(reason), Some(problem))

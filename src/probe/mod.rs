@@ -27,7 +27,8 @@ const BACKSTOP_GRACE: Duration = Duration::from_millis(500);
 const PROBE_STACK: usize = 256 * 1024;
 
 /// Probes every service and returns their results in config order.
-pub fn run_all(services: &[Service], parallel: usize, deadline: Instant) -> Vec<CheckResult> {
+pub fn run_all(services: &[Service], parallel: usize, run_timeout: Duration) -> Vec<CheckResult> {
+    let deadline = Instant::now() + run_timeout;
     let http = services
         .iter()
         .any(|s| matches!(s.target, Target::Http(_)))
@@ -38,7 +39,10 @@ pub fn run_all(services: &[Service], parallel: usize, deadline: Instant) -> Vec<
     let mut in_flight: Vec<(usize, Instant)> = Vec::with_capacity(parallel);
     let mut next = 0;
     loop {
-        while in_flight.len() < parallel.max(1) && next < services.len() && Instant::now() < deadline {
+        while in_flight.len() < parallel.max(1)
+            && next < services.len()
+            && Instant::now() < deadline
+        {
             let service = services[next].clone();
             let give_up = Instant::now() + service.timeout + BACKSTOP_GRACE;
             let (tx, agent, index) = (tx.clone(), http.clone(), next);
@@ -71,10 +75,16 @@ pub fn run_all(services: &[Service], parallel: usize, deadline: Instant) -> Vec<
                         return true;
                     }
                     let s = &services[index];
-                    let started = Utc::now() - (s.timeout + BACKSTOP_GRACE);
-                    results[index] = Some(
-                        timed_out(CheckResult::new(&s.name, started, Status::Timeout), s.timeout),
-                    );
+                    let mut r = CheckResult::new(&s.name, Utc::now(), Status::Timeout);
+                    r = if now >= deadline {
+                        r.with_reason(format!(
+                            "no answer before the run's run_timeout ({}) ran out",
+                            format_duration(run_timeout)
+                        ))
+                    } else {
+                        timed_out(r, s.timeout)
+                    };
+                    results[index] = Some(r);
                     false
                 });
             }
@@ -87,7 +97,8 @@ pub fn run_all(services: &[Service], parallel: usize, deadline: Instant) -> Vec<
         .map(|(r, s)| {
             r.unwrap_or_else(|| {
                 CheckResult::new(&s.name, Utc::now(), Status::Timeout).with_reason(format!(
-                    "not probed: the run reached its run_timeout before this service's turn (raise parallel or run_timeout)"
+                    "not probed: the run's run_timeout ({}) ran out before its turn; raise parallel or run_timeout",
+                    format_duration(run_timeout)
                 ))
             })
         })
@@ -117,7 +128,11 @@ fn probe(service: &Service, agent: Option<&ureq::Agent>) -> CheckResult {
             "{} in {}{}",
             result.status,
             human(elapsed),
-            result.reason.as_deref().map(|r| format!(": {r}")).unwrap_or_default()
+            result
+                .reason
+                .as_deref()
+                .map(|r| format!(": {r}"))
+                .unwrap_or_default()
         ),
     );
     result

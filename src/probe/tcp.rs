@@ -46,7 +46,10 @@ pub fn resolve(addr: &str) -> Result<Vec<SocketAddr>, String> {
 }
 
 pub fn is_timeout(e: &io::Error) -> bool {
-    matches!(e.kind(), io::ErrorKind::TimedOut | io::ErrorKind::WouldBlock)
+    matches!(
+        e.kind(),
+        io::ErrorKind::TimedOut | io::ErrorKind::WouldBlock
+    )
 }
 
 /// Socket errors in the words an operator uses.

@@ -19,19 +19,31 @@ use super::tcp::{io_reason, resolve};
 
 /// The notAfter of the certificate `host:port` presents.
 pub fn peer_cert_expiry(host: &str, port: u16, deadline: Instant) -> Result<DateTime<Utc>, String> {
-    let target = if host.contains(':') { format!("[{host}]:{port}") } else { format!("{host}:{port}") };
+    let target = if host.contains(':') {
+        format!("[{host}]:{port}")
+    } else {
+        format!("{host}:{port}")
+    };
     let addr = *resolve(&target)?.first().ok_or("no address")?;
-    let mut sock = TcpStream::connect_timeout(&addr, remaining(deadline)).map_err(|e| io_reason(&e))?;
-    sock.set_read_timeout(Some(remaining(deadline))).map_err(|e| e.to_string())?;
-    sock.set_write_timeout(Some(remaining(deadline))).map_err(|e| e.to_string())?;
-    let name = ServerName::try_from(host.trim_start_matches('[').trim_end_matches(']').to_string())
-        .map_err(|e| format!("invalid server name {host:?}: {e}"))?;
+    let mut sock =
+        TcpStream::connect_timeout(&addr, remaining(deadline)).map_err(|e| io_reason(&e))?;
+    sock.set_read_timeout(Some(remaining(deadline)))
+        .map_err(|e| e.to_string())?;
+    sock.set_write_timeout(Some(remaining(deadline)))
+        .map_err(|e| e.to_string())?;
+    let name = ServerName::try_from(
+        host.trim_start_matches('[')
+            .trim_end_matches(']')
+            .to_string(),
+    )
+    .map_err(|e| format!("invalid server name {host:?}: {e}"))?;
     let mut conn = ClientConnection::new(config(), name).map_err(|e| e.to_string())?;
     while conn.is_handshaking() && conn.peer_certificates().is_none() {
         if Instant::now() >= deadline {
             return Err("TLS handshake did not finish in time".into());
         }
-        conn.complete_io(&mut sock).map_err(|e| format!("TLS handshake failed: {}", io_reason(&e)))?;
+        conn.complete_io(&mut sock)
+            .map_err(|e| format!("TLS handshake failed: {}", io_reason(&e)))?;
     }
     let der = conn
         .peer_certificates()
@@ -41,8 +53,14 @@ pub fn peer_cert_expiry(host: &str, port: u16, deadline: Instant) -> Result<Date
 }
 
 fn not_after(der: &[u8]) -> Result<DateTime<Utc>, String> {
-    let cert = x509_cert::Certificate::from_der(der).map_err(|e| format!("unreadable certificate: {e}"))?;
-    let secs = cert.tbs_certificate().validity().not_after.to_unix_duration().as_secs();
+    let cert = x509_cert::Certificate::from_der(der)
+        .map_err(|e| format!("unreadable certificate: {e}"))?;
+    let secs = cert
+        .tbs_certificate()
+        .validity()
+        .not_after
+        .to_unix_duration()
+        .as_secs();
     DateTime::from_timestamp(secs as i64, 0).ok_or_else(|| "certificate date out of range".into())
 }
 
@@ -131,8 +149,17 @@ mod tests {
     fn expiry_reasons_give_days_and_date() {
         let now = parse_iso("2026-11-21T10:00:00Z").unwrap();
         let at = |s| parse_iso(s).unwrap();
-        assert_eq!(expiry_reason(at("2026-11-26T12:00:00Z"), now), "certificate expires in 5 days (2026-11-26)");
-        assert_eq!(expiry_reason(at("2026-11-18T09:00:00Z"), now), "certificate expired 3 days ago (2026-11-18)");
-        assert_eq!(expiry_reason(at("2026-11-21T20:00:00Z"), now), "certificate expires within a day (2026-11-21)");
+        assert_eq!(
+            expiry_reason(at("2026-11-26T12:00:00Z"), now),
+            "certificate expires in 5 days (2026-11-26)"
+        );
+        assert_eq!(
+            expiry_reason(at("2026-11-18T09:00:00Z"), now),
+            "certificate expired 3 days ago (2026-11-18)"
+        );
+        assert_eq!(
+            expiry_reason(at("2026-11-21T20:00:00Z"), now),
+            "certificate expires within a day (2026-11-21)"
+        );
     }
 }

@@ -1,0 +1,7 @@
+//! The one integration test binary: the real upcheck binary against real
+//! servers, processes and SQLite files, all on this machine.
+
+mod config;
+mod probes;
+mod run;
+mod support;

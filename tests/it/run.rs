@@ -1,0 +1,296 @@
+//! Whole runs through the CLI: silence, dry runs, the database, the lock,
+//! `status`, and that stored checks survive a failing later step.
+
+use std::fs::File;
+use std::thread;
+use std::time::Duration;
+
+use crate::support::{HttpServer, World, assert_contains, closed_port, services};
+
+fn healthy() -> String {
+    services(&[("shell", "command = [\"true\"]")])
+}
+
+#[test]
+fn a_healthy_run_prints_nothing_and_stores_one_run() {
+    let world = World::new(&healthy());
+    let run = world.run(&[]);
+    assert_eq!(
+        (run.code, run.stdout.as_str(), run.stderr.as_str()),
+        (0, "", "")
+    );
+    let run = world.run(&["run"]);
+    assert_eq!(
+        (run.code, run.stdout.as_str(), run.stderr.as_str()),
+        (0, "", "")
+    );
+    let db = world.db();
+    let (runs, finished): (i64, i64) = db
+        .query_row("SELECT count(*), count(finished_at) FROM runs", [], |r| {
+            Ok((r.get(0)?, r.get(1)?))
+        })
+        .unwrap();
+    assert_eq!((runs, finished), (2, 2));
+    assert_eq!(world.latest("shell"), ("online".to_string(), None));
+}
+
+#[test]
+fn a_run_with_failures_still_exits_zero_and_prints_nothing() {
+    // Down services are what the email is for, not a failed run.
+    let world = World::new(&services(&[(
+        "db",
+        &format!("tcp = \"127.0.0.1:{}\"", closed_port()),
+    )]));
+    let run = world.run(&[]);
+    assert_eq!(
+        (run.code, run.stdout.as_str(), run.stderr.as_str()),
+        (0, "", "")
+    );
+    assert_eq!(world.latest("db").0, "offline");
+}
+
+#[test]
+fn dry_run_prints_the_report_and_writes_nothing() {
+    let world = World::new(&format!(
+        "title = \"vps-1\"\n{}",
+        services(&[
+            ("shell", "command = [\"true\"]"),
+            ("db", &format!("tcp = \"127.0.0.1:{}\"", closed_port())),
+        ])
+    ));
+    let run = world.run(&["run", "--dry-run"]);
+    assert_eq!(run.code, 0, "{run:?}");
+    assert_contains(&run.stdout, "vps-1: 1 of 2 services failing");
+    assert_contains(&run.stdout, "db       offline");
+    assert_contains(&run.stdout, "connection refused");
+    assert!(
+        !world.path("upcheck.db").exists(),
+        "dry run created the database"
+    );
+    assert!(
+        !world.path("upcheck.db.lock").exists(),
+        "dry run took the lock"
+    );
+}
+
+#[test]
+fn the_schema_has_the_documented_tables_and_views() {
+    let world = World::new(&healthy());
+    assert_eq!(world.run(&[]).code, 0);
+    let db = world.db();
+    let version: i64 = db
+        .query_row("PRAGMA user_version", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(version, 1);
+    let mode: String = db
+        .query_row("PRAGMA journal_mode", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(mode, "wal");
+    // The column names PRODUCT.md promises to sqlite3 users.
+    db.prepare("SELECT id, started_at, finished_at, forced FROM runs")
+        .unwrap();
+    db.prepare("SELECT id, run_id, service, checked_at, status, response_ms, status_code, error FROM checks")
+        .unwrap();
+    let latest: (String, String, String) = db
+        .query_row("SELECT service, checked_at, status FROM latest", [], |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+        })
+        .unwrap();
+    assert_eq!((latest.0.as_str(), latest.2.as_str()), ("shell", "online"));
+    // UTC ISO-8601 with milliseconds.
+    assert!(
+        latest.1.len() == 24 && latest.1.ends_with('Z'),
+        "{}",
+        latest.1
+    );
+    let uptime: (String, i64, f64, f64, f64, f64) = db
+        .query_row(
+            "SELECT service, checks, uptime_24h, uptime_7d, uptime_30d, uptime_all FROM uptime",
+            [],
+            |r| {
+                Ok((
+                    r.get(0)?,
+                    r.get(1)?,
+                    r.get(2)?,
+                    r.get(3)?,
+                    r.get(4)?,
+                    r.get(5)?,
+                ))
+            },
+        )
+        .unwrap();
+    assert_eq!(uptime, ("shell".to_string(), 1, 100.0, 100.0, 100.0, 100.0));
+    // The index that keeps per-service history queries off a full scan.
+    let plan: String = db
+        .query_row(
+            "EXPLAIN QUERY PLAN SELECT * FROM checks WHERE service = 'x' ORDER BY checked_at DESC LIMIT 1",
+            [],
+            |r| r.get(3),
+        )
+        .unwrap();
+    assert_contains(&plan, "checks_service_time");
+}
+
+#[test]
+fn a_database_from_a_newer_upcheck_is_refused() {
+    let world = World::new(&healthy());
+    assert_eq!(world.run(&[]).code, 0);
+    world
+        .db()
+        .execute_batch("PRAGMA user_version = 99")
+        .unwrap();
+    let run = world.run(&[]);
+    assert_eq!(run.code, 1);
+    assert_contains(
+        &run.stderr,
+        "schema version 99, newer than this upcheck understands (1)",
+    );
+    let runs: i64 = world
+        .db()
+        .query_row("SELECT count(*) FROM runs", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(runs, 1, "nothing was written to the newer database");
+}
+
+#[test]
+fn checks_are_stored_even_when_a_later_step_fails() {
+    let world = World::new(&healthy());
+    for (fault, message) in [
+        ("after-store", "injected fault after storing the checks"),
+        (
+            "panic-after-store",
+            "injected panic after storing the checks",
+        ),
+    ] {
+        let run: crate::support::Run = world
+            .command(&[])
+            .env("UPCHECK_TEST_FAULT", fault)
+            .output()
+            .unwrap()
+            .into();
+        assert_eq!(run.code, 1, "{run:?}");
+        assert_contains(&run.stderr, message);
+    }
+    let db = world.db();
+    let checks: i64 = db
+        .query_row("SELECT count(*) FROM checks", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(checks, 2, "both runs' checks were stored");
+    let error: String = db
+        .query_row("SELECT error FROM runs ORDER BY id LIMIT 1", [], |r| {
+            r.get(0)
+        })
+        .unwrap();
+    assert_contains(&error, "injected fault");
+}
+
+#[test]
+fn two_runs_at_once_take_turns() {
+    let http = HttpServer::start();
+    let world = World::new(&services(&[(
+        "slow",
+        &format!("url = {:?}", http.url("/slow/700")),
+    )]));
+    let mut first = world.command(&[]).spawn().unwrap();
+    let mut second = world.command(&[]).spawn().unwrap();
+    assert!(first.wait().unwrap().success());
+    assert!(second.wait().unwrap().success());
+    let db = world.db();
+    let runs: Vec<(String, String)> = db
+        .prepare("SELECT started_at, finished_at FROM runs ORDER BY started_at")
+        .unwrap()
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    assert_eq!(runs.len(), 2);
+    // The second began (took the lock) only after the first had finished.
+    assert!(runs[1].0 >= runs[0].1, "runs overlapped: {runs:?}");
+    let checks: i64 = db
+        .query_row("SELECT count(*) FROM checks", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(checks, 2);
+    let integrity: String = db
+        .query_row("PRAGMA integrity_check", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(integrity, "ok");
+}
+
+#[test]
+fn a_run_that_cannot_get_the_lock_gives_up_with_a_clear_message() {
+    let world = World::new(&format!("lock_timeout = \"300ms\"\n{}", healthy()));
+    let holder = File::create(world.path("upcheck.db.lock")).unwrap();
+    holder.lock().unwrap();
+    let run = world.run(&[]);
+    assert_eq!(run.code, 1, "{run:?}");
+    assert_contains(&run.stderr, "another upcheck run still holds");
+    assert_contains(&run.stderr, "after waiting 300ms");
+    assert!(
+        !world.path("upcheck.db").exists(),
+        "it probed and wrote without the lock"
+    );
+    // Released: the next run goes through.
+    drop(holder);
+    thread::sleep(Duration::from_millis(10));
+    assert_eq!(world.run(&[]).code, 0);
+}
+
+#[test]
+fn status_reads_the_database_only() {
+    let world = World::new(&format!(
+        "title = \"vps-1\"\n{}",
+        services(&[
+            ("shell", "command = [\"true\"]"),
+            ("db", &format!("tcp = \"127.0.0.1:{}\"", closed_port())),
+        ])
+    ));
+    // Before any run: every service unknown, and no database is created.
+    let before = world.run(&["status"]);
+    assert_eq!(before.code, 0, "{before:?}");
+    assert_contains(&before.stdout, "shell    unknown  never checked");
+    assert!(!world.path("upcheck.db").exists());
+
+    assert_eq!(world.run(&[]).code, 0);
+    assert_eq!(world.run(&[]).code, 0);
+    let text = world.run(&["status"]);
+    assert_eq!(text.code, 0);
+    assert_contains(&text.stdout, "vps-1: 1 of 2 services failing");
+    assert_contains(&text.stdout, "db       offline");
+    assert_contains(&text.stdout, "connection refused");
+    assert_contains(&text.stdout, "100.00%");
+
+    let json = world.run(&["status", "--json"]);
+    let doc: serde_json::Value = serde_json::from_str(&json.stdout).expect("status --json is JSON");
+    assert_eq!(doc["title"], "vps-1");
+    assert!(
+        doc["next_run"].is_string(),
+        "two runs give a next_run guess"
+    );
+    let services = doc["services"].as_array().unwrap();
+    assert_eq!(services[0]["name"], "db", "problems first");
+    assert_eq!(services[0]["status"], "offline");
+    assert_eq!(services[0]["reason"], "connection refused");
+    assert_eq!(services[1]["uptime"]["24h"], 100.0);
+    assert_eq!(services[1]["uptime"]["all"], 100.0);
+    for key in ["since", "last_check", "next_check", "response_ms", "kind"] {
+        assert!(!services[1][key].is_null(), "{key} missing");
+    }
+}
+
+#[test]
+fn verbose_runs_say_what_they_did() {
+    let world = World::new(&healthy());
+    let run = world.run(&["-v"]);
+    assert_eq!(run.code, 0);
+    assert_contains(&run.stderr, "probed 1 services");
+    let run = world.run(&["-vv", "--log-format", "json"]);
+    for line in run.stderr.lines() {
+        let v: serde_json::Value = serde_json::from_str(line).expect("each line is JSON");
+        assert!(v["timestamp"].is_string() && v["level"].is_string() && v["run_id"].is_string());
+    }
+    assert!(
+        run.stderr.contains("\"service\":\"shell\""),
+        "{}",
+        run.stderr
+    );
+}

@@ -1,0 +1,283 @@
+//! The world each test builds: a temp folder with a config, the real binary
+//! run with a hermetic environment, and real servers on 127.0.0.1 ephemeral
+//! ports (tiny_http for HTTP, rustls for TLS). Nothing leaves the machine.
+
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::PathBuf;
+use std::process::{Command, Output};
+use std::sync::Arc;
+use std::thread;
+use std::time::Duration;
+
+use rusqlite::Connection;
+
+pub const BIN: &str = env!("CARGO_BIN_EXE_upcheck");
+
+/// A temp folder holding `upcheck.toml` and, after a run, `upcheck.db`.
+pub struct World {
+    pub dir: tempfile::TempDir,
+}
+
+/// What a run of the binary left: exit code and output.
+#[derive(Debug)]
+pub struct Run {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl From<Output> for Run {
+    fn from(o: Output) -> Run {
+        Run {
+            code: o.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&o.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&o.stderr).into_owned(),
+        }
+    }
+}
+
+impl World {
+    /// A world whose `upcheck.toml` is `config`.
+    pub fn new(config: &str) -> World {
+        let world = World {
+            dir: tempfile::tempdir().expect("temp dir"),
+        };
+        world.write("upcheck.toml", config);
+        world
+    }
+
+    pub fn path(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+
+    pub fn write(&self, name: &str, text: &str) {
+        std::fs::write(self.path(name), text).expect("write file");
+    }
+
+    pub fn config_path(&self) -> PathBuf {
+        self.path("upcheck.toml")
+    }
+
+    /// The binary with no inherited environment but PATH, run from the world.
+    pub fn command(&self, args: &[&str]) -> Command {
+        let mut cmd = Command::new(BIN);
+        cmd.env_clear()
+            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+            .current_dir(self.dir.path())
+            .arg("--config")
+            .arg(self.config_path())
+            .args(args);
+        cmd
+    }
+
+    pub fn run(&self, args: &[&str]) -> Run {
+        self.command(args).output().expect("run upcheck").into()
+    }
+
+    pub fn db(&self) -> Connection {
+        Connection::open(self.path("upcheck.db")).expect("open db")
+    }
+
+    /// `(status, reason)` of each service's latest check, read from the `latest` view.
+    pub fn latest(&self, service: &str) -> (String, Option<String>) {
+        self.db()
+            .query_row(
+                "SELECT status, error FROM latest WHERE service = ?1",
+                [service],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .unwrap_or_else(|e| panic!("no latest row for {service}: {e}"))
+    }
+}
+
+/// `[[service]]` tables, one string each, for a config.
+pub fn services(entries: &[(&str, &str)]) -> String {
+    entries
+        .iter()
+        .map(|(name, body)| format!("[[service]]\nname = {name:?}\n{body}\n\n"))
+        .collect()
+}
+
+/// A real HTTP server (tiny_http) with the answers the probes are tested against.
+pub struct HttpServer {
+    pub port: u16,
+}
+
+impl HttpServer {
+    pub fn start() -> HttpServer {
+        let server = Arc::new(tiny_http::Server::http("127.0.0.1:0").expect("bind http"));
+        let port = server.server_addr().to_ip().expect("ip").port();
+        thread::spawn(move || {
+            for request in server.incoming_requests() {
+                // One thread per request, so a hanging answer holds up nothing else.
+                thread::spawn(move || answer(request));
+            }
+        });
+        HttpServer { port }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://127.0.0.1:{}{path}", self.port)
+    }
+}
+
+fn answer(request: tiny_http::Request) {
+    use tiny_http::{Header, Response, StatusCode};
+    let url = request.url().to_string();
+    let text =
+        |code: u16, body: &str| Response::from_string(body).with_status_code(StatusCode(code));
+    let parts: Vec<&str> = url.trim_start_matches('/').split('/').collect();
+    let result = match parts.as_slice() {
+        ["ok"] => request.respond(text(200, "ok")),
+        ["body"] => request.respond(text(200, "service status=green, queue=3")),
+        ["status", code] => request.respond(text(code.parse().unwrap_or(500), "status")),
+        ["slow", ms] => {
+            thread::sleep(Duration::from_millis(ms.parse().unwrap_or(0)));
+            request.respond(text(200, "ok"))
+        }
+        ["hang"] => {
+            thread::sleep(Duration::from_secs(120));
+            request.respond(text(200, "too late"))
+        }
+        ["huge"] => {
+            // 1 GB, generated as it is sent: the probe must stop reading early.
+            let body = std::io::repeat(b'a').take(1 << 30);
+            request.respond(Response::new(
+                StatusCode(200),
+                vec![],
+                body,
+                Some(1 << 30),
+                None,
+            ))
+        }
+        ["redirect"] => {
+            let location = Header::from_bytes("Location", "/ok").unwrap();
+            request.respond(text(302, "").with_header(location))
+        }
+        ["redirect-loop"] => {
+            let location = Header::from_bytes("Location", "/redirect-loop").unwrap();
+            request.respond(text(302, "").with_header(location))
+        }
+        ["auth"] => {
+            let authorized = request
+                .headers()
+                .iter()
+                .any(|h| h.field.equiv("Authorization") && h.value.as_str() == "Bearer s3cret");
+            request.respond(text(if authorized { 200 } else { 401 }, "auth"))
+        }
+        _ => request.respond(text(404, "not found")),
+    };
+    let _ = result;
+}
+
+/// A port nothing listens on: bound, then released.
+pub fn closed_port() -> u16 {
+    let l = TcpListener::bind("127.0.0.1:0").expect("bind");
+    l.local_addr().unwrap().port()
+}
+
+/// A test certificate authority and the TLS servers it signs for.
+pub struct Ca {
+    issuer: rcgen::Issuer<'static, rcgen::KeyPair>,
+    pub pem: String,
+}
+
+/// How a TLS server's certificate should look.
+pub enum Cert {
+    /// Signed by the test CA, valid for 127.0.0.1, expiring `days` from now
+    /// (negative: already expired).
+    Signed { days: i64 },
+    /// Self-signed, valid for a year.
+    SelfSigned,
+}
+
+impl Ca {
+    pub fn new() -> Ca {
+        let mut params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
+        params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+        params
+            .distinguished_name
+            .push(rcgen::DnType::CommonName, "upcheck test CA");
+        let key = rcgen::KeyPair::generate().unwrap();
+        let cert = params.self_signed(&key).unwrap();
+        Ca {
+            pem: cert.pem(),
+            issuer: rcgen::Issuer::new(params, key),
+        }
+    }
+
+    /// Starts a TLS server answering every request with `200 ok`; returns its port
+    /// and the certificate's notAfter as `YYYY-MM-DD`.
+    pub fn serve(&self, cert: Cert) -> (u16, String) {
+        let now = time::OffsetDateTime::now_utc();
+        let mut params = rcgen::CertificateParams::new(vec!["127.0.0.1".to_string()]).unwrap();
+        // An hour past the whole day, so "in 5 days" is 5 whatever the clock says.
+        let not_after = match cert {
+            Cert::Signed { days } => {
+                now + time::Duration::days(days)
+                    + time::Duration::hours(if days < 0 { -1 } else { 1 })
+            }
+            Cert::SelfSigned => now + time::Duration::days(365),
+        };
+        params.not_before = now - time::Duration::days(60);
+        params.not_after = not_after;
+        let key = rcgen::KeyPair::generate().unwrap();
+        let cert_der = match cert {
+            Cert::Signed { .. } => params.signed_by(&key, &self.issuer).unwrap(),
+            Cert::SelfSigned => params.self_signed(&key).unwrap(),
+        }
+        .der()
+        .clone();
+        let key_der = rustls::pki_types::PrivateKeyDer::try_from(key.serialize_der()).unwrap();
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let config = rustls::ServerConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .unwrap()
+            .with_no_client_auth()
+            .with_single_cert(vec![cert_der], key_der)
+            .unwrap();
+        let config = Arc::new(config);
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        thread::spawn(move || {
+            for stream in listener.incoming().flatten() {
+                let config = config.clone();
+                thread::spawn(move || serve_tls(config, stream));
+            }
+        });
+        let date = format!(
+            "{:04}-{:02}-{:02}",
+            not_after.year(),
+            u8::from(not_after.month()),
+            not_after.day()
+        );
+        (port, date)
+    }
+}
+
+fn serve_tls(config: Arc<rustls::ServerConfig>, mut sock: TcpStream) {
+    let _ = sock.set_read_timeout(Some(Duration::from_secs(10)));
+    let Ok(mut conn) = rustls::ServerConnection::new(config) else {
+        return;
+    };
+    let mut tls = rustls::Stream::new(&mut conn, &mut sock);
+    let mut request = Vec::new();
+    let mut buf = [0u8; 1024];
+    while !request.windows(4).any(|w| w == b"\r\n\r\n") {
+        match tls.read(&mut buf) {
+            Ok(0) | Err(_) => return,
+            Ok(n) => request.extend_from_slice(&buf[..n]),
+        }
+    }
+    let _ = tls.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok");
+    let _ = tls.flush();
+    tls.conn.send_close_notify();
+    let _ = tls.conn.complete_io(tls.sock);
+}
+
+/// Asserts `text` contains `part`, showing both when it does not.
+#[track_caller]
+pub fn assert_contains(text: &str, part: &str) {
+    assert!(text.contains(part), "expected {part:?} in:\n{text}");
+}
