@@ -33,16 +33,36 @@ CREATE TABLE checks (
 -- Per-service history ("last outage of X", uptime windows) reads one range of this.
 CREATE INDEX checks_service_time ON checks (service, checked_at);
 
--- The newest facts per service, kept up to date in the same transaction that
--- appends checks, so "since when" never needs a scan of the history.
+-- The newest facts per service and its alert state, kept up to date in the
+-- same transaction that appends checks: every run is a fresh process, so this
+-- is where "DOWN since 10:15, reminded twice" survives between runs.
 CREATE TABLE service_state (
-    service       TEXT    PRIMARY KEY,
-    status        TEXT    NOT NULL,
-    since         TEXT    NOT NULL,           -- when the current status began
-    last_check_id INTEGER NOT NULL REFERENCES checks(id),
-    fail_streak   INTEGER NOT NULL,           -- failing runs in a row (0 when online)
-    pass_streak   INTEGER NOT NULL            -- passing runs in a row (0 when failing)
+    service          TEXT    PRIMARY KEY,
+    status           TEXT    NOT NULL,
+    since            TEXT    NOT NULL,        -- when it last changed between passing and failing
+    last_check_id    INTEGER NOT NULL REFERENCES checks(id),
+    fail_streak      INTEGER NOT NULL,        -- failing runs in a row (0 when passing)
+    pass_streak      INTEGER NOT NULL,        -- passing runs in a row (0 when failing)
+    down             INTEGER NOT NULL,        -- 1: alerted and not yet recovered
+    runs_since_alert INTEGER NOT NULL,        -- failing runs since the alert (exponential reminders)
+    last_notice_at   TEXT                     -- last alert or reminder (duration reminders)
 ) WITHOUT ROWID;
+
+-- Every alert, reminder, recovery notice, forced report and fallback alert.
+-- A row with sent_at NULL is still due: the next run retries it.
+CREATE TABLE notifications (
+    id          INTEGER PRIMARY KEY,
+    run_id      INTEGER NOT NULL REFERENCES runs(id),   -- the run that decided it
+    service     TEXT,                                    -- NULL for report and fallback
+    kind        TEXT    NOT NULL CHECK (kind IN ('down', 'reminder', 'recovery', 'report', 'fallback')),
+    created_at  TEXT    NOT NULL,
+    sent_at     TEXT,                                    -- when the transport accepted it
+    sent_run_id INTEGER REFERENCES runs(id),             -- the run that delivered it
+    attempts    INTEGER NOT NULL DEFAULT 0,
+    error       TEXT                                     -- why the last attempt failed
+);
+
+CREATE INDEX notifications_due ON notifications (id) WHERE sent_at IS NULL;
 
 -- Each service's most recent check.
 CREATE VIEW latest AS

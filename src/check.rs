@@ -6,7 +6,7 @@ use std::fmt;
 use chrono::{DateTime, Utc};
 
 /// The statuses of PRODUCT.md. `Unknown` (never checked) is shown, never stored.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Status {
     /// Could not reach it: refused, DNS, TLS, reset; a command that failed.
     Offline,
@@ -15,6 +15,7 @@ pub enum Status {
     /// It answered, but wrongly (status, body, slow, certificate).
     Degraded,
     /// Never checked yet.
+    #[default]
     Unknown,
     /// The check passed.
     Online,

@@ -122,6 +122,10 @@ pub struct Smtp {
     pub tls: SmtpTls,
     pub user: Option<String>,
     pub password: Option<PasswordSource>,
+    /// PEM roots to trust for the server's certificate (a private relay).
+    pub ca_file: Option<PathBuf>,
+    /// Bounds the connect and each SMTP command.
+    pub timeout: Duration,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Deserialize)]
@@ -308,6 +312,8 @@ struct RawEmail {
     smtp_user: Option<String>,
     smtp_password_env: Option<String>,
     smtp_password_file: Option<String>,
+    smtp_ca_file: Option<String>,
+    smtp_timeout: Option<Dur>,
     outbox: Option<String>,
 }
 
@@ -708,6 +714,8 @@ fn build_email(e: RawEmail, dir: &Path) -> Result<Email, Located> {
         ("smtp_user", e.smtp_user.is_some()),
         ("smtp_password_env", e.smtp_password_env.is_some()),
         ("smtp_password_file", e.smtp_password_file.is_some()),
+        ("smtp_ca_file", e.smtp_ca_file.is_some()),
+        ("smtp_timeout", e.smtp_timeout.is_some()),
     ];
     let stray_smtp_key = smtp_keys.iter().find(|(_, present)| *present);
     if let (true, Some((k, _))) = (kind != TransportKind::Smtp, stray_smtp_key) {
@@ -768,6 +776,8 @@ fn build_email(e: RawEmail, dir: &Path) -> Result<Email, Located> {
                 tls,
                 user: e.smtp_user,
                 password,
+                ca_file: e.smtp_ca_file.map(|f| dir.join(f)),
+                timeout: e.smtp_timeout.map_or(Duration::from_secs(30), |d| d.0),
             })
         }
     };

@@ -2,25 +2,32 @@
 //! and report what is due. `main` maps the outcome to the exit codes of
 //! PRODUCT.md; `run` names the steps of a run, one module each.
 
+mod alert;
 mod check;
 mod cli;
 mod config;
+mod digest;
+mod fallback;
 mod lock;
 mod log;
+mod mail;
 mod probe;
 mod report;
 mod store;
+#[path = "../templates/mod.rs"]
+mod templates;
 mod timefmt;
 
 use std::process::ExitCode;
 use std::time::Instant;
 
-use anyhow::{Result, bail};
+use anyhow::{Context, Result, bail};
 use chrono::Utc;
 use clap::Parser;
 
 use crate::cli::{Cli, Command, RunArgs};
 use crate::config::{Config, ConfigError, Fault, Target};
+use crate::digest::{Alert, Digest};
 use crate::store::Store;
 
 /// The run completed; services may be down (that is what the email is for).
@@ -37,15 +44,18 @@ fn main() -> ExitCode {
     // already printed it to stderr, which cron mails.
     let outcome = std::panic::catch_unwind(|| dispatch(cli));
     match outcome {
+        // The panic hook has printed it and sent the fallback alert.
         Err(_panic) => ExitCode::from(EXIT_FAILED),
+        Ok(Ok(())) if fallback::panicked() => ExitCode::from(EXIT_FAILED),
         Ok(Ok(())) => ExitCode::from(EXIT_OK),
+        Ok(Err(err)) if err.is::<ConfigError>() => {
+            log::error(&format!("{err:#}"));
+            ExitCode::from(EXIT_CONFIG)
+        }
         Ok(Err(err)) => {
             log::error(&format!("{err:#}"));
-            if err.is::<ConfigError>() {
-                ExitCode::from(EXIT_CONFIG)
-            } else {
-                ExitCode::from(EXIT_FAILED)
-            }
+            fallback::send(&format!("{err:#}"));
+            ExitCode::from(EXIT_FAILED)
         }
     }
 }
@@ -55,6 +65,7 @@ fn dispatch(cli: Cli) -> Result<()> {
     let config_path = cli.config.clone();
     let command = cli.into_command().unwrap_or_else(|e| e.exit());
     let config = Config::discover(config_path.as_deref())?;
+    fallback::arm(&config);
     match command {
         Command::Run(args) => run(&config, &args),
         Command::Status { json } => status(&config, json),
@@ -65,7 +76,7 @@ fn dispatch(cli: Cli) -> Result<()> {
     }
 }
 
-/// config → lock → probe → store → (decide → render → deliver: next issue) → finish.
+/// config → lock → probe → store → decide → render → deliver → finish.
 fn run(config: &Config, args: &RunArgs) -> Result<()> {
     let begun = Instant::now();
     if args.dry_run {
@@ -74,27 +85,66 @@ fn run(config: &Config, args: &RunArgs) -> Result<()> {
         return Ok(());
     }
     let _lock = lock::acquire(&config.lock_path(), config.lock_timeout)?;
-    let started = Utc::now();
     let mut db = Store::open(&config.database)?;
-    let run = db.begin_run(started, args.force, &config.host)?;
+    let run = db.begin_run(Utc::now(), args.force, &config.host)?;
     let results = probe::run_all(&config.services, config.parallel, config.run_timeout);
-    db.append_checks(run, &results)?;
-    let failing = results.iter().filter(|r| r.status.is_failure()).count();
-    log::info(&format!(
-        "probed {} services in {}, {failing} failing",
-        results.len(),
-        timefmt::human(begun.elapsed())
-    ));
+    let decisions = alert::decide(&config.services, &db.alert_states()?, &results);
+    db.record_run(run, &results, &decisions)?;
     // Everything after this point may fail without losing the checks above.
-    let outcome = after_store(config);
+    log::info(&format!(
+        "probed {} services in {}, {} failing",
+        results.len(),
+        timefmt::human(begun.elapsed()),
+        results.iter().filter(|r| r.status.is_failure()).count()
+    ));
+    let outcome = deliver(config, &mut db, run, args.force);
     let error = outcome.as_ref().err().map(|e| format!("{e:#}"));
     db.finish_run(run, Utc::now(), error.as_deref())?;
     outcome
 }
 
-/// The steps that follow storing: alerts and mail arrive here with the next issue.
-fn after_store(config: &Config) -> Result<()> {
-    match config.fault {
+/// Sends one digest of everything due (and always with `--force`); marks it
+/// sent only once the transport accepted it, else it stays due for the next run.
+fn deliver(config: &Config, db: &mut Store, run: store::RunId, forced: bool) -> Result<()> {
+    inject(config.fault)?;
+    let due = db.due_notifications()?;
+    if due.is_empty() && !forced {
+        return Ok(());
+    }
+    let Some(email) = &config.email else {
+        log::info("no [email] section: the due notifications stay recorded, unsent");
+        return Ok(());
+    };
+    let digest = Digest {
+        title: &config.title,
+        host: &config.host,
+        now: Utc::now(),
+        database: &config.database,
+        forced,
+        alerts: digest::collapse(
+            due.iter()
+                .map(|d| Alert {
+                    service: d.service.clone(),
+                    kind: d.kind,
+                    at: d.created_at,
+                })
+                .collect(),
+        ),
+        rows: report::rows(&config.services, &db.summaries()?),
+    };
+    let message = digest::render(&digest);
+    let ids: Vec<i64> = due.iter().map(|d| d.id).collect();
+    let sent = mail::send(email, &config.host, &message);
+    let error = sent.as_ref().err().map(|e| format!("{e:#}"));
+    db.record_delivery(run, &ids, forced, Utc::now(), error.as_deref())?;
+    sent.context("delivering the report (it stays due; the next run retries)")?;
+    log::info(&format!("sent {:?}", message.subject));
+    Ok(())
+}
+
+/// Test-only faults (debug builds): prove that a late failure loses nothing.
+fn inject(fault: Option<Fault>) -> Result<()> {
+    match fault {
         Some(Fault::AfterStore) => bail!("injected fault after storing the checks"),
         Some(Fault::PanicAfterStore) => panic!("injected panic after storing the checks"),
         None => Ok(()),
@@ -179,6 +229,12 @@ fn describe_mail(config: &Config) -> Result<String> {
             "not configured (no [email] section): results are stored, nothing is sent".into(),
         );
     };
+    mail::check_addresses(email).map_err(|e| ConfigError {
+        file: config.path.clone(),
+        line: None,
+        key: None,
+        message: format!("{e:#}"),
+    })?;
     let route = format!("from {} to {}", email.from, email.to.join(", "));
     Ok(match &email.transport {
         Transport::Smtp(s) => {

@@ -213,12 +213,12 @@ fn code(v: Option<u16>) -> String {
     v.map_or_else(|| "-".into(), |v| v.to_string())
 }
 
-fn pct(v: Option<f64>) -> String {
+pub fn pct(v: Option<f64>) -> String {
     v.map_or_else(|| "-".into(), |v| format!("{v:.2}%"))
 }
 
 /// Left-aligned columns, two spaces apart, no trailing blanks.
-fn table(header: &[&str], rows: Vec<Vec<String>>) -> String {
+pub fn table(header: &[&str], rows: Vec<Vec<String>>) -> String {
     let mut widths: Vec<usize> = header.iter().map(|h| h.chars().count()).collect();
     for row in &rows {
         for (w, cell) in widths.iter_mut().zip(row) {

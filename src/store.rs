@@ -10,6 +10,7 @@ use anyhow::{Context, Result, bail};
 use chrono::{DateTime, Utc};
 use rusqlite::{Connection, TransactionBehavior, params};
 
+use crate::alert::{AlertState, Decision, Kind};
 use crate::check::{CheckResult, Status};
 use crate::timefmt::{iso, parse_iso};
 
@@ -30,6 +31,15 @@ pub struct Store {
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct RunId(pub i64);
+
+/// A notification not yet delivered.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Due {
+    pub id: i64,
+    pub service: String,
+    pub kind: Kind,
+    pub created_at: DateTime<Utc>,
+}
 
 /// What `status` and the reports show per service, read from the database.
 #[derive(Clone, Debug, PartialEq)]
@@ -135,8 +145,42 @@ impl Store {
         Ok(RunId(self.conn.last_insert_rowid()))
     }
 
-    /// Appends a run's checks, and moves each service's state on, in one transaction.
-    pub fn append_checks(&mut self, run: RunId, results: &[CheckResult]) -> Result<()> {
+    /// Each service's alert state as the last run left it.
+    pub fn alert_states(&self) -> Result<HashMap<String, AlertState>> {
+        let mut stmt = self.conn.prepare(
+            "SELECT service, status, since, fail_streak, pass_streak, down, runs_since_alert, last_notice_at
+             FROM service_state",
+        )?;
+        let rows = stmt.query_map([], |r| {
+            let state = AlertState {
+                status: Status::parse(&r.get::<_, String>(1)?).unwrap_or_default(),
+                since: r
+                    .get::<_, Option<String>>(2)?
+                    .as_deref()
+                    .and_then(parse_iso),
+                fail_streak: r.get(3)?,
+                pass_streak: r.get(4)?,
+                down: r.get(5)?,
+                runs_since_alert: r.get(6)?,
+                last_notice_at: r
+                    .get::<_, Option<String>>(7)?
+                    .as_deref()
+                    .and_then(parse_iso),
+            };
+            Ok((r.get::<_, String>(0)?, state))
+        })?;
+        rows.collect::<rusqlite::Result<_>>()
+            .context("reading the alert state")
+    }
+
+    /// Appends a run's checks, each service's new state and the notifications
+    /// now due, in one transaction: all of it reaches the file, or none.
+    pub fn record_run(
+        &mut self,
+        run: RunId,
+        results: &[CheckResult],
+        decisions: &[Decision],
+    ) -> Result<()> {
         let tx = self
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)
@@ -146,23 +190,19 @@ impl Store {
                 "INSERT INTO checks (run_id, service, checked_at, status, response_ms, status_code, error, cert_expires_at)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
             )?;
-            // In SET, bare column names are the old row's values.
             let mut state = tx.prepare_cached(
-                "INSERT INTO service_state (service, status, since, last_check_id, fail_streak, pass_streak)
-                 VALUES (?1, ?2, ?3, ?4, ?5, 1 - ?5)
-                 ON CONFLICT (service) DO UPDATE SET
-                     since = CASE WHEN status = excluded.status THEN since ELSE excluded.since END,
-                     status = excluded.status,
-                     last_check_id = excluded.last_check_id,
-                     fail_streak = CASE WHEN excluded.fail_streak = 1 THEN fail_streak + 1 ELSE 0 END,
-                     pass_streak = CASE WHEN excluded.pass_streak = 1 THEN pass_streak + 1 ELSE 0 END",
+                "INSERT OR REPLACE INTO service_state
+                     (service, status, since, last_check_id, fail_streak, pass_streak, down, runs_since_alert, last_notice_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+            )?;
+            let mut notify = tx.prepare_cached(
+                "INSERT INTO notifications (run_id, service, kind, created_at) VALUES (?1, ?2, ?3, ?4)",
             )?;
             for r in results {
-                let checked_at = iso(r.checked_at);
                 insert.execute(params![
                     run.0,
                     r.service,
-                    checked_at,
+                    iso(r.checked_at),
                     r.status.as_str(),
                     r.response_ms.map(|v| v as i64),
                     r.status_code,
@@ -170,13 +210,24 @@ impl Store {
                     r.cert_expires_at.map(iso),
                 ])?;
                 let check_id = tx.last_insert_rowid();
+                let Some(d) = decisions.iter().find(|d| d.service == r.service) else {
+                    continue;
+                };
+                let s = &d.state;
                 state.execute(params![
                     r.service,
-                    r.status.as_str(),
-                    checked_at,
+                    s.status.as_str(),
+                    iso(s.since.unwrap_or(r.checked_at)),
                     check_id,
-                    i64::from(r.status.is_failure()),
+                    s.fail_streak,
+                    s.pass_streak,
+                    s.down,
+                    s.runs_since_alert,
+                    s.last_notice_at.map(iso),
                 ])?;
+                if let Some(kind) = d.due {
+                    notify.execute(params![run.0, r.service, kind.as_str(), iso(r.checked_at)])?;
+                }
             }
             let failing = results.iter().filter(|r| r.status.is_failure()).count();
             tx.execute(
@@ -185,6 +236,59 @@ impl Store {
             )?;
         }
         tx.commit().context("storing the checks")?;
+        Ok(())
+    }
+
+    /// Alerts, reminders and recoveries not yet delivered, oldest first.
+    pub fn due_notifications(&self) -> Result<Vec<Due>> {
+        let mut stmt = self.conn.prepare(
+            "SELECT id, service, kind, created_at FROM notifications
+             WHERE sent_at IS NULL AND kind IN ('down', 'reminder', 'recovery')
+             ORDER BY id",
+        )?;
+        let rows = stmt.query_map([], |r| {
+            Ok(Due {
+                id: r.get(0)?,
+                service: r.get::<_, Option<String>>(1)?.unwrap_or_default(),
+                kind: Kind::parse(&r.get::<_, String>(2)?).unwrap_or(Kind::Down),
+                created_at: parse_iso(&r.get::<_, String>(3)?).unwrap_or_default(),
+            })
+        })?;
+        rows.collect::<rusqlite::Result<_>>()
+            .context("reading due notifications")
+    }
+
+    /// Records a delivery attempt: `ids` sent (when `error` is `None`) or still
+    /// due with the reason; a forced report gets a `report` row of its own.
+    pub fn record_delivery(
+        &mut self,
+        run: RunId,
+        ids: &[i64],
+        forced: bool,
+        at: DateTime<Utc>,
+        error: Option<&str>,
+    ) -> Result<()> {
+        let tx = self.conn.transaction().context("recording the delivery")?;
+        {
+            let mut update = tx.prepare_cached(
+                "UPDATE notifications
+                 SET attempts = attempts + 1, error = ?2,
+                     sent_at = CASE WHEN ?2 IS NULL THEN ?3 END,
+                     sent_run_id = CASE WHEN ?2 IS NULL THEN ?4 END
+                 WHERE id = ?1",
+            )?;
+            for id in ids {
+                update.execute(params![id, error, iso(at), run.0])?;
+            }
+            if forced {
+                tx.execute(
+                    "INSERT INTO notifications (run_id, kind, created_at, sent_at, sent_run_id, attempts, error)
+                     VALUES (?1, 'report', ?2, CASE WHEN ?3 IS NULL THEN ?2 END, CASE WHEN ?3 IS NULL THEN ?1 END, 1, ?3)",
+                    params![run.0, iso(at), error],
+                )?;
+            }
+        }
+        tx.commit().context("recording the delivery")?;
         Ok(())
     }
 
@@ -286,31 +390,60 @@ mod tests {
     }
 
     #[test]
-    fn state_tracks_since_and_streaks() {
+    fn a_run_is_recorded_with_its_state_and_due_notifications() {
         let dir = tempfile::tempdir().unwrap();
         let mut store = Store::open(&dir.path().join("a.db")).unwrap();
-        let seq = [
-            ("2026-11-21T10:00:00.000Z", Status::Online),
-            ("2026-11-21T10:05:00.000Z", Status::Offline),
-            ("2026-11-21T10:10:00.000Z", Status::Timeout),
-            ("2026-11-21T10:15:00.000Z", Status::Timeout),
-        ];
-        for (at, st) in seq {
-            let run = store.begin_run(parse_iso(at).unwrap(), false, "h").unwrap();
-            store.append_checks(run, &[result("web", at, st)]).unwrap();
-        }
-        let s = &store.summaries().unwrap()["web"];
-        assert_eq!(s.status, Status::Timeout);
-        assert_eq!(iso(s.since), "2026-11-21T10:10:00.000Z");
-        let (fail, pass): (i64, i64) = store
+        let at = parse_iso("2026-11-21T10:05:00.000Z").unwrap();
+        let run = store.begin_run(at, false, "h").unwrap();
+        let state = AlertState {
+            status: Status::Offline,
+            since: Some(parse_iso("2026-11-21T10:00:00.000Z").unwrap()),
+            fail_streak: 2,
+            pass_streak: 0,
+            down: true,
+            runs_since_alert: 0,
+            last_notice_at: Some(at),
+        };
+        let decision = Decision {
+            service: "web".into(),
+            state: state.clone(),
+            due: Some(Kind::Down),
+        };
+        store
+            .record_run(
+                run,
+                &[result("web", "2026-11-21T10:05:00.000Z", Status::Offline)],
+                &[decision],
+            )
+            .unwrap();
+        assert_eq!(store.alert_states().unwrap()["web"], state);
+        let due = store.due_notifications().unwrap();
+        assert_eq!((due.len(), due[0].kind), (1, Kind::Down));
+        store
+            .record_delivery(run, &[due[0].id], false, at, Some("refused"))
+            .unwrap();
+        assert_eq!(
+            store.due_notifications().unwrap().len(),
+            1,
+            "a failed delivery stays due"
+        );
+        store
+            .record_delivery(run, &[due[0].id], true, at, None)
+            .unwrap();
+        assert!(store.due_notifications().unwrap().is_empty());
+        let (attempts, reports): (i64, i64) = store
             .conn
             .query_row(
-                "SELECT fail_streak, pass_streak FROM service_state",
+                "SELECT (SELECT attempts FROM notifications WHERE kind = 'down'),
+                        (SELECT count(*) FROM notifications WHERE kind = 'report' AND sent_at IS NOT NULL)",
                 [],
                 |r| Ok((r.get(0)?, r.get(1)?)),
             )
             .unwrap();
-        assert_eq!((fail, pass), (3, 0));
-        assert_eq!(s.uptime.all, Some(25.0));
+        assert_eq!((attempts, reports), (2, 1));
+        assert_eq!(
+            iso(store.summaries().unwrap()["web"].since),
+            "2026-11-21T10:00:00.000Z"
+        );
     }
 }

@@ -1,0 +1,331 @@
+//! The alert policy: from a service's stored alert state and this run's
+//! status, its next state and the notification now due, if any. Pure: no I/O,
+//! no clock (time comes in as a value), so long histories are unit-tested here.
+
+use std::collections::HashMap;
+
+use chrono::{DateTime, Utc};
+
+use crate::check::{CheckResult, Status};
+use crate::config::{AlertPolicy, Remind, Service};
+
+/// What a notification is about. `Report` and `Fallback` are not per-service
+/// policy outcomes but share the `notifications` table.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Kind {
+    Down,
+    Reminder,
+    Recovery,
+    Report,
+    Fallback,
+}
+
+impl Kind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Kind::Down => "down",
+            Kind::Reminder => "reminder",
+            Kind::Recovery => "recovery",
+            Kind::Report => "report",
+            Kind::Fallback => "fallback",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Kind> {
+        [
+            Kind::Down,
+            Kind::Reminder,
+            Kind::Recovery,
+            Kind::Report,
+            Kind::Fallback,
+        ]
+        .into_iter()
+        .find(|k| k.as_str() == s)
+    }
+}
+
+/// Everything the policy remembers about one service between runs.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct AlertState {
+    /// The latest stored status (`Unknown` before the first check).
+    pub status: Status,
+    /// When the service last changed between passing and failing.
+    pub since: Option<DateTime<Utc>>,
+    /// Failing runs in a row (0 while passing).
+    pub fail_streak: u32,
+    /// Passing runs in a row (0 while failing).
+    pub pass_streak: u32,
+    /// Whether the service is DOWN: alerted, not yet recovered.
+    pub down: bool,
+    /// Failing runs since the alert, for exponential reminders.
+    pub runs_since_alert: u32,
+    /// When the last alert or reminder was decided, for duration reminders.
+    pub last_notice_at: Option<DateTime<Utc>>,
+}
+
+/// One service's outcome of a run: its next state and what became due.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Decision {
+    pub service: String,
+    pub state: AlertState,
+    pub due: Option<Kind>,
+}
+
+/// Applies the policy to every service probed this run. Services without a
+/// stored state (new, or renamed) start fresh; removed ones are not touched.
+pub fn decide(
+    services: &[Service],
+    states: &HashMap<String, AlertState>,
+    results: &[CheckResult],
+) -> Vec<Decision> {
+    services
+        .iter()
+        .zip(results)
+        .map(|(service, result)| {
+            let prev = states.get(&service.name).cloned().unwrap_or_default();
+            let (state, due) = step(&prev, result.status, result.checked_at, &service.policy);
+            Decision {
+                service: service.name.clone(),
+                state,
+                due,
+            }
+        })
+        .collect()
+}
+
+/// Moves one service's state on by one run and says what is due.
+pub fn step(
+    prev: &AlertState,
+    status: Status,
+    at: DateTime<Utc>,
+    policy: &AlertPolicy,
+) -> (AlertState, Option<Kind>) {
+    let failing = status.is_failure();
+    let mut s = prev.clone();
+    let was_failing = prev.status.is_failure();
+    if prev.status == Status::Unknown || failing != was_failing {
+        s.since = Some(at);
+    }
+    s.status = status;
+    if failing {
+        s.fail_streak += 1;
+        s.pass_streak = 0;
+    } else {
+        s.pass_streak += 1;
+        s.fail_streak = 0;
+    }
+    let due = if s.down {
+        if failing {
+            s.runs_since_alert += 1;
+            let reminder_due = match policy.remind {
+                // The 1st, 2nd, 4th, 8th ... failing run after the alert.
+                Remind::Exponential => s.runs_since_alert.is_power_of_two(),
+                Remind::Never => false,
+                Remind::Every(every) => s
+                    .last_notice_at
+                    .is_none_or(|last| (at - last).to_std().unwrap_or_default() >= every),
+            };
+            reminder_due.then(|| {
+                s.last_notice_at = Some(at);
+                Kind::Reminder
+            })
+        } else if s.pass_streak >= policy.recover_after {
+            s.down = false;
+            s.runs_since_alert = 0;
+            s.last_notice_at = None;
+            policy.notify_recovery.then_some(Kind::Recovery)
+        } else {
+            None
+        }
+    } else if failing && s.fail_streak >= policy.alert_after {
+        // `>=`, not `==`: lowering alert_after mid-outage alerts at once.
+        s.down = true;
+        s.runs_since_alert = 0;
+        s.last_notice_at = Some(at);
+        Some(Kind::Down)
+    } else {
+        None
+    };
+    (s, due)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    use Status::{Degraded, Offline, Online, Timeout};
+
+    fn policy(alert_after: u32, recover_after: u32, remind: Remind) -> AlertPolicy {
+        AlertPolicy {
+            alert_after,
+            recover_after,
+            remind,
+            notify_recovery: true,
+        }
+    }
+
+    fn minute(n: i64) -> DateTime<Utc> {
+        DateTime::from_timestamp(1_800_000_000 + n * 60, 0).unwrap()
+    }
+
+    /// Runs `statuses` one per 5 minutes from a fresh state; returns what each run made due.
+    fn check(statuses: &[Status], p: &AlertPolicy) -> Vec<Option<Kind>> {
+        let mut state = AlertState::default();
+        statuses
+            .iter()
+            .enumerate()
+            .map(|(i, st)| {
+                let (next, due) = step(&state, *st, minute(5 * i as i64), p);
+                state = next;
+                due
+            })
+            .collect()
+    }
+
+    /// Compact expectations: `.` nothing, `D` down, `R` reminder, `U` recovery.
+    fn expect(statuses: &[Status], p: &AlertPolicy, expected: &str) {
+        let got: String = check(statuses, p)
+            .into_iter()
+            .map(|k| match k {
+                None => '.',
+                Some(Kind::Down) => 'D',
+                Some(Kind::Reminder) => 'R',
+                Some(Kind::Recovery) => 'U',
+                Some(_) => '?',
+            })
+            .collect();
+        assert_eq!(got, expected, "for {statuses:?}");
+    }
+
+    #[test]
+    fn first_run_ever_alerts_only_when_the_threshold_is_one() {
+        expect(&[Offline], &policy(1, 1, Remind::Never), "D");
+        expect(&[Offline], &policy(2, 1, Remind::Never), ".");
+        expect(&[Online], &policy(1, 1, Remind::Never), ".");
+    }
+
+    #[test]
+    fn down_after_alert_after_failing_runs_in_a_row() {
+        expect(
+            &[Offline, Timeout, Degraded, Offline],
+            &policy(3, 1, Remind::Never),
+            "..D.",
+        );
+    }
+
+    #[test]
+    fn flapping_below_the_threshold_never_alerts() {
+        let flaps = [
+            Offline, Online, Offline, Online, Offline, Online, Offline, Online,
+        ];
+        expect(&flaps, &policy(2, 1, Remind::Exponential), "........");
+    }
+
+    #[test]
+    fn exponential_reminders_at_the_1st_2nd_4th_8th_16th_failing_run_after_the_alert() {
+        let statuses = vec![Offline; 18];
+        // Alert at run 2; reminders at 1, 2, 4, 8, 16 runs after it.
+        expect(
+            &statuses,
+            &policy(2, 1, Remind::Exponential),
+            ".DRR.R...R.......R",
+        );
+    }
+
+    #[test]
+    fn never_reminds_when_told_never() {
+        expect(
+            &vec![Offline; 10],
+            &policy(1, 1, Remind::Never),
+            "D.........",
+        );
+    }
+
+    #[test]
+    fn duration_reminders_come_at_most_that_often() {
+        // Runs every 5 minutes, remind every 12 minutes: at 15, 30, 45 minutes after the alert.
+        let p = policy(1, 1, Remind::Every(Duration::from_secs(12 * 60)));
+        expect(&vec![Offline; 10], &p, "D..R..R..R");
+    }
+
+    #[test]
+    fn recovery_after_recover_after_passing_runs_and_only_when_notified() {
+        let seq = [Offline, Offline, Online, Online, Online];
+        expect(&seq, &policy(2, 2, Remind::Never), ".D.U.");
+        let mut quiet = policy(2, 2, Remind::Never);
+        quiet.notify_recovery = false;
+        expect(&seq, &quiet, ".D...");
+    }
+
+    #[test]
+    fn a_blip_while_down_does_not_recover_and_reminders_keep_counting() {
+        // recover_after = 2: one passing run is not enough, the outage goes on.
+        let seq = [Offline, Online, Offline, Offline, Offline];
+        expect(&seq, &policy(1, 2, Remind::Exponential), "D.RR.");
+    }
+
+    #[test]
+    fn recovery_while_reminders_pending_then_a_new_outage_alerts_afresh() {
+        let seq = [Offline, Offline, Offline, Online, Offline, Offline];
+        expect(&seq, &policy(1, 1, Remind::Exponential), "DRRUDR");
+    }
+
+    #[test]
+    fn lowering_alert_after_mid_outage_alerts_at_once() {
+        let mut state = AlertState::default();
+        for i in 0..3 {
+            state = step(&state, Offline, minute(i), &policy(5, 1, Remind::Never)).0;
+        }
+        assert!(!state.down);
+        let (state, due) = step(&state, Offline, minute(3), &policy(2, 1, Remind::Never));
+        assert_eq!(due, Some(Kind::Down));
+        assert!(state.down);
+    }
+
+    #[test]
+    fn a_new_or_renamed_service_starts_fresh() {
+        // A renamed service has no stored state: it is judged like a new one.
+        let (state, due) = step(
+            &AlertState::default(),
+            Offline,
+            minute(0),
+            &policy(2, 1, Remind::Never),
+        );
+        assert_eq!(
+            (due, state.fail_streak, state.since),
+            (None, 1, Some(minute(0)))
+        );
+    }
+
+    #[test]
+    fn a_run_skipped_for_hours_counts_runs_not_time_for_exponential_reminders() {
+        let p = policy(1, 1, Remind::Exponential);
+        let (s, _) = step(&AlertState::default(), Offline, minute(0), &p);
+        let (s, due) = step(&s, Offline, minute(600), &p);
+        assert_eq!(due, Some(Kind::Reminder));
+        let (_, due) = step(&s, Offline, minute(1200), &p);
+        assert_eq!(
+            due,
+            Some(Kind::Reminder),
+            "the 2nd failing run after the alert"
+        );
+        // With a duration, the hours matter: a reminder at the first run after the gap.
+        let hourly = policy(1, 1, Remind::Every(Duration::from_secs(3600)));
+        let (s, _) = step(&AlertState::default(), Offline, minute(0), &hourly);
+        let (s, a) = step(&s, Offline, minute(5), &hourly);
+        let (_, b) = step(&s, Offline, minute(300), &hourly);
+        assert_eq!((a, b), (None, Some(Kind::Reminder)));
+    }
+
+    #[test]
+    fn since_marks_the_change_between_passing_and_failing_not_between_failures() {
+        let p = policy(1, 1, Remind::Never);
+        let (s, _) = step(&AlertState::default(), Online, minute(0), &p);
+        let (s, _) = step(&s, Offline, minute(5), &p);
+        let (s, _) = step(&s, Timeout, minute(10), &p);
+        assert_eq!(s.since, Some(minute(5)));
+        let (s, _) = step(&s, Online, minute(15), &p);
+        assert_eq!(s.since, Some(minute(15)));
+    }
+}

@@ -1,0 +1,425 @@
+//! The one email a run sends: what is due (new outages, reminders,
+//! recoveries) plus the whole status table, rendered to a plain
+//! `{subject, text, html}`. Pure: view model in, strings out.
+
+use std::path::Path;
+
+use chrono::{DateTime, Utc};
+
+use crate::alert::Kind;
+use crate::check::one_line;
+use crate::report::{Row, pct, table};
+use crate::templates;
+use crate::timefmt::{human, minute};
+
+/// Mail content, before any transport sees it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Message {
+    pub subject: String,
+    pub text: String,
+    /// `None` for the plain-text fallback alert.
+    pub html: Option<String>,
+}
+
+/// Everything the digest shows.
+#[derive(Clone, Debug)]
+pub struct Digest<'a> {
+    pub title: &'a str,
+    pub host: &'a str,
+    pub now: DateTime<Utc>,
+    pub database: &'a Path,
+    /// `run --force`: send the full report even with nothing due.
+    pub forced: bool,
+    /// What is due, one per service (see [`collapse`]).
+    pub alerts: Vec<Alert>,
+    /// Every configured service, problems first.
+    pub rows: Vec<Row>,
+}
+
+/// A due notification about one service.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Alert {
+    pub service: String,
+    pub kind: Kind,
+    /// When it was decided (earlier than now if delivery failed before).
+    pub at: DateTime<Utc>,
+}
+
+/// Keeps the latest due notification per service: a reminder that could not
+/// be delivered is overtaken by the next, a DOWN then recovered before any
+/// mail got through is told as RECOVERED. Sorted DOWN, RECOVERED, still down.
+pub fn collapse(mut due: Vec<Alert>) -> Vec<Alert> {
+    due.sort_by(|a, b| a.service.cmp(&b.service).then(a.at.cmp(&b.at)));
+    let mut latest: Vec<Alert> = Vec::new();
+    for a in due {
+        match latest.last_mut() {
+            Some(last) if last.service == a.service => {
+                // A reminder after an undelivered DOWN is still news of the outage.
+                if !(last.kind == Kind::Down && a.kind == Kind::Reminder) {
+                    *last = a;
+                }
+            }
+            _ => latest.push(a),
+        }
+    }
+    latest.sort_by_key(|a| (order(a.kind), a.at));
+    latest
+}
+
+fn order(kind: Kind) -> u8 {
+    match kind {
+        Kind::Down => 0,
+        Kind::Recovery => 1,
+        _ => 2,
+    }
+}
+
+pub fn render(d: &Digest) -> Message {
+    Message {
+        subject: subject(d),
+        text: text(d),
+        html: Some(templates::email::page(d).into_string()),
+    }
+}
+
+/// `[vps-1] DOWN: price-api, chat (2 of 14 services)`, `[vps-1] RECOVERED: price-api`,
+/// `[vps-1] still down: chat`, `[vps-1] all 14 services online`.
+pub fn subject(d: &Digest) -> String {
+    let total = d.rows.len();
+    let failing = d.rows.iter().filter(|r| r.status.is_failure()).count();
+    let names = |kind: Kind| -> Vec<&str> {
+        d.alerts
+            .iter()
+            .filter(|a| a.kind == kind)
+            .map(|a| a.service.as_str())
+            .collect()
+    };
+    let mut parts = Vec::new();
+    let down = names(Kind::Down);
+    if !down.is_empty() {
+        parts.push(format!(
+            "DOWN: {} ({failing} of {total} services)",
+            list(&down)
+        ));
+    }
+    let recovered = names(Kind::Recovery);
+    if !recovered.is_empty() {
+        parts.push(format!("RECOVERED: {}", list(&recovered)));
+    }
+    let still = names(Kind::Reminder);
+    if !still.is_empty() {
+        parts.push(format!("still down: {}", list(&still)));
+    }
+    if parts.is_empty() {
+        parts.push(if failing == 0 {
+            format!("all {total} services online")
+        } else {
+            format!("{failing} of {total} services failing")
+        });
+    }
+    one_line(&format!("[{}] {}", d.title, parts.join("; ")), 250)
+}
+
+/// At most four names, then "+N more": a subject must fit a phone's lock screen.
+fn list(names: &[&str]) -> String {
+    const SHOWN: usize = 4;
+    let mut out = names
+        .iter()
+        .take(SHOWN)
+        .copied()
+        .collect::<Vec<_>>()
+        .join(", ");
+    if names.len() > SHOWN {
+        out.push_str(&format!(" +{} more", names.len() - SHOWN));
+    }
+    out
+}
+
+/// What the alerts list says of a service: "offline for 12m: connection refused".
+pub fn alert_detail(d: &Digest, a: &Alert) -> String {
+    let row = d.rows.iter().find(|r| r.name == a.service);
+    let status = row.map_or("no longer configured", |r| r.status.as_str());
+    let mut line = match a.kind {
+        Kind::Recovery => format!("{status} again"),
+        _ => status.to_string(),
+    };
+    if let Some(since) = row.and_then(|r| r.since) {
+        line.push_str(&format!(
+            " for {}",
+            human((d.now - since).to_std().unwrap_or_default())
+        ));
+    }
+    let reason = row
+        .and_then(|r| r.last.as_ref())
+        .and_then(|l| l.reason.as_deref());
+    if let (Some(reason), false) = (reason, a.kind == Kind::Recovery) {
+        line.push_str(&format!(": {reason}"));
+    }
+    line
+}
+
+/// The label before an alert: what happened.
+pub fn kind_label(kind: Kind) -> &'static str {
+    match kind {
+        Kind::Down => "DOWN",
+        Kind::Reminder => "STILL DOWN",
+        Kind::Recovery => "RECOVERED",
+        Kind::Report => "REPORT",
+        Kind::Fallback => "FAILED",
+    }
+}
+
+/// Why this email was sent, for the footer.
+pub fn why(d: &Digest) -> String {
+    let mut reasons: Vec<String> = d
+        .alerts
+        .iter()
+        .map(|a| format!("{} {}", a.kind.as_str(), a.service))
+        .collect();
+    if d.forced {
+        reasons.push("--force".to_string());
+    }
+    reasons.join(", ")
+}
+
+/// The plain-text part: the same facts as the HTML, aligned for a fixed font.
+fn text(d: &Digest) -> String {
+    let mut out = format!("{}\n\n", subject(d));
+    if !d.alerts.is_empty() {
+        let alerts = d
+            .alerts
+            .iter()
+            .map(|a| {
+                vec![
+                    kind_label(a.kind).to_string(),
+                    a.service.clone(),
+                    alert_detail(d, a),
+                ]
+            })
+            .collect();
+        out.push_str(&table(&["ALERT", "SERVICE", "WHAT"], alerts));
+        out.push('\n');
+    }
+    let body = d
+        .rows
+        .iter()
+        .map(|r| {
+            let last = r.last.as_ref();
+            vec![
+                r.name.clone(),
+                r.status.to_string(),
+                r.since.map_or_else(|| "-".into(), minute),
+                r.since.map_or_else(
+                    || "-".into(),
+                    |s| human((d.now - s).to_std().unwrap_or_default()),
+                ),
+                last.and_then(|l| l.response_ms)
+                    .map_or_else(|| "-".into(), |ms| format!("{ms}ms")),
+                last.and_then(|l| l.status_code)
+                    .map_or_else(|| "-".into(), |c| c.to_string()),
+                pct(r.uptime.h24),
+                pct(r.uptime.d7),
+                pct(r.uptime.d30),
+                last.and_then(|l| l.reason.clone()).unwrap_or_default(),
+            ]
+        })
+        .collect();
+    out.push_str(&table(
+        &[
+            "SERVICE", "STATUS", "SINCE", "FOR", "RESPONSE", "HTTP", "24H", "7D", "30D", "REASON",
+        ],
+        body,
+    ));
+    out.push_str(&format!(
+        "\n-- \nSent by upcheck on {} at {} because: {}.\nDatabase: {}\n",
+        d.host,
+        minute(d.now),
+        why(d),
+        d.database.display()
+    ));
+    out
+}
+
+/// "upcheck failed on vps-1: <error>": short, plain, needing no database.
+pub fn fallback(title: &str, host: &str, error: &str, now: DateTime<Utc>) -> Message {
+    Message {
+        subject: one_line(&format!("[{title}] upcheck failed on {host}"), 250),
+        text: format!(
+            "upcheck failed on {host}: {error}\n\nAt {}. Results already probed were stored if the \
+             database was reachable; the next run retries anything not delivered.\n",
+            minute(now)
+        ),
+        html: None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::check::{CheckResult, Status};
+    use crate::store::Uptime;
+    use crate::timefmt::parse_iso;
+
+    fn at(s: &str) -> DateTime<Utc> {
+        parse_iso(s).unwrap()
+    }
+
+    fn row(name: &str, status: Status, reason: Option<&str>) -> Row {
+        let mut last = CheckResult::new(name, at("2026-11-21T10:20:00Z"), status);
+        last.response_ms = Some(42);
+        if status != Status::Timeout {
+            last.status_code = Some(if status == Status::Online { 200 } else { 503 });
+        }
+        last.reason = reason.map(str::to_string);
+        Row {
+            name: name.to_string(),
+            kind: "http",
+            status,
+            since: Some(at("2026-11-21T10:08:00Z")),
+            last: Some(last),
+            uptime: Uptime {
+                h24: Some(98.61),
+                d7: Some(99.8),
+                d30: Some(99.95),
+                all: Some(99.97),
+            },
+        }
+    }
+
+    fn alert(service: &str, kind: Kind, t: &str) -> Alert {
+        Alert {
+            service: service.into(),
+            kind,
+            at: at(t),
+        }
+    }
+
+    fn sample() -> Digest<'static> {
+        let mut rows = vec![
+            row("price-api", Status::Offline, Some("connection refused")),
+            row("chat", Status::Degraded, Some("HTTP 503, expected 200")),
+            row("search", Status::Timeout, Some("no answer within 5s")),
+        ];
+        rows.extend((0..11).map(|i| row(&format!("svc-{i:02}"), Status::Online, None)));
+        Digest {
+            title: "vps-1",
+            host: "vps-1.example.com",
+            now: at("2026-11-21T10:20:03Z"),
+            database: Path::new("/var/lib/upcheck/upcheck.db"),
+            forced: false,
+            alerts: vec![
+                alert("price-api", Kind::Down, "2026-11-21T10:20:00Z"),
+                alert("chat", Kind::Down, "2026-11-21T10:20:00Z"),
+            ],
+            rows,
+        }
+    }
+
+    #[test]
+    fn subjects_say_what_happened() {
+        let mut d = sample();
+        assert_eq!(
+            subject(&d),
+            "[vps-1] DOWN: price-api, chat (3 of 14 services)"
+        );
+        d.alerts = vec![alert("price-api", Kind::Recovery, "2026-11-21T10:20:00Z")];
+        assert_eq!(subject(&d), "[vps-1] RECOVERED: price-api");
+        d.alerts = vec![alert("chat", Kind::Reminder, "2026-11-21T10:20:00Z")];
+        assert_eq!(subject(&d), "[vps-1] still down: chat");
+        d.alerts.clear();
+        d.forced = true;
+        assert_eq!(subject(&d), "[vps-1] 3 of 14 services failing");
+        d.rows.retain(|r| r.status == Status::Online);
+        assert_eq!(subject(&d), "[vps-1] all 11 services online");
+    }
+
+    #[test]
+    fn long_lists_are_cut_and_combined_in_one_subject() {
+        let mut d = sample();
+        d.alerts = (0..6)
+            .map(|i| alert(&format!("svc-{i:02}"), Kind::Down, "2026-11-21T10:20:00Z"))
+            .chain([alert("chat", Kind::Recovery, "2026-11-21T10:20:00Z")])
+            .collect();
+        assert_eq!(
+            subject(&d),
+            "[vps-1] DOWN: svc-00, svc-01, svc-02, svc-03 +2 more (3 of 14 services); RECOVERED: chat"
+        );
+    }
+
+    #[test]
+    fn collapse_keeps_the_latest_news_per_service() {
+        let due = vec![
+            alert("a", Kind::Down, "2026-11-21T10:00:00Z"),
+            alert("a", Kind::Reminder, "2026-11-21T10:05:00Z"),
+            alert("b", Kind::Reminder, "2026-11-21T10:00:00Z"),
+            alert("b", Kind::Reminder, "2026-11-21T10:05:00Z"),
+            alert("c", Kind::Down, "2026-11-21T10:00:00Z"),
+            alert("c", Kind::Recovery, "2026-11-21T10:05:00Z"),
+        ];
+        let kept: Vec<(String, Kind, String)> = collapse(due)
+            .into_iter()
+            .map(|a| (a.service, a.kind, crate::timefmt::iso(a.at)))
+            .collect();
+        assert_eq!(
+            kept,
+            [
+                ("a".into(), Kind::Down, "2026-11-21T10:00:00.000Z".into()),
+                (
+                    "c".into(),
+                    Kind::Recovery,
+                    "2026-11-21T10:05:00.000Z".into()
+                ),
+                (
+                    "b".into(),
+                    Kind::Reminder,
+                    "2026-11-21T10:05:00.000Z".into()
+                ),
+            ]
+        );
+    }
+
+    #[test]
+    fn hostile_names_and_reasons_cannot_break_the_subject() {
+        let mut d = sample();
+        d.title = "vps\r\nBcc: victim@example.com";
+        d.alerts = vec![alert("x\ny", Kind::Down, "2026-11-21T10:20:00Z")];
+        let s = subject(&d);
+        assert!(!s.contains('\n') && !s.contains('\r'), "{s:?}");
+    }
+
+    #[test]
+    fn text_part_snapshot() {
+        insta::assert_snapshot!(render(&sample()).text);
+    }
+
+    #[test]
+    fn html_part_snapshot() {
+        // One element per line, so a change to the look is a readable diff.
+        let html = render(&sample()).html.unwrap();
+        let readable = html
+            .replace("<tr", "\n<tr")
+            .replace("<td", "\n  <td")
+            .replace("<th", "\n  <th")
+            .replace("<div", "\n    <div");
+        insta::assert_snapshot!(readable);
+    }
+
+    #[test]
+    fn html_escapes_everything_from_targets_and_config() {
+        let mut d = sample();
+        d.title = "<b>vps</b>";
+        d.rows[0].name = "<script>alert(1)</script>".into();
+        d.rows[0].last.as_mut().unwrap().reason = Some("\"><img src=x onerror=alert(2)>".into());
+        d.alerts = vec![alert(
+            "<script>alert(1)</script>",
+            Kind::Down,
+            "2026-11-21T10:20:00Z",
+        )];
+        let html = render(&d).html.unwrap();
+        for raw in ["<script>", "<img", "<b>vps"] {
+            assert!(!html.contains(raw), "{raw} reached the HTML unescaped");
+        }
+        assert!(html.contains("&lt;script&gt;alert(1)&lt;/script&gt;"));
+        assert!(html.contains("&quot;&gt;&lt;img src=x onerror=alert(2)&gt;"));
+    }
+}

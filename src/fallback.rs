@@ -1,0 +1,68 @@
+//! The last line of defence: when a run fails or panics, one short plain-text
+//! email ("upcheck failed on HOST: <error>") through the configured
+//! transport, at most once per process, needing no database. Whatever
+//! happens, the error also goes to stderr, which cron mails.
+
+use std::sync::OnceLock;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use chrono::Utc;
+
+use crate::config::{Config, Email};
+use crate::{digest, log, mail};
+
+struct Target {
+    title: String,
+    host: String,
+    email: Option<Email>,
+}
+
+static TARGET: OnceLock<Target> = OnceLock::new();
+static ATTEMPTED: AtomicBool = AtomicBool::new(false);
+static PANICKED: AtomicBool = AtomicBool::new(false);
+
+/// Arms the fallback for this run: remembers where mail goes and installs a
+/// panic hook that sends the alert (after the default hook has printed the panic).
+pub fn arm(config: &Config) {
+    let _ = TARGET.set(Target {
+        title: config.title.clone(),
+        host: config.host.clone(),
+        email: config.email.clone(),
+    });
+    let default_hook = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        default_hook(info);
+        PANICKED.store(true, Ordering::SeqCst);
+        let what = info
+            .payload()
+            .downcast_ref::<&str>()
+            .map(|s| s.to_string())
+            .or_else(|| info.payload().downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "unknown panic".to_string());
+        let place = info
+            .location()
+            .map(|l| format!(" at {}:{}", l.file(), l.line()))
+            .unwrap_or_default();
+        send(&format!("panic: {what}{place}"));
+    }));
+}
+
+/// Whether any thread panicked during this run.
+pub fn panicked() -> bool {
+    PANICKED.load(Ordering::SeqCst)
+}
+
+/// Sends the fallback alert, unless one was already attempted in this process.
+pub fn send(error: &str) {
+    if ATTEMPTED.swap(true, Ordering::SeqCst) {
+        return;
+    }
+    let Some(target) = TARGET.get() else { return };
+    let Some(email) = &target.email else { return };
+    let message = digest::fallback(&target.title, &target.host, error, Utc::now());
+    if let Err(e) = mail::send(email, &target.host, &message) {
+        log::error(&format!(
+            "the fallback alert was not delivered either: {e:#}"
+        ));
+    }
+}

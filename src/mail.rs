@@ -1,0 +1,164 @@
+//! Delivering a rendered [`Message`]: the only module that knows lettre. SMTP
+//! (STARTTLS, implicit TLS or plain, optional AUTH, bounded by timeouts),
+//! sendmail, or `.eml` files in an outbox folder. `Ok` means the transport
+//! accepted the message, and nothing less.
+
+use std::io::Write;
+use std::path::Path;
+use std::sync::atomic::{AtomicU32, Ordering};
+
+use anyhow::{Context, Result, anyhow};
+use chrono::Utc;
+use lettre::message::header::{Header, HeaderName, HeaderValue};
+use lettre::message::{Mailbox, MultiPart, SinglePart};
+use lettre::transport::smtp::authentication::Credentials;
+use lettre::transport::smtp::client::{Certificate, Tls, TlsParameters};
+use lettre::transport::smtp::extension::ClientId;
+use lettre::{SendmailTransport, SmtpTransport, Transport as _};
+
+use crate::config::{Email, Smtp, SmtpTls, Transport};
+use crate::digest::Message;
+
+/// Sends `msg` to the configured recipients; `host` names this machine in EHLO.
+pub fn send(email: &Email, host: &str, msg: &Message) -> Result<()> {
+    let message = build(email, msg)?;
+    match &email.transport {
+        Transport::Smtp(s) => {
+            smtp(s, host)?
+                .send(&message)
+                .map_err(|e| anyhow!("{}", smtp_error(&e)))
+                .with_context(|| format!("sending mail through {}:{}", s.host, s.port))?;
+        }
+        Transport::Sendmail => {
+            SendmailTransport::new()
+                .send(&message)
+                .context("sending mail through sendmail")?;
+        }
+        Transport::File(dir) => write_eml(dir, &message.formatted())?,
+    }
+    Ok(())
+}
+
+/// Checks that the addresses parse, so `check-config` can catch them.
+pub fn check_addresses(email: &Email) -> Result<()> {
+    build(
+        email,
+        &Message {
+            subject: String::new(),
+            text: String::new(),
+            html: None,
+        },
+    )
+    .map(|_| ())
+}
+
+fn build(email: &Email, msg: &Message) -> Result<lettre::Message> {
+    let from: Mailbox = email
+        .from
+        .parse()
+        .with_context(|| format!("email.from {:?} is not a valid address", email.from))?;
+    let mut builder = lettre::Message::builder()
+        .from(from)
+        .subject(&msg.subject)
+        .date_now()
+        // RFC 3834: no vacation auto-replies to a monitor.
+        .header(AutoSubmitted);
+    for to in &email.to {
+        let mailbox: Mailbox = to
+            .parse()
+            .with_context(|| format!("email.to {to:?} is not a valid address"))?;
+        builder = builder.to(mailbox);
+    }
+    let body = match &msg.html {
+        Some(html) => builder.multipart(MultiPart::alternative_plain_html(
+            msg.text.clone(),
+            html.clone(),
+        )),
+        None => builder.singlepart(SinglePart::plain(msg.text.clone())),
+    };
+    body.context("building the email")
+}
+
+fn smtp(s: &Smtp, host: &str) -> Result<SmtpTransport> {
+    let tls = || -> Result<TlsParameters> {
+        let mut params = TlsParameters::builder(s.host.clone());
+        if let Some(ca) = &s.ca_file {
+            let pem = std::fs::read(ca)
+                .with_context(|| format!("reading email.ca_file {}", ca.display()))?;
+            let cert = Certificate::from_pem(&pem)
+                .with_context(|| format!("parsing email.ca_file {}", ca.display()))?;
+            params = params.add_root_certificate(cert);
+        }
+        params.build_rustls().context("setting up TLS for SMTP")
+    };
+    let mut builder = SmtpTransport::builder_dangerous(&s.host)
+        .port(s.port)
+        .hello_name(ClientId::Domain(host.to_string()))
+        // One bound for the connect and for each command: a server that
+        // accepts TCP but never answers cannot hold the run.
+        .timeout(Some(s.timeout));
+    builder = match s.tls {
+        SmtpTls::Starttls => builder.tls(Tls::Required(tls()?)),
+        SmtpTls::Tls => builder.tls(Tls::Wrapper(tls()?)),
+        SmtpTls::None => builder.tls(Tls::None),
+    };
+    if let Some(user) = &s.user {
+        let password = match &s.password {
+            Some(source) => source.read()?,
+            None => String::new(),
+        };
+        builder = builder.credentials(Credentials::new(user.clone(), password));
+    }
+    Ok(builder.build())
+}
+
+/// lettre's errors, with the server's own words when it gave any.
+fn smtp_error(e: &lettre::transport::smtp::Error) -> String {
+    let mut text = e.to_string();
+    let mut source = std::error::Error::source(e);
+    while let Some(s) = source {
+        text.push_str(&format!(": {s}"));
+        source = s.source();
+    }
+    text
+}
+
+/// One `.eml` per message, written whole then renamed into place so a reader
+/// never sees half a message.
+fn write_eml(dir: &Path, bytes: &[u8]) -> Result<()> {
+    static SEQ: AtomicU32 = AtomicU32::new(0);
+    std::fs::create_dir_all(dir)
+        .with_context(|| format!("creating the outbox {}", dir.display()))?;
+    let name = format!(
+        "{}-{}-{}.eml",
+        Utc::now().format("%Y%m%dT%H%M%S%.3fZ"),
+        std::process::id(),
+        SEQ.fetch_add(1, Ordering::Relaxed)
+    );
+    let tmp = dir.join(format!(".{name}.tmp"));
+    let write = || -> std::io::Result<()> {
+        let mut f = std::fs::File::create(&tmp)?;
+        f.write_all(bytes)?;
+        f.sync_all()?;
+        std::fs::rename(&tmp, dir.join(&name))
+    };
+    write().with_context(|| format!("writing {} in the outbox {}", name, dir.display()))
+}
+
+/// `Auto-Submitted: auto-generated`.
+#[derive(Clone)]
+struct AutoSubmitted;
+
+impl Header for AutoSubmitted {
+    fn name() -> HeaderName {
+        HeaderName::new_from_ascii_str("Auto-Submitted")
+    }
+
+    fn parse(_: &str) -> Result<Self, Box<dyn std::error::Error + Send + Sync>> {
+        Ok(AutoSubmitted)
+    }
+
+    fn display(&self) -> HeaderValue {
+        HeaderValue::new(Self::name(), "auto-generated".to_string())
+    }
+}

@@ -1,0 +1,143 @@
+//! The digest email's HTML: a header saying what happened, the alerts that
+//! made this email due, the colour-coded status table (problems first), and a
+//! footer saying who sent it, when, why, and where the history lives.
+
+use maud::{DOCTYPE, Markup, html};
+
+use super::style::{self, INK, MUTED, PAGE_BG, RULE};
+use crate::digest::{Digest, alert_detail, kind_label, subject, why};
+use crate::report::{Row, pct};
+use crate::timefmt::{human, minute};
+
+pub fn page(d: &Digest) -> Markup {
+    let failing = d.rows.iter().filter(|r| r.status.is_failure()).count();
+    html! {
+        (DOCTYPE)
+        html lang="en" {
+            head {
+                meta charset="utf-8";
+                meta name="viewport" content="width=device-width, initial-scale=1";
+                title { (subject(d)) }
+            }
+            body style={ "margin:0;padding:0;background:" (PAGE_BG) ";" (style::FONT) } {
+                table role="presentation" width="100%" cellpadding="0" cellspacing="0" style={ "background:" (PAGE_BG) } {
+                    tr { td align="center" style="padding:16px 8px" {
+                        table role="presentation" width="100%" cellpadding="0" cellspacing="0"
+                            style={ "max-width:720px;background:#ffffff;border:1px solid " (RULE) ";border-radius:8px" } {
+                            tr { td style="padding:20px 20px 8px" { (header(d, failing)) } }
+                            @if !d.alerts.is_empty() {
+                                tr { td style="padding:4px 20px 8px" { (alerts(d)) } }
+                            }
+                            tr { td style="padding:8px 12px" { (status_table(d, &d.rows)) } }
+                            tr { td style="padding:12px 20px 20px" { (footer(d)) } }
+                        }
+                    } }
+                }
+            }
+        }
+    }
+}
+
+fn header(d: &Digest, failing: usize) -> Markup {
+    let total = d.rows.len();
+    let (colour, summary) = if failing == 0 {
+        (
+            style::colours(crate::check::Status::Online).0,
+            format!("All {total} services online"),
+        )
+    } else {
+        let worst = d
+            .rows
+            .first()
+            .map_or(crate::check::Status::Offline, |r| r.status);
+        (
+            style::colours(worst).0,
+            format!("{failing} of {total} services failing"),
+        )
+    };
+    html! {
+        div style={ "font-size:13px;color:" (MUTED) ";margin-bottom:4px" } { "upcheck · " (d.title) }
+        div style={ "font-size:22px;font-weight:700;line-height:1.3;color:" (colour) } { (summary) }
+    }
+}
+
+fn alerts(d: &Digest) -> Markup {
+    html! {
+        table role="presentation" width="100%" cellpadding="0" cellspacing="0" {
+            @for a in &d.alerts {
+                @let status = d.rows.iter().find(|r| r.name == a.service).map_or(crate::check::Status::Unknown, |r| r.status);
+                @let (fg, bg) = style::colours(status);
+                tr {
+                    td style={ "padding:8px 12px;border-left:4px solid " (fg) ";background:" (bg) ";font-size:14px;color:" (INK) } {
+                        strong style={ "color:" (fg) } { (kind_label(a.kind)) }
+                        " " strong { (a.service) } " " (alert_detail(d, a))
+                    }
+                }
+                tr { td style="height:6px;font-size:0;line-height:0" { } }
+            }
+        }
+    }
+}
+
+/// The status table: five columns that still fit a phone; the reason sits
+/// under the service name so the table never needs a sixth.
+pub fn status_table(d: &Digest, rows: &[Row]) -> Markup {
+    html! {
+        table role="presentation" width="100%" cellpadding="0" cellspacing="0" style="border-collapse:collapse" {
+            tr {
+                th style=(style::head_cell()) { "Service" }
+                th style=(style::head_cell()) { "Status" }
+                th style=(style::head_cell()) { "Since" }
+                th style=(style::head_cell()) { "Response" }
+                th style=(style::head_cell()) { "Uptime 24h / 7d / 30d" }
+            }
+            @for r in rows { (service_row(d, r)) }
+        }
+    }
+}
+
+pub fn service_row(d: &Digest, r: &Row) -> Markup {
+    let (fg, bg) = style::colours(r.status);
+    let last = r.last.as_ref();
+    let tint = if r.status.is_failure() { bg } else { "#ffffff" };
+    html! {
+        tr style={ "background:" (tint) } {
+            td style={ (style::cell()) ";border-left:4px solid " (fg) ";word-break:break-word" } {
+                strong { (r.name) }
+                @if let Some(reason) = last.and_then(|l| l.reason.as_deref()) {
+                    div style={ "font-size:13px;line-height:1.4;margin-top:2px;color:" (fg) } { (reason) }
+                }
+            }
+            td style=(style::cell()) { span style=(style::badge(r.status)) { (r.status.as_str()) } }
+            td style=(style::cell()) {
+                @if let Some(since) = r.since {
+                    div style="white-space:nowrap" { (human((d.now - since).to_std().unwrap_or_default())) }
+                    div style=(style::small()) { (minute(since)) }
+                } @else {
+                    span style=(style::small()) { "never checked" }
+                }
+            }
+            td style=(style::cell()) {
+                div style="white-space:nowrap" {
+                    (last.and_then(|l| l.response_ms).map_or_else(|| "–".to_string(), |ms| format!("{ms} ms")))
+                }
+                @if let Some(code) = last.and_then(|l| l.status_code) {
+                    div style=(style::small()) { "HTTP " (code) }
+                }
+            }
+            td style={ (style::cell()) ";white-space:nowrap;font-size:13px" } {
+                (pct(r.uptime.h24)) br;
+                span style=(style::small()) { (pct(r.uptime.d7)) " · " (pct(r.uptime.d30)) }
+            }
+        }
+    }
+}
+
+fn footer(d: &Digest) -> Markup {
+    html! {
+        div style={ (style::small()) ";border-top:1px solid " (RULE) ";padding-top:10px" } {
+            "Sent by upcheck on " strong { (d.host) } " at " (minute(d.now)) " because: " (why(d)) "." br;
+            "History: " code { (d.database.display().to_string()) }
+        }
+    }
+}
