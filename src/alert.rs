@@ -224,7 +224,7 @@ mod tests {
 
     #[test]
     fn exponential_reminders_at_the_1st_2nd_4th_8th_16th_failing_run_after_the_alert() {
-        let statuses = vec![Offline; 18];
+        let statuses = [Offline; 18];
         // Alert at run 2; reminders at 1, 2, 4, 8, 16 runs after it.
         expect(
             &statuses,
@@ -235,18 +235,14 @@ mod tests {
 
     #[test]
     fn never_reminds_when_told_never() {
-        expect(
-            &vec![Offline; 10],
-            &policy(1, 1, Remind::Never),
-            "D.........",
-        );
+        expect(&[Offline; 10], &policy(1, 1, Remind::Never), "D.........");
     }
 
     #[test]
     fn duration_reminders_come_at_most_that_often() {
         // Runs every 5 minutes, remind every 12 minutes: at 15, 30, 45 minutes after the alert.
         let p = policy(1, 1, Remind::Every(Duration::from_secs(12 * 60)));
-        expect(&vec![Offline; 10], &p, "D..R..R..R");
+        expect(&[Offline; 10], &p, "D..R..R..R");
     }
 
     #[test]
