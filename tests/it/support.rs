@@ -281,3 +281,191 @@ fn serve_tls(config: Arc<rustls::ServerConfig>, mut sock: TcpStream) {
 pub fn assert_contains(text: &str, part: &str) {
     assert!(text.contains(part), "expected {part:?} in:\n{text}");
 }
+
+/// A mail that reached the SMTP server, with what the session looked like.
+#[derive(Clone, Debug)]
+pub struct Received {
+    pub from: String,
+    pub to: Vec<String>,
+    pub data: Vec<u8>,
+    /// `(user, password)` if the client authenticated.
+    pub auth: Option<(String, String)>,
+}
+
+impl Received {
+    pub fn parsed(&self) -> mail_parser::Message<'_> {
+        mail_parser::MessageParser::default()
+            .parse(&self.data)
+            .expect("a parsable message")
+    }
+
+    pub fn subject(&self) -> String {
+        self.parsed().subject().unwrap_or_default().to_string()
+    }
+
+    pub fn text(&self) -> String {
+        self.parsed().body_text(0).unwrap_or_default().into_owned()
+    }
+
+    /// The text/html part, if the message has one.
+    pub fn html(&self) -> Option<String> {
+        use mail_parser::MimeHeaders;
+        let parsed = self.parsed();
+        parsed
+            .parts
+            .iter()
+            .find(|p| {
+                p.content_type()
+                    .is_some_and(|c| c.ctype() == "text" && c.subtype() == Some("html"))
+            })
+            .and_then(|p| p.text_contents().map(str::to_string))
+    }
+}
+
+/// A real SMTP server (mailin-embedded, not ours) on 127.0.0.1; what it
+/// accepts lands in `inbox`.
+pub struct SmtpServer {
+    pub port: u16,
+    inbox: Arc<std::sync::Mutex<Vec<Received>>>,
+}
+
+/// `Some((cert, key))` PEM paths to offer STARTTLS; `auth`: require AUTH PLAIN
+/// with these credentials.
+pub struct SmtpOptions {
+    pub starttls: Option<(PathBuf, PathBuf)>,
+    pub auth: Option<(String, String)>,
+}
+
+#[derive(Clone)]
+struct SmtpHandler {
+    inbox: Arc<std::sync::Mutex<Vec<Received>>>,
+    credentials: Option<(String, String)>,
+    current: Option<Received>,
+    auth: Option<(String, String)>,
+}
+
+impl mailin_embedded::Handler for SmtpHandler {
+    fn mail(
+        &mut self,
+        _ip: std::net::IpAddr,
+        _domain: &str,
+        _from: &str,
+    ) -> mailin_embedded::Response {
+        if self.credentials.is_some() && self.auth.is_none() {
+            return mailin_embedded::response::AUTHENTICATION_REQUIRED;
+        }
+        mailin_embedded::response::OK
+    }
+
+    fn data_start(
+        &mut self,
+        _domain: &str,
+        from: &str,
+        _is8bit: bool,
+        to: &[String],
+    ) -> mailin_embedded::Response {
+        self.current = Some(Received {
+            from: from.to_string(),
+            to: to.to_vec(),
+            data: Vec::new(),
+            auth: self.auth.clone(),
+        });
+        mailin_embedded::response::OK
+    }
+
+    fn data(&mut self, buf: &[u8]) -> std::io::Result<()> {
+        if let Some(m) = self.current.as_mut() {
+            m.data.extend_from_slice(buf);
+        }
+        Ok(())
+    }
+
+    fn data_end(&mut self) -> mailin_embedded::Response {
+        if let Some(m) = self.current.take() {
+            self.inbox.lock().unwrap().push(m);
+        }
+        mailin_embedded::response::OK
+    }
+
+    fn auth_plain(
+        &mut self,
+        _authz: &str,
+        user: &str,
+        password: &str,
+    ) -> mailin_embedded::Response {
+        let given = (user.to_string(), password.to_string());
+        if self.credentials.as_ref() == Some(&given) {
+            self.auth = Some(given);
+            mailin_embedded::response::AUTH_OK
+        } else {
+            mailin_embedded::response::INVALID_CREDENTIALS
+        }
+    }
+}
+
+impl SmtpServer {
+    pub fn start(options: SmtpOptions) -> SmtpServer {
+        // mailin builds its TLS config with the process-wide provider.
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let inbox = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let handler = SmtpHandler {
+            inbox: inbox.clone(),
+            credentials: options.auth.clone(),
+            current: None,
+            auth: None,
+        };
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let mut server = mailin_embedded::Server::new(handler);
+        server.with_name("smtp.test").with_tcp_listener(listener);
+        if let Some((cert, key)) = options.starttls {
+            server
+                .with_ssl(mailin_embedded::SslConfig::SelfSigned {
+                    cert_path: cert.display().to_string(),
+                    key_path: key.display().to_string(),
+                })
+                .expect("smtp tls");
+        }
+        if options.auth.is_some() {
+            server.with_auth(mailin_embedded::AuthMechanism::Plain);
+        }
+        thread::spawn(move || {
+            let _ = server.serve();
+        });
+        SmtpServer { port, inbox }
+    }
+
+    pub fn plain() -> SmtpServer {
+        SmtpServer::start(SmtpOptions {
+            starttls: None,
+            auth: None,
+        })
+    }
+
+    pub fn received(&self) -> Vec<Received> {
+        self.inbox.lock().unwrap().clone()
+    }
+
+    /// The `[email]` section that sends here, unencrypted.
+    pub fn email_config(&self) -> String {
+        format!(
+            "[email]\nto = [\"ops@example.com\", \"oncall@example.com\"]\nfrom = \"upcheck <upcheck@example.com>\"\n\
+             smtp_host = \"127.0.0.1\"\nsmtp_port = {}\nsmtp_tls = \"none\"\nsmtp_timeout = \"5s\"\n\n",
+            self.port
+        )
+    }
+}
+
+impl Ca {
+    /// A certificate for 127.0.0.1 signed by this CA, written as PEM files
+    /// `(cert, key)` into `dir`.
+    pub fn issue_files(&self, dir: &std::path::Path) -> (PathBuf, PathBuf) {
+        let params = rcgen::CertificateParams::new(vec!["127.0.0.1".to_string()]).unwrap();
+        let key = rcgen::KeyPair::generate().unwrap();
+        let cert = params.signed_by(&key, &self.issuer).unwrap();
+        let (cert_path, key_path) = (dir.join("smtp-cert.pem"), dir.join("smtp-key.pem"));
+        std::fs::write(&cert_path, cert.pem()).unwrap();
+        std::fs::write(&key_path, key.serialize_pem()).unwrap();
+        (cert_path, key_path)
+    }
+}

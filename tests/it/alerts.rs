@@ -1,0 +1,489 @@
+//! The alert policy and the digest email through real runs, delivered to a
+//! real SMTP server and read back: subjects, recipients, both parts.
+
+use std::time::{Duration, Instant};
+
+use crate::support::{
+    Ca, Run, SmtpOptions, SmtpServer, World, assert_contains, closed_port, services,
+};
+
+/// A service that fails while the file `<name>.down` exists beside the config.
+fn switchable(name: &str) -> (String, String) {
+    (
+        name.to_string(),
+        format!("command = [\"test\", \"!\", \"-e\", \"{name}.down\"]"),
+    )
+}
+
+fn set_down(world: &World, name: &str, down: bool) {
+    let flag = world.path(&format!("{name}.down"));
+    if down {
+        std::fs::write(flag, "").unwrap();
+    } else {
+        let _ = std::fs::remove_file(flag);
+    }
+}
+
+fn config(top: &str, smtp: &SmtpServer, entries: &[(String, String)]) -> String {
+    let entries: Vec<(&str, &str)> = entries
+        .iter()
+        .map(|(n, b)| (n.as_str(), b.as_str()))
+        .collect();
+    format!(
+        "title = \"vps-1\"\n{top}\n{}{}",
+        smtp.email_config(),
+        services(&entries)
+    )
+}
+
+/// Runs once, asserting a completed, silent run; returns the subjects that arrived during it.
+fn run_and_collect(world: &World, smtp: &SmtpServer, args: &[&str]) -> Vec<String> {
+    let before = smtp.received().len();
+    let run = world.run(args);
+    assert_eq!(
+        (run.code, run.stdout.as_str(), run.stderr.as_str()),
+        (0, "", ""),
+        "{run:?}"
+    );
+    smtp.received()[before..]
+        .iter()
+        .map(|m| m.subject())
+        .collect()
+}
+
+#[test]
+fn an_outage_is_mailed_once_the_threshold_is_reached_with_both_parts() {
+    let smtp = SmtpServer::plain();
+    let world = World::new(&config(
+        "alert_after = 2",
+        &smtp,
+        &[switchable("price-api"), switchable("chat")],
+    ));
+    set_down(&world, "price-api", true);
+    assert_eq!(
+        run_and_collect(&world, &smtp, &[]),
+        Vec::<String>::new(),
+        "one failure is not an outage yet"
+    );
+    assert_eq!(
+        run_and_collect(&world, &smtp, &[]),
+        ["[vps-1] DOWN: price-api (1 of 2 services)"]
+    );
+    let mail = smtp.received().pop().unwrap();
+    assert_eq!(mail.to, ["ops@example.com", "oncall@example.com"]);
+    assert_eq!(mail.from, "upcheck@example.com");
+    let raw = String::from_utf8_lossy(&mail.data);
+    assert_contains(&raw, "multipart/alternative");
+    assert_contains(&raw, "Auto-Submitted: auto-generated");
+    let text = mail.text();
+    assert_contains(&text, "DOWN   price-api  offline for");
+    assert_contains(&text, "exit 1");
+    assert_contains(&text, "because: down price-api.");
+    let html = mail.html().expect("an HTML part");
+    assert_contains(&html, "<strong>price-api</strong>");
+    assert_contains(&html, "because: down price-api.");
+    // The database records it as sent, once.
+    let sent: i64 = world
+        .db()
+        .query_row(
+            "SELECT count(*) FROM notifications WHERE kind = 'down' AND sent_at IS NOT NULL",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(sent, 1);
+}
+
+#[test]
+fn ten_failing_services_make_one_digest() {
+    let smtp = SmtpServer::plain();
+    let mut entries: Vec<(String, String)> =
+        (0..10).map(|i| switchable(&format!("svc-{i}"))).collect();
+    entries.push(switchable("healthy"));
+    let world = World::new(&config("alert_after = 1", &smtp, &entries));
+    for i in 0..10 {
+        set_down(&world, &format!("svc-{i}"), true);
+    }
+    assert_eq!(
+        run_and_collect(&world, &smtp, &[]),
+        ["[vps-1] DOWN: svc-0, svc-1, svc-2, svc-3 +6 more (10 of 11 services)"]
+    );
+    let text = smtp.received()[0].text();
+    for i in 0..10 {
+        assert_contains(&text, &format!("DOWN   svc-{i}"));
+    }
+}
+
+#[test]
+fn exponential_reminders_come_at_the_1st_2nd_4th_8th_failing_run_after_the_alert() {
+    let smtp = SmtpServer::plain();
+    let world = World::new(&config("alert_after = 1", &smtp, &[switchable("chat")]));
+    set_down(&world, "chat", true);
+    let per_run: Vec<usize> = (0..10)
+        .map(|_| run_and_collect(&world, &smtp, &[]).len())
+        .collect();
+    // Run 1 alerts; runs 2, 3, 5 and 9 are the 1st, 2nd, 4th and 8th after it.
+    assert_eq!(per_run, [1, 1, 1, 0, 1, 0, 0, 0, 1, 0]);
+    let subjects: Vec<String> = smtp.received().iter().map(|m| m.subject()).collect();
+    assert_eq!(subjects[0], "[vps-1] DOWN: chat (1 of 1 services)");
+    assert!(
+        subjects[1..]
+            .iter()
+            .all(|s| s == "[vps-1] still down: chat"),
+        "{subjects:?}"
+    );
+}
+
+#[test]
+fn remind_never_sends_only_the_alert() {
+    let smtp = SmtpServer::plain();
+    let world = World::new(&config(
+        "alert_after = 1\nremind = \"never\"",
+        &smtp,
+        &[switchable("chat")],
+    ));
+    set_down(&world, "chat", true);
+    let per_run: Vec<usize> = (0..5)
+        .map(|_| run_and_collect(&world, &smtp, &[]).len())
+        .collect();
+    assert_eq!(per_run, [1, 0, 0, 0, 0]);
+}
+
+#[test]
+fn recovery_is_announced_after_recover_after_passing_runs() {
+    let smtp = SmtpServer::plain();
+    let world = World::new(&config(
+        "alert_after = 1\nrecover_after = 2\nremind = \"never\"",
+        &smtp,
+        &[switchable("api")],
+    ));
+    set_down(&world, "api", true);
+    assert_eq!(run_and_collect(&world, &smtp, &[]).len(), 1);
+    set_down(&world, "api", false);
+    assert!(
+        run_and_collect(&world, &smtp, &[]).is_empty(),
+        "one passing run is not yet a recovery"
+    );
+    assert_eq!(
+        run_and_collect(&world, &smtp, &[]),
+        ["[vps-1] RECOVERED: api"]
+    );
+    assert!(run_and_collect(&world, &smtp, &[]).is_empty());
+    assert_contains(&smtp.received()[1].text(), "RECOVERED  api");
+}
+
+#[test]
+fn a_quiet_recovery_sends_nothing() {
+    let smtp = SmtpServer::plain();
+    let world = World::new(&config(
+        "alert_after = 1\nremind = \"never\"\nnotify_recovery = false",
+        &smtp,
+        &[switchable("api")],
+    ));
+    set_down(&world, "api", true);
+    assert_eq!(run_and_collect(&world, &smtp, &[]).len(), 1);
+    set_down(&world, "api", false);
+    assert!(run_and_collect(&world, &smtp, &[]).is_empty());
+}
+
+#[test]
+fn force_always_sends_the_full_report() {
+    let smtp = SmtpServer::plain();
+    let world = World::new(&config("", &smtp, &[switchable("a"), switchable("b")]));
+    assert!(
+        run_and_collect(&world, &smtp, &[]).is_empty(),
+        "a healthy run sends nothing"
+    );
+    assert_eq!(
+        run_and_collect(&world, &smtp, &["--force"]),
+        ["[vps-1] all 2 services online"]
+    );
+    assert_eq!(
+        run_and_collect(&world, &smtp, &["run", "--force"]),
+        ["[vps-1] all 2 services online"]
+    );
+    let mail = smtp.received().pop().unwrap();
+    assert_contains(&mail.text(), "because: --force.");
+    let reports: i64 = world
+        .db()
+        .query_row(
+            "SELECT count(*) FROM notifications WHERE kind = 'report' AND sent_at IS NOT NULL",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(reports, 2);
+}
+
+#[test]
+fn mail_down_keeps_the_alert_due_and_the_next_run_delivers_it_exactly_once() {
+    let smtp = SmtpServer::plain();
+    let down_config = |port: u16| {
+        config(
+            "alert_after = 1\nremind = \"never\"",
+            &smtp,
+            &[switchable("api")],
+        )
+        .replace(
+            &format!("smtp_port = {}", smtp.port),
+            &format!("smtp_port = {port}"),
+        )
+    };
+    let world = World::new(&down_config(closed_port()));
+    set_down(&world, "api", true);
+    let run = world.run(&[]);
+    assert_eq!(run.code, 1, "{run:?}");
+    assert_contains(
+        &run.stderr,
+        "delivering the report (it stays due; the next run retries)",
+    );
+    assert_contains(&run.stderr, "Connection refused");
+    let db = world.db();
+    let checks: i64 = db
+        .query_row("SELECT count(*) FROM checks", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(checks, 1, "the checks were stored");
+    let (due, error): (i64, String) = db
+        .query_row(
+            "SELECT count(*), max(error) FROM notifications WHERE sent_at IS NULL",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .unwrap();
+    assert_eq!(due, 1);
+    assert_contains(&error, "Connection refused");
+
+    // Mail is back: the alert goes out once, and not again.
+    world.write("upcheck.toml", &down_config(smtp.port));
+    assert_eq!(
+        run_and_collect(&world, &smtp, &[]),
+        ["[vps-1] DOWN: api (1 of 1 services)"]
+    );
+    assert!(run_and_collect(&world, &smtp, &[]).is_empty());
+    let runs_failed: i64 = db
+        .query_row(
+            "SELECT count(*) FROM runs WHERE error IS NOT NULL",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(runs_failed, 1);
+}
+
+#[test]
+fn an_smtp_server_that_never_answers_cannot_hold_the_run() {
+    // Accepts TCP (the kernel completes the handshake) but never says a word.
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = silent.local_addr().unwrap().port();
+    let world = World::new(&format!(
+        "alert_after = 1\n[email]\nto = [\"ops@example.com\"]\nfrom = \"upcheck@example.com\"\n\
+         smtp_host = \"127.0.0.1\"\nsmtp_port = {port}\nsmtp_tls = \"none\"\nsmtp_timeout = \"1s\"\n\n{}",
+        services(&[("api", "command = [\"false\"]")])
+    ));
+    let started = Instant::now();
+    let run = world.run(&[]);
+    assert_eq!(run.code, 1, "{run:?}");
+    assert_contains(&run.stderr, "sending mail through 127.0.0.1");
+    // Bounded: the 1s SMTP timeout, twice (report and fallback), plus the run itself.
+    assert!(
+        started.elapsed() < Duration::from_secs(30),
+        "took {:?}",
+        started.elapsed()
+    );
+    drop(silent);
+}
+
+#[test]
+fn starttls_and_auth_deliver_to_a_server_with_a_private_ca() {
+    let ca = Ca::new();
+    let world = World::new("");
+    let (cert, key) = ca.issue_files(world.dir.path());
+    world.write("ca.pem", &ca.pem);
+    world.write("smtp-password", "correct horse\n");
+    let smtp = SmtpServer::start(SmtpOptions {
+        starttls: Some((cert, key)),
+        auth: Some(("upcheck".into(), "correct horse".into())),
+    });
+    world.write(
+        "upcheck.toml",
+        &format!(
+            "title = \"vps-1\"\n[email]\nto = [\"ops@example.com\"]\nfrom = \"upcheck@example.com\"\n\
+             smtp_host = \"127.0.0.1\"\nsmtp_port = {}\nsmtp_tls = \"starttls\"\nsmtp_ca_file = \"ca.pem\"\n\
+             smtp_user = \"upcheck\"\nsmtp_password_file = \"smtp-password\"\n\n{}",
+            smtp.port,
+            services(&[("api", "command = [\"true\"]")])
+        ),
+    );
+    assert_eq!(
+        run_and_collect(&world, &smtp, &["--force"]),
+        ["[vps-1] all 1 services online"]
+    );
+    let mail = smtp.received().pop().unwrap();
+    // mailin offers AUTH only inside TLS: authenticated means STARTTLS happened.
+    assert_eq!(mail.auth, Some(("upcheck".into(), "correct horse".into())));
+
+    // A wrong password is a failed run, with the server's reason.
+    world.write("smtp-password", "wrong");
+    let run = world.run(&["--force"]);
+    assert_eq!(run.code, 1, "{run:?}");
+    assert_contains(&run.stderr, "Invalid credentials");
+}
+
+#[test]
+fn an_unwritable_database_sends_the_fallback_alert() {
+    let smtp = SmtpServer::plain();
+    let world = World::new("");
+    world.write("not-a-folder", "");
+    world.write(
+        "upcheck.toml",
+        &format!(
+            "title = \"vps-1\"\ndatabase = \"not-a-folder/upcheck.db\"\n{}{}",
+            smtp.email_config(),
+            services(&[("api", "command = [\"true\"]")])
+        ),
+    );
+    let run = world.run(&[]);
+    assert_eq!(run.code, 1, "{run:?}");
+    assert_contains(&run.stderr, "not-a-folder");
+    let mails = smtp.received();
+    assert_eq!(mails.len(), 1);
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .unwrap()
+        .trim()
+        .to_string();
+    assert_eq!(
+        mails[0].subject(),
+        format!("[vps-1] upcheck failed on {host}")
+    );
+    assert_contains(&mails[0].text(), &format!("upcheck failed on {host}: "));
+    assert_contains(&mails[0].text(), "not-a-folder");
+    assert!(mails[0].html().is_none(), "the fallback is plain text");
+}
+
+#[test]
+fn a_panic_sends_one_fallback_and_the_due_alert_survives_for_the_next_run() {
+    let smtp = SmtpServer::plain();
+    let world = World::new(&config(
+        "alert_after = 1\nremind = \"never\"",
+        &smtp,
+        &[switchable("api")],
+    ));
+    set_down(&world, "api", true);
+    let run: Run = world
+        .command(&[])
+        .env("UPCHECK_TEST_FAULT", "panic-after-store")
+        .output()
+        .unwrap()
+        .into();
+    assert_eq!(run.code, 1, "{run:?}");
+    assert_contains(&run.stderr, "injected panic after storing the checks");
+    let subjects: Vec<String> = smtp.received().iter().map(|m| m.subject()).collect();
+    assert_eq!(subjects.len(), 1, "{subjects:?}");
+    assert!(
+        subjects[0].starts_with("[vps-1] upcheck failed on "),
+        "{subjects:?}"
+    );
+    assert_contains(
+        &smtp.received()[0].text(),
+        "panic: injected panic after storing the checks",
+    );
+    // The alert decided before the panic was stored, and goes out next run.
+    assert_eq!(
+        run_and_collect(&world, &smtp, &[]),
+        ["[vps-1] DOWN: api (1 of 1 services)"]
+    );
+}
+
+#[test]
+fn hostile_names_and_output_are_escaped_in_the_email() {
+    let smtp = SmtpServer::plain();
+    let world = World::new(&config(
+        "alert_after = 1",
+        &smtp,
+        &[(
+            "<script>alert(1)</script>".to_string(),
+            "command = [\"sh\", \"-c\", \"echo '<img src=x onerror=alert(2)>' >&2; exit 1\"]"
+                .to_string(),
+        )],
+    ));
+    assert_eq!(run_and_collect(&world, &smtp, &[]).len(), 1);
+    let mail = smtp.received().pop().unwrap();
+    let html = mail.html().unwrap();
+    assert!(
+        !html.contains("<script>") && !html.contains("<img"),
+        "unescaped target text in:\n{html}"
+    );
+    assert_contains(&html, "&lt;script&gt;alert(1)&lt;/script&gt;");
+    assert_contains(&html, "&lt;img src=x onerror=alert(2)&gt;");
+    assert_contains(&mail.subject(), "DOWN: <script>alert(1)</script>");
+}
+
+#[test]
+fn the_file_transport_writes_one_eml_per_message() {
+    let world = World::new(&format!(
+        "title = \"demo\"\nalert_after = 1\n[email]\nto = [\"ops@example.com\"]\nfrom = \"upcheck@example.com\"\n\
+         transport = \"file\"\noutbox = \"outbox\"\n\n{}",
+        services(&[("api", "command = [\"false\"]")])
+    ));
+    assert_eq!(world.run(&[]).code, 0);
+    assert_eq!(world.run(&["--force"]).code, 0);
+    let mut files: Vec<_> = std::fs::read_dir(world.path("outbox"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    files.sort();
+    assert_eq!(files.len(), 2, "{files:?}");
+    assert!(
+        files
+            .iter()
+            .all(|f| f.extension().is_some_and(|e| e == "eml"))
+    );
+    let first = std::fs::read(&files[0]).unwrap();
+    let parsed = mail_parser::MessageParser::default().parse(&first).unwrap();
+    assert_eq!(parsed.subject(), Some("[demo] DOWN: api (1 of 1 services)"));
+    assert!(parsed.body_html(0).is_some() && parsed.body_text(0).is_some());
+}
+
+#[test]
+fn the_sendmail_transport_pipes_the_message_to_sendmail() {
+    let world = World::new("");
+    let bin = world.path("bin");
+    std::fs::create_dir(&bin).unwrap();
+    // A stand-in sendmail: a real process that keeps what it was given.
+    world.write(
+        "bin/sendmail",
+        &format!(
+            "#!/bin/sh\necho \"$@\" > {0}/args\ncat > {0}/message\n",
+            world.dir.path().display()
+        ),
+    );
+    std::fs::set_permissions(
+        bin.join("sendmail"),
+        std::os::unix::fs::PermissionsExt::from_mode(0o755),
+    )
+    .unwrap();
+    world.write(
+        "upcheck.toml",
+        &format!(
+            "title = \"vps-1\"\n[email]\nto = [\"ops@example.com\"]\nfrom = \"upcheck@example.com\"\ntransport = \"sendmail\"\n\n{}",
+            services(&[("api", "command = [\"true\"]")])
+        ),
+    );
+    let path = format!("{}:{}", bin.display(), std::env::var("PATH").unwrap());
+    let run: Run = world
+        .command(&["--force"])
+        .env("PATH", path)
+        .output()
+        .unwrap()
+        .into();
+    assert_eq!(run.code, 0, "{run:?}");
+    assert_contains(
+        &std::fs::read_to_string(world.path("args")).unwrap(),
+        "ops@example.com",
+    );
+    let message = std::fs::read(world.path("message")).unwrap();
+    let parsed = mail_parser::MessageParser::default()
+        .parse(&message)
+        .unwrap();
+    assert_eq!(parsed.subject(), Some("[vps-1] all 1 services online"));
+}
