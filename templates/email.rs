@@ -79,17 +79,15 @@ fn alerts(d: &Digest) -> Markup {
     }
 }
 
-/// The status table: five columns that still fit a phone; the reason sits
-/// under the service name so the table never needs a sixth.
+/// The status table. Two columns so it reads on a phone without media
+/// queries: what and why on the left, status and for how long on the right,
+/// the numbers (since, response, HTTP code, uptime) in a small line below.
 pub fn status_table(d: &Digest, rows: &[Row]) -> Markup {
     html! {
         table role="presentation" width="100%" cellpadding="0" cellspacing="0" style="border-collapse:collapse" {
             tr {
                 th style=(style::head_cell()) { "Service" }
-                th style=(style::head_cell()) { "Status" }
-                th style=(style::head_cell()) { "Since" }
-                th style=(style::head_cell()) { "Response" }
-                th style=(style::head_cell()) { "Uptime 24h / 7d / 30d" }
+                th style={ (style::head_cell()) ";text-align:right" } { "Status" }
             }
             @for r in rows { (service_row(d, r)) }
         }
@@ -100,34 +98,39 @@ pub fn service_row(d: &Digest, r: &Row) -> Markup {
     let (fg, bg) = style::colours(r.status);
     let last = r.last.as_ref();
     let tint = if r.status.is_failure() { bg } else { "#ffffff" };
+    let mut facts = Vec::new();
+    if let Some(since) = r.since {
+        facts.push(format!("since {}", minute(since)));
+    }
+    if let Some(ms) = last.and_then(|l| l.response_ms) {
+        facts.push(format!("{ms} ms"));
+    }
+    if let Some(code) = last.and_then(|l| l.status_code) {
+        facts.push(format!("HTTP {code}"));
+    }
+    facts.push(format!(
+        "uptime 24h {} · 7d {} · 30d {}",
+        pct(r.uptime.h24),
+        pct(r.uptime.d7),
+        pct(r.uptime.d30)
+    ));
     html! {
         tr style={ "background:" (tint) } {
             td style={ (style::cell()) ";border-left:4px solid " (fg) ";word-break:break-word" } {
-                strong { (r.name) }
+                strong style="font-size:15px" { (r.name) }
                 @if let Some(reason) = last.and_then(|l| l.reason.as_deref()) {
-                    div style={ "font-size:13px;line-height:1.4;margin-top:2px;color:" (fg) } { (reason) }
+                    div style={ "font-size:14px;line-height:1.4;margin-top:2px;color:" (fg) } { (reason) }
                 }
+                div style={ (style::small()) ";margin-top:4px" } { (facts.join(" · ")) }
             }
-            td style=(style::cell()) { span style=(style::badge(r.status)) { (r.status.as_str()) } }
-            td style=(style::cell()) {
-                @if let Some(since) = r.since {
-                    div style="white-space:nowrap" { (human((d.now - since).to_std().unwrap_or_default())) }
-                    div style=(style::small()) { (minute(since)) }
-                } @else {
-                    span style=(style::small()) { "never checked" }
+            td style={ (style::cell()) ";text-align:right;white-space:nowrap;width:1%" } {
+                span style=(style::badge(r.status)) { (r.status.as_str()) }
+                div style={ (style::small()) ";margin-top:6px" } {
+                    @match r.since {
+                        Some(since) => { "for " (human((d.now - since).to_std().unwrap_or_default())) }
+                        None => { "never checked" }
+                    }
                 }
-            }
-            td style=(style::cell()) {
-                div style="white-space:nowrap" {
-                    (last.and_then(|l| l.response_ms).map_or_else(|| "–".to_string(), |ms| format!("{ms} ms")))
-                }
-                @if let Some(code) = last.and_then(|l| l.status_code) {
-                    div style=(style::small()) { "HTTP " (code) }
-                }
-            }
-            td style={ (style::cell()) ";white-space:nowrap;font-size:13px" } {
-                (pct(r.uptime.h24)) br;
-                span style=(style::small()) { (pct(r.uptime.d7)) " · " (pct(r.uptime.d30)) }
             }
         }
     }
