@@ -164,6 +164,8 @@ pub enum Fault {
     AfterStore,
     /// Panic right after the checks are stored.
     PanicAfterStore,
+    /// Panic inside every probe thread.
+    PanicInProbes,
 }
 
 /// A mistake in the config: exit code 2, nothing probed, nothing sent.
@@ -242,6 +244,7 @@ fn test_fault() -> Option<Fault> {
     match std::env::var("UPCHECK_TEST_FAULT").ok()?.as_str() {
         "after-store" => Some(Fault::AfterStore),
         "panic-after-store" => Some(Fault::PanicAfterStore),
+        "panic-in-probes" => Some(Fault::PanicInProbes),
         _ => None,
     }
 }

@@ -47,8 +47,9 @@ pub struct Alert {
 
 /// Keeps the latest due notification per service: a reminder that could not
 /// be delivered is overtaken by the next, a DOWN then recovered before any
-/// mail got through is told as RECOVERED. Sorted DOWN, RECOVERED, still down.
-pub fn collapse(mut due: Vec<Alert>) -> Vec<Alert> {
+/// mail got through is told as RECOVERED. Sorted DOWN, RECOVERED, still down,
+/// each in the status table's order.
+pub fn collapse(mut due: Vec<Alert>, rows: &[Row]) -> Vec<Alert> {
     due.sort_by(|a, b| a.service.cmp(&b.service).then(a.at.cmp(&b.at)));
     let mut latest: Vec<Alert> = Vec::new();
     for a in due {
@@ -62,7 +63,18 @@ pub fn collapse(mut due: Vec<Alert>) -> Vec<Alert> {
             _ => latest.push(a),
         }
     }
-    latest.sort_by_key(|a| (order(a.kind), a.at));
+    let position = |service: &str| {
+        rows.iter()
+            .position(|r| r.name == service)
+            .unwrap_or(usize::MAX)
+    };
+    latest.sort_by(|a, b| {
+        (order(a.kind), position(&a.service), &a.service).cmp(&(
+            order(b.kind),
+            position(&b.service),
+            &b.service,
+        ))
+    });
     latest
 }
 
@@ -356,7 +368,7 @@ mod tests {
             alert("c", Kind::Down, "2026-11-21T10:00:00Z"),
             alert("c", Kind::Recovery, "2026-11-21T10:05:00Z"),
         ];
-        let kept: Vec<(String, Kind, String)> = collapse(due)
+        let kept: Vec<(String, Kind, String)> = collapse(due, &[])
             .into_iter()
             .map(|a| (a.service, a.kind, crate::timefmt::iso(a.at)))
             .collect();

@@ -80,14 +80,14 @@ fn dispatch(cli: Cli) -> Result<()> {
 fn run(config: &Config, args: &RunArgs) -> Result<()> {
     let begun = Instant::now();
     if args.dry_run {
-        let results = probe::run_all(&config.services, config.parallel, config.run_timeout);
+        let results = probe::run_all(config);
         print!("{}", report::dry_run_text(&config.title, &results));
         return Ok(());
     }
     let _lock = lock::acquire(&config.lock_path(), config.lock_timeout)?;
     let mut db = Store::open(&config.database)?;
     let run = db.begin_run(Utc::now(), args.force, &config.host)?;
-    let results = probe::run_all(&config.services, config.parallel, config.run_timeout);
+    let results = probe::run_all(config);
     let decisions = alert::decide(&config.services, &db.alert_states()?, &results);
     db.record_run(run, &results, &decisions)?;
     // Everything after this point may fail without losing the checks above.
@@ -115,22 +115,23 @@ fn deliver(config: &Config, db: &mut Store, run: store::RunId, forced: bool) -> 
         log::info("no [email] section: the due notifications stay recorded, unsent");
         return Ok(());
     };
+    let rows = report::rows(&config.services, &db.summaries()?);
+    let alerts = due
+        .iter()
+        .map(|d| Alert {
+            service: d.service.clone(),
+            kind: d.kind,
+            at: d.created_at,
+        })
+        .collect();
     let digest = Digest {
         title: &config.title,
         host: &config.host,
         now: Utc::now(),
         database: &config.database,
         forced,
-        alerts: digest::collapse(
-            due.iter()
-                .map(|d| Alert {
-                    service: d.service.clone(),
-                    kind: d.kind,
-                    at: d.created_at,
-                })
-                .collect(),
-        ),
-        rows: report::rows(&config.services, &db.summaries()?),
+        alerts: digest::collapse(alerts, &rows),
+        rows,
     };
     let message = digest::render(&digest);
     let ids: Vec<i64> = due.iter().map(|d| d.id).collect();
@@ -147,7 +148,7 @@ fn inject(fault: Option<Fault>) -> Result<()> {
     match fault {
         Some(Fault::AfterStore) => bail!("injected fault after storing the checks"),
         Some(Fault::PanicAfterStore) => panic!("injected panic after storing the checks"),
-        None => Ok(()),
+        Some(Fault::PanicInProbes) | None => Ok(()),
     }
 }
 

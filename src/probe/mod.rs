@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 use chrono::Utc;
 
 use crate::check::{CheckResult, Status};
-use crate::config::{Service, Target};
+use crate::config::{Config, Fault, Service, Target};
 use crate::log;
 use crate::timefmt::{format_duration, human};
 
@@ -27,7 +27,9 @@ const BACKSTOP_GRACE: Duration = Duration::from_millis(500);
 const PROBE_STACK: usize = 256 * 1024;
 
 /// Probes every service and returns their results in config order.
-pub fn run_all(services: &[Service], parallel: usize, run_timeout: Duration) -> Vec<CheckResult> {
+pub fn run_all(config: &Config) -> Vec<CheckResult> {
+    let (services, parallel, run_timeout) = (&config.services, config.parallel, config.run_timeout);
+    let panic_injected = config.fault == Some(Fault::PanicInProbes);
     let deadline = Instant::now() + run_timeout;
     let http = services
         .iter()
@@ -50,12 +52,21 @@ pub fn run_all(services: &[Service], parallel: usize, run_timeout: Duration) -> 
                 .name(format!("probe-{index}"))
                 .stack_size(PROBE_STACK)
                 .spawn(move || {
-                    let _ = tx.send((index, probe(&service, agent.as_ref())));
+                    let _ = tx.send((
+                        index,
+                        probe_guarded(&service, agent.as_ref(), panic_injected),
+                    ));
                 });
             match spawned {
                 Ok(_) => in_flight.push((index, give_up.min(deadline))),
                 // Out of threads: probe here, in turn, rather than lose the service.
-                Err(_) => results[index] = Some(probe(&services[index], http.as_ref())),
+                Err(_) => {
+                    results[index] = Some(probe_guarded(
+                        &services[index],
+                        http.as_ref(),
+                        panic_injected,
+                    ))
+                }
             }
             next += 1;
         }
@@ -103,6 +114,27 @@ pub fn run_all(services: &[Service], parallel: usize, run_timeout: Duration) -> 
             })
         })
         .collect()
+}
+
+/// A panic in a probe is upcheck's bug, not the service's: the panic hook
+/// reports it (once per run) and the run will exit 1, while the service is
+/// recorded as offline with a reason that says so, rather than being lost.
+fn probe_guarded(
+    service: &Service,
+    agent: Option<&ureq::Agent>,
+    panic_injected: bool,
+) -> CheckResult {
+    let checked_at = Utc::now();
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        if panic_injected {
+            panic!("injected panic in the probe of {}", service.name);
+        }
+        probe(service, agent)
+    }))
+    .unwrap_or_else(|_| {
+        CheckResult::new(&service.name, checked_at, Status::Offline)
+            .with_reason("upcheck itself failed while probing this service (a bug; see stderr)")
+    })
 }
 
 /// Probes one service, within its timeout.

@@ -487,3 +487,64 @@ fn the_sendmail_transport_pipes_the_message_to_sendmail() {
         .unwrap();
     assert_eq!(parsed.subject(), Some("[vps-1] all 1 services online"));
 }
+
+#[test]
+fn panics_in_several_probe_threads_send_one_fallback_and_store_every_check() {
+    let smtp = SmtpServer::plain();
+    let entries: Vec<(String, String)> = (0..3).map(|i| switchable(&format!("svc-{i}"))).collect();
+    let world = World::new(&config("", &smtp, &entries));
+    let run: Run = world
+        .command(&[])
+        .env("UPCHECK_TEST_FAULT", "panic-in-probes")
+        .output()
+        .unwrap()
+        .into();
+    assert_eq!(run.code, 1, "{run:?}");
+    assert_eq!(
+        run.stderr.matches("injected panic in the probe of").count(),
+        3,
+        "{}",
+        run.stderr
+    );
+    let mails = smtp.received();
+    assert_eq!(
+        mails.len(),
+        1,
+        "one fallback alert per run, however many threads panic"
+    );
+    assert_contains(&mails[0].text(), "injected panic in the probe of svc-");
+    let checks: i64 = world
+        .db()
+        .query_row("SELECT count(*) FROM checks", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(checks, 3);
+    assert_contains(
+        &world.latest("svc-0").1.unwrap(),
+        "upcheck itself failed while probing this service",
+    );
+}
+
+#[test]
+fn two_runs_at_once_never_send_the_same_alert_twice() {
+    let smtp = SmtpServer::plain();
+    let world = World::new(&config(
+        "alert_after = 1\nremind = \"never\"",
+        &smtp,
+        &[
+            switchable("api"),
+            (
+                "slow".to_string(),
+                "command = [\"sleep\", \"0.5\"]".to_string(),
+            ),
+        ],
+    ));
+    set_down(&world, "api", true);
+    let runs: Vec<_> = (0..3)
+        .map(|_| world.command(&[]).spawn().unwrap())
+        .collect();
+    for mut r in runs {
+        assert!(r.wait().unwrap().success());
+    }
+    let subjects: Vec<String> = smtp.received().iter().map(|m| m.subject()).collect();
+    assert_eq!(subjects, ["[vps-1] DOWN: api (1 of 2 services)"]);
+}
