@@ -324,4 +324,39 @@ mod tests {
         let (s, _) = step(&s, Online, minute(15), &p);
         assert_eq!(s.since, Some(minute(15)));
     }
+
+    #[test]
+    fn decide_covers_configured_services_only() {
+        use crate::config::{Service, Target};
+        let svc = |name: &str| Service {
+            name: name.into(),
+            target: Target::Tcp("127.0.0.1:1".into()),
+            timeout: Duration::from_secs(1),
+            policy: policy(1, 1, Remind::Never),
+        };
+        // "old" was removed from the config, "new" was added (or "old" renamed to it).
+        let mut states = HashMap::new();
+        let down_old = step(
+            &AlertState::default(),
+            Offline,
+            minute(0),
+            &policy(1, 1, Remind::Never),
+        )
+        .0;
+        states.insert("old".to_string(), down_old.clone());
+        states.insert("kept".to_string(), down_old);
+        let results = [
+            CheckResult::new("kept", minute(5), Online),
+            CheckResult::new("new", minute(5), Offline),
+        ];
+        let decisions = decide(&[svc("kept"), svc("new")], &states, &results);
+        let due: Vec<(&str, Option<Kind>)> = decisions
+            .iter()
+            .map(|d| (d.service.as_str(), d.due))
+            .collect();
+        assert_eq!(
+            due,
+            [("kept", Some(Kind::Recovery)), ("new", Some(Kind::Down))]
+        );
+    }
 }
