@@ -64,6 +64,45 @@ CREATE TABLE notifications (
 
 CREATE INDEX notifications_due ON notifications (id) WHERE sent_at IS NULL;
 
+-- Alert commands: one row per (notification, command) it is due for.
+-- sent_at NULL: still due, retried next run.
+CREATE TABLE command_deliveries (
+    notification_id INTEGER NOT NULL REFERENCES notifications(id),
+    command         TEXT    NOT NULL,         -- the command's argv, as JSON
+    sent_at         TEXT,                     -- when it exited 0
+    attempts        INTEGER NOT NULL DEFAULT 0,
+    error           TEXT,                     -- why the last attempt failed
+    PRIMARY KEY (notification_id, command)
+) WITHOUT ROWID;
+
+CREATE INDEX command_deliveries_due ON command_deliveries (notification_id) WHERE sent_at IS NULL;
+
+-- Every restart the watchdog ran, and what came of it.
+CREATE TABLE restarts (
+    id          INTEGER PRIMARY KEY,
+    run_id      INTEGER NOT NULL REFERENCES runs(id),
+    service     TEXT    NOT NULL,
+    started_at  TEXT    NOT NULL,
+    exit_code   INTEGER,                      -- NULL: timed out, killed by a signal, or did not start
+    outcome     TEXT    NOT NULL,             -- "exit 0", "still running at the timeout, killed", ...
+    output      TEXT,                         -- the tail of what it printed
+    duration_ms INTEGER NOT NULL,
+    reported_at TEXT                          -- when an email telling of it was accepted
+);
+
+CREATE INDEX restarts_service_time ON restarts (service, started_at);
+
+-- Heartbeat pings to the outside dead-man's switch. The URL is not stored:
+-- it usually is the secret.
+CREATE TABLE heartbeats (
+    id           INTEGER PRIMARY KEY,
+    run_id       INTEGER NOT NULL REFERENCES runs(id),
+    kind         TEXT    NOT NULL CHECK (kind IN ('success', 'fail')),
+    requested_at TEXT    NOT NULL,
+    status_code  INTEGER,
+    error        TEXT                         -- NULL: the switch answered 2xx
+);
+
 -- Each service's most recent check.
 CREATE VIEW latest AS
 SELECT c.service, c.checked_at, c.status, c.response_ms, c.status_code, c.error

@@ -333,6 +333,7 @@ mod tests {
             target: Target::Tcp("127.0.0.1:1".into()),
             timeout: Duration::from_secs(1),
             policy: policy(1, 1, Remind::Never),
+            restart: None,
         };
         // "old" was removed from the config, "new" was added (or "old" renamed to it).
         let mut states = HashMap::new();

@@ -39,6 +39,8 @@ pub struct Config {
     pub retention: Duration,
     /// Where reports go; `None` when there is no `[email]` section.
     pub email: Option<Email>,
+    pub heartbeat: Option<Heartbeat>,
+    pub alert_commands: Vec<AlertCommand>,
     /// In config-file order.
     pub services: Vec<Service>,
     /// Test-only fault injection; always `None` in release builds.
@@ -51,6 +53,47 @@ pub struct Service {
     pub target: Target,
     pub timeout: Duration,
     pub policy: AlertPolicy,
+    /// What to run when it keeps failing (the watchdog), if anything.
+    pub restart: Option<Restart>,
+}
+
+/// The watchdog: after `after` failing runs in a row, run `argv`, at most
+/// `limit` times per `window`, each bounded by `timeout`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Restart {
+    pub argv: Vec<String>,
+    pub after: u32,
+    pub limit: u32,
+    pub window: Duration,
+    pub timeout: Duration,
+    /// The config's folder, as for command checks.
+    pub dir: PathBuf,
+}
+
+/// `[heartbeat]`: a dead-man's switch pinged after every run.
+#[derive(Debug, Clone)]
+pub struct Heartbeat {
+    /// Requested after every completed run.
+    pub url: String,
+    /// Requested after a failed run, when set.
+    pub fail_url: Option<String>,
+    pub timeout: Duration,
+}
+
+/// `[[alert_command]]`: run once per due notification of the kinds in `on`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AlertCommand {
+    pub argv: Vec<String>,
+    pub on: Vec<crate::alert::Kind>,
+    pub timeout: Duration,
+    pub dir: PathBuf,
+}
+
+impl AlertCommand {
+    /// How the database names this command: its argv as JSON.
+    pub fn key(&self) -> String {
+        serde_json::to_string(&self.argv).unwrap_or_default()
+    }
 }
 
 /// What to probe, and what counts as passing.
@@ -277,8 +320,37 @@ struct RawConfig {
     cert_warn: Option<Dur>,
     ca_file: Option<String>,
     email: Option<RawEmail>,
+    heartbeat: Option<RawHeartbeat>,
+    #[serde(default)]
+    alert_command: Vec<RawAlertCommand>,
     #[serde(default)]
     service: Vec<RawService>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawHeartbeat {
+    url: HttpUrl,
+    fail_url: Option<HttpUrl>,
+    timeout: Option<Dur>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawAlertCommand {
+    command: Argv,
+    on: Option<Vec<AlertKind>>,
+    timeout: Option<Dur>,
+}
+
+/// The kinds an alert command may ask for.
+#[derive(Deserialize, Clone, Copy)]
+#[serde(rename_all = "lowercase")]
+enum AlertKind {
+    Down,
+    Reminder,
+    Recovery,
+    Fallback,
 }
 
 #[derive(Deserialize)]
@@ -301,6 +373,11 @@ struct RawService {
     slow_after: Option<Dur>,
     cert_warn: Option<Dur>,
     ca_file: Option<String>,
+    restart: Option<Argv>,
+    restart_after: Option<Count>,
+    restart_limit: Option<Count>,
+    restart_window: Option<Dur>,
+    restart_timeout: Option<Dur>,
 }
 
 #[derive(Deserialize)]
@@ -577,6 +654,37 @@ fn build(
     let default_timeout = raw.timeout.map_or(Duration::from_secs(10), |d| d.0);
     let raw_services = std::mem::take(&mut raw.service);
     let raw_email = raw.email.take();
+    let heartbeat = raw.heartbeat.take().map(|h| Heartbeat {
+        url: h.url.0,
+        fail_url: h.fail_url.map(|u| u.0),
+        timeout: h.timeout.map_or(Duration::from_secs(10), |d| d.0),
+    });
+    let alert_commands = std::mem::take(&mut raw.alert_command)
+        .into_iter()
+        .map(|c| AlertCommand {
+            argv: resolve_program(c.command.0, dir),
+            on: c
+                .on
+                .unwrap_or_else(|| {
+                    vec![
+                        AlertKind::Down,
+                        AlertKind::Reminder,
+                        AlertKind::Recovery,
+                        AlertKind::Fallback,
+                    ]
+                })
+                .into_iter()
+                .map(|k| match k {
+                    AlertKind::Down => crate::alert::Kind::Down,
+                    AlertKind::Reminder => crate::alert::Kind::Reminder,
+                    AlertKind::Recovery => crate::alert::Kind::Recovery,
+                    AlertKind::Fallback => crate::alert::Kind::Fallback,
+                })
+                .collect(),
+            timeout: c.timeout.map_or(Duration::from_secs(30), |d| d.0),
+            dir: dir.to_path_buf(),
+        })
+        .collect();
     let defaults = &raw;
     let mut services = Vec::with_capacity(raw.service.len());
     let mut seen = HashSet::new();
@@ -667,11 +775,30 @@ fn build(
                 .or(defaults.notify_recovery)
                 .unwrap_or(true),
         };
+        let restart_keys = [
+            ("restart_after", s.restart_after.is_some()),
+            ("restart_limit", s.restart_limit.is_some()),
+            ("restart_window", s.restart_window.is_some()),
+            ("restart_timeout", s.restart_timeout.is_some()),
+        ];
+        let stray_restart_key = restart_keys.iter().find(|(_, present)| *present);
+        if let (None, Some((k, _))) = (&s.restart, stray_restart_key) {
+            return Err(at(name_span, key(k), format!("`{k}` needs `restart` too")));
+        }
+        let restart = s.restart.map(|argv| Restart {
+            argv: resolve_program(argv.0, dir),
+            after: s.restart_after.map_or(2, |c| c.0),
+            limit: s.restart_limit.map_or(3, |c| c.0),
+            window: s.restart_window.map_or(Duration::from_secs(3600), |d| d.0),
+            timeout: s.restart_timeout.map_or(Duration::from_secs(60), |d| d.0),
+            dir: dir.to_path_buf(),
+        });
         services.push(Service {
             name,
             target,
             timeout: s.timeout.map_or(default_timeout, |d| d.0),
             policy,
+            restart,
         });
     }
     let email = raw_email.map(|e| build_email(e, dir)).transpose()?;
@@ -690,6 +817,8 @@ fn build(
             .retention
             .map_or(Duration::from_secs(90 * 86_400), |d| d.0),
         email,
+        heartbeat,
+        alert_commands,
         services,
         fault,
     })
@@ -912,13 +1041,13 @@ mod tests {
         check_err(
             "titel = \"x\"",
             &format!(
-                "{f}:1: key `titel`: unknown field `titel`, expected one of `title`, `database`, `timeout`, `parallel`, `run_timeout`, `lock_timeout`, `retention`, `alert_after`, `recover_after`, `remind`, `notify_recovery`, `slow_after`, `cert_warn`, `ca_file`, `email`, `service`"
+                "{f}:1: key `titel`: unknown field `titel`, expected one of `title`, `database`, `timeout`, `parallel`, `run_timeout`, `lock_timeout`, `retention`, `alert_after`, `recover_after`, `remind`, `notify_recovery`, `slow_after`, `cert_warn`, `ca_file`, `email`, `heartbeat`, `alert_command`, `service`"
             ),
         );
         check_err(
             "\n[[service]]\nname = \"a\"\ntcp = \"h:1\"\ncolour = 1",
             &format!(
-                "{f}:5: key `service[1].colour`: unknown field `colour`, expected one of `name`, `url`, `tcp`, `command`, `method`, `headers`, `expect_status`, `body_contains`, `timeout`, `alert_after`, `recover_after`, `remind`, `notify_recovery`, `slow_after`, `cert_warn`, `ca_file`"
+                "{f}:5: key `service[1].colour`: unknown field `colour`, expected one of `name`, `url`, `tcp`, `command`, `method`, `headers`, `expect_status`, `body_contains`, `timeout`, `alert_after`, `recover_after`, `remind`, `notify_recovery`, `slow_after`, `cert_warn`, `ca_file`, `restart`, `restart_after`, `restart_limit`, `restart_window`, `restart_timeout`"
             ),
         );
         check_err(

@@ -11,6 +11,7 @@ use crate::check::one_line;
 use crate::report::{Row, pct, table};
 use crate::templates;
 use crate::timefmt::{human, minute};
+use crate::watchdog::RestartAttempt;
 
 /// Mail content, before any transport sees it.
 #[derive(Clone, Debug, PartialEq)]
@@ -32,6 +33,10 @@ pub struct Digest<'a> {
     pub forced: bool,
     /// What is due, one per service (see [`collapse`]).
     pub alerts: Vec<Alert>,
+    /// Restarts no email has told of yet.
+    pub restarts: Vec<RestartAttempt>,
+    /// `(service, note)` for services still failing with their restart budget spent.
+    pub exhausted: Vec<(String, String)>,
     /// Every configured service, problems first.
     pub rows: Vec<Row>,
 }
@@ -122,6 +127,11 @@ pub fn subject(d: &Digest) -> String {
     if !still.is_empty() {
         parts.push(format!("still down: {}", list(&still)));
     }
+    let mut restarted: Vec<&str> = d.restarts.iter().map(|r| r.service.as_str()).collect();
+    restarted.dedup();
+    if !restarted.is_empty() {
+        parts.push(format!("restarted: {}", list(&restarted)));
+    }
     if parts.is_empty() {
         parts.push(if failing == 0 {
             format!("all {total} services online")
@@ -181,6 +191,16 @@ pub fn kind_label(kind: Kind) -> &'static str {
     }
 }
 
+/// "restarted price-api at 10:22 UTC: exit 0".
+pub fn restart_line(r: &RestartAttempt) -> String {
+    format!(
+        "restarted {} at {}: {}",
+        r.service,
+        r.started_at.format("%H:%M UTC"),
+        r.outcome
+    )
+}
+
 /// Why this email was sent, for the footer.
 pub fn why(d: &Digest) -> String {
     let mut reasons: Vec<String> = d
@@ -188,6 +208,7 @@ pub fn why(d: &Digest) -> String {
         .iter()
         .map(|a| format!("{} {}", a.kind.as_str(), a.service))
         .collect();
+    reasons.extend(d.restarts.iter().map(|r| format!("restart {}", r.service)));
     if d.forced {
         reasons.push("--force".to_string());
     }
@@ -210,6 +231,15 @@ fn text(d: &Digest) -> String {
             })
             .collect();
         out.push_str(&table(&["ALERT", "SERVICE", "WHAT"], alerts));
+        out.push('\n');
+    }
+    for r in &d.restarts {
+        out.push_str(&format!("* {}\n", restart_line(r)));
+    }
+    for (service, note) in &d.exhausted {
+        out.push_str(&format!("* {service}: {note}\n"));
+    }
+    if !d.restarts.is_empty() || !d.exhausted.is_empty() {
         out.push('\n');
     }
     let body = d
@@ -323,6 +353,20 @@ mod tests {
                 alert("price-api", Kind::Down, "2026-11-21T10:20:00Z"),
                 alert("chat", Kind::Down, "2026-11-21T10:20:00Z"),
             ],
+            restarts: vec![RestartAttempt {
+                id: Some(1),
+                service: "search".into(),
+                started_at: at("2026-11-21T10:20:01Z"),
+                exit_code: Some(0),
+                outcome: "exit 0".into(),
+                output: String::new(),
+                duration_ms: 812,
+            }],
+            exhausted: vec![(
+                "chat".into(),
+                "still failing after 3 restarts within 1h; no more restarts until one ages out"
+                    .into(),
+            )],
             rows,
         }
     }
@@ -330,6 +374,11 @@ mod tests {
     #[test]
     fn subjects_say_what_happened() {
         let mut d = sample();
+        assert_eq!(
+            subject(&d),
+            "[vps-1] DOWN: price-api, chat (3 of 14 services); restarted: search"
+        );
+        d.restarts.clear();
         assert_eq!(
             subject(&d),
             "[vps-1] DOWN: price-api, chat (3 of 14 services)"
@@ -348,6 +397,7 @@ mod tests {
     #[test]
     fn long_lists_are_cut_and_combined_in_one_subject() {
         let mut d = sample();
+        d.restarts.clear();
         d.alerts = (0..6)
             .map(|i| alert(&format!("svc-{i:02}"), Kind::Down, "2026-11-21T10:20:00Z"))
             .chain([alert("chat", Kind::Recovery, "2026-11-21T10:20:00Z")])
@@ -393,6 +443,7 @@ mod tests {
     #[test]
     fn hostile_names_and_reasons_cannot_break_the_subject() {
         let mut d = sample();
+        d.restarts[0].service = "a\r\nb".into();
         d.title = "vps\r\nBcc: victim@example.com";
         d.alerts = vec![alert("x\ny", Kind::Down, "2026-11-21T10:20:00Z")];
         let s = subject(&d);

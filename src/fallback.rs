@@ -8,13 +8,15 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use chrono::Utc;
 
-use crate::config::{Config, Email};
-use crate::{digest, log, mail};
+use crate::alert::Kind;
+use crate::config::{AlertCommand, Config, Email};
+use crate::{alert_command, digest, log, mail};
 
 struct Target {
     title: String,
     host: String,
     email: Option<Email>,
+    commands: Vec<AlertCommand>,
 }
 
 static TARGET: OnceLock<Target> = OnceLock::new();
@@ -28,6 +30,12 @@ pub fn arm(config: &Config) {
         title: config.title.clone(),
         host: config.host.clone(),
         email: config.email.clone(),
+        commands: config
+            .alert_commands
+            .iter()
+            .filter(|c| c.on.contains(&Kind::Fallback))
+            .cloned()
+            .collect(),
     });
     let default_hook = std::panic::take_hook();
     std::panic::set_hook(Box::new(move |info| {
@@ -58,11 +66,18 @@ pub fn send(error: &str) {
         return;
     }
     let Some(target) = TARGET.get() else { return };
-    let Some(email) = &target.email else { return };
     let message = digest::fallback(&target.title, &target.host, error, Utc::now());
-    if let Err(e) = mail::send(email, &target.host, &message) {
+    if let Some(email) = &target.email
+        && let Err(e) = mail::send(email, &target.host, &message)
+    {
         log::error(&format!(
             "the fallback alert was not delivered either: {e:#}"
         ));
+    }
+    let env = alert_command::fallback_env(&target.host, &message.subject, error);
+    for command in &target.commands {
+        if let Err(why) = alert_command::run(command, &env) {
+            log::error(&why);
+        }
     }
 }

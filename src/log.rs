@@ -57,6 +57,10 @@ pub fn error(msg: &str) {
     emit(Level::Error, None, msg);
 }
 
+pub fn warn(msg: &str) {
+    emit(Level::Warn, None, msg);
+}
+
 pub fn info(msg: &str) {
     emit(Level::Info, None, msg);
 }

@@ -12,7 +12,10 @@ use rusqlite::{Connection, TransactionBehavior, params};
 
 use crate::alert::{AlertState, Decision, Kind};
 use crate::check::{CheckResult, Status};
+use crate::config::AlertCommand;
+use crate::heartbeat::Beat;
 use crate::timefmt::{iso, parse_iso};
+use crate::watchdog::RestartAttempt;
 
 /// The schema `schema.sql` creates; `PRAGMA user_version` records it.
 pub const SCHEMA_VERSION: i64 = 1;
@@ -31,6 +34,17 @@ pub struct Store {
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct RunId(pub i64);
+
+/// An alert command still due for a notification.
+#[derive(Clone, Debug, PartialEq)]
+pub struct CommandDue {
+    pub notification_id: i64,
+    /// The command's key (argv as JSON).
+    pub command: String,
+    pub service: String,
+    pub kind: Kind,
+    pub created_at: DateTime<Utc>,
+}
 
 /// A notification not yet delivered.
 #[derive(Clone, Debug, PartialEq)]
@@ -180,6 +194,7 @@ impl Store {
         run: RunId,
         results: &[CheckResult],
         decisions: &[Decision],
+        commands: &[AlertCommand],
     ) -> Result<()> {
         let tx = self
             .conn
@@ -197,6 +212,9 @@ impl Store {
             )?;
             let mut notify = tx.prepare_cached(
                 "INSERT INTO notifications (run_id, service, kind, created_at) VALUES (?1, ?2, ?3, ?4)",
+            )?;
+            let mut command_due = tx.prepare_cached(
+                "INSERT INTO command_deliveries (notification_id, command) VALUES (?1, ?2)",
             )?;
             for r in results {
                 insert.execute(params![
@@ -227,6 +245,10 @@ impl Store {
                 ])?;
                 if let Some(kind) = d.due {
                     notify.execute(params![run.0, r.service, kind.as_str(), iso(r.checked_at)])?;
+                    let notification = tx.last_insert_rowid();
+                    for c in commands.iter().filter(|c| c.on.contains(&kind)) {
+                        command_due.execute(params![notification, c.key()])?;
+                    }
                 }
             }
             let failing = results.iter().filter(|r| r.status.is_failure()).count();
@@ -264,6 +286,7 @@ impl Store {
         &mut self,
         run: RunId,
         ids: &[i64],
+        restarts: &[i64],
         forced: bool,
         at: DateTime<Utc>,
         error: Option<&str>,
@@ -280,6 +303,13 @@ impl Store {
             for id in ids {
                 update.execute(params![id, error, iso(at), run.0])?;
             }
+            if error.is_none() {
+                let mut reported =
+                    tx.prepare_cached("UPDATE restarts SET reported_at = ?2 WHERE id = ?1")?;
+                for id in restarts {
+                    reported.execute(params![id, iso(at)])?;
+                }
+            }
             if forced {
                 tx.execute(
                     "INSERT INTO notifications (run_id, kind, created_at, sent_at, sent_run_id, attempts, error)
@@ -289,6 +319,112 @@ impl Store {
             }
         }
         tx.commit().context("recording the delivery")?;
+        Ok(())
+    }
+
+    /// How many restarts of `service` began at or after `since`.
+    pub fn restarts_since(&self, service: &str, since: DateTime<Utc>) -> Result<u32> {
+        self.conn
+            .query_row(
+                "SELECT count(*) FROM restarts WHERE service = ?1 AND started_at >= ?2",
+                params![service, iso(since)],
+                |r| r.get(0),
+            )
+            .context("counting restarts")
+    }
+
+    pub fn record_restart(&mut self, run: RunId, attempt: &RestartAttempt) -> Result<()> {
+        self.conn
+            .execute(
+                "INSERT INTO restarts (run_id, service, started_at, exit_code, outcome, output, duration_ms)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                params![
+                    run.0,
+                    attempt.service,
+                    iso(attempt.started_at),
+                    attempt.exit_code,
+                    attempt.outcome,
+                    attempt.output,
+                    attempt.duration_ms as i64,
+                ],
+            )
+            .context("recording a restart")?;
+        Ok(())
+    }
+
+    /// Restarts no email has told of yet, oldest first.
+    pub fn unreported_restarts(&self) -> Result<Vec<RestartAttempt>> {
+        let mut stmt = self.conn.prepare(
+            "SELECT id, service, started_at, exit_code, outcome, output, duration_ms
+             FROM restarts WHERE reported_at IS NULL ORDER BY id",
+        )?;
+        let rows = stmt.query_map([], |r| {
+            Ok(RestartAttempt {
+                id: Some(r.get(0)?),
+                service: r.get(1)?,
+                started_at: parse_iso(&r.get::<_, String>(2)?).unwrap_or_default(),
+                exit_code: r.get(3)?,
+                outcome: r.get(4)?,
+                output: r.get::<_, Option<String>>(5)?.unwrap_or_default(),
+                duration_ms: r.get::<_, i64>(6)?.max(0) as u64,
+            })
+        })?;
+        rows.collect::<rusqlite::Result<_>>()
+            .context("reading restarts")
+    }
+
+    /// Alert-command deliveries still due, with what the command needs to know.
+    pub fn due_command_deliveries(&self) -> Result<Vec<CommandDue>> {
+        let mut stmt = self.conn.prepare(
+            "SELECT d.notification_id, d.command, n.service, n.kind, n.created_at
+             FROM command_deliveries d JOIN notifications n ON n.id = d.notification_id
+             WHERE d.sent_at IS NULL ORDER BY d.notification_id",
+        )?;
+        let rows = stmt.query_map([], |r| {
+            Ok(CommandDue {
+                notification_id: r.get(0)?,
+                command: r.get(1)?,
+                service: r.get::<_, Option<String>>(2)?.unwrap_or_default(),
+                kind: Kind::parse(&r.get::<_, String>(3)?).unwrap_or(Kind::Down),
+                created_at: parse_iso(&r.get::<_, String>(4)?).unwrap_or_default(),
+            })
+        })?;
+        rows.collect::<rusqlite::Result<_>>()
+            .context("reading due alert commands")
+    }
+
+    /// One alert-command attempt: done when `error` is `None`, else still due.
+    pub fn record_command_delivery(
+        &mut self,
+        notification_id: i64,
+        command: &str,
+        at: DateTime<Utc>,
+        error: Option<&str>,
+    ) -> Result<()> {
+        self.conn
+            .execute(
+                "UPDATE command_deliveries
+                 SET attempts = attempts + 1, error = ?3, sent_at = CASE WHEN ?3 IS NULL THEN ?4 END
+                 WHERE notification_id = ?1 AND command = ?2",
+                params![notification_id, command, error, iso(at)],
+            )
+            .context("recording an alert command")?;
+        Ok(())
+    }
+
+    pub fn record_heartbeat(&mut self, run: RunId, beat: &Beat) -> Result<()> {
+        self.conn
+            .execute(
+                "INSERT INTO heartbeats (run_id, kind, requested_at, status_code, error) VALUES (?1, ?2, ?3, ?4, ?5)",
+                params![
+                    run.0,
+                    if beat.success_ping { "success" } else { "fail" },
+                    iso(beat.requested_at),
+                    beat.status_code,
+                    beat.error
+                ],
+            )
+            .context("recording the heartbeat")?;
         Ok(())
     }
 
@@ -414,13 +550,14 @@ mod tests {
                 run,
                 &[result("web", "2026-11-21T10:05:00.000Z", Status::Offline)],
                 &[decision],
+                &[],
             )
             .unwrap();
         assert_eq!(store.alert_states().unwrap()["web"], state);
         let due = store.due_notifications().unwrap();
         assert_eq!((due.len(), due[0].kind), (1, Kind::Down));
         store
-            .record_delivery(run, &[due[0].id], false, at, Some("refused"))
+            .record_delivery(run, &[due[0].id], &[], false, at, Some("refused"))
             .unwrap();
         assert_eq!(
             store.due_notifications().unwrap().len(),
@@ -428,7 +565,7 @@ mod tests {
             "a failed delivery stays due"
         );
         store
-            .record_delivery(run, &[due[0].id], true, at, None)
+            .record_delivery(run, &[due[0].id], &[], true, at, None)
             .unwrap();
         assert!(store.due_notifications().unwrap().is_empty());
         let (attempts, reports): (i64, i64) = store

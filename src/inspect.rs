@@ -1,0 +1,116 @@
+//! The read-only commands: `status` (from the database, no probing) and
+//! `check-config` (what would be checked, and where mail goes).
+
+use anyhow::Result;
+use chrono::Utc;
+
+use crate::config::{Config, ConfigError, Target};
+use crate::store::Store;
+use crate::{mail, report};
+
+/// `status`: from the database only, no probing.
+pub fn status(config: &Config, json: bool) -> Result<()> {
+    let now = Utc::now();
+    let (summaries, runs) = if config.database.exists() {
+        let db = Store::open(&config.database)?;
+        (db.summaries()?, db.recent_run_starts()?)
+    } else {
+        Default::default()
+    };
+    let rows = report::rows(&config.services, &summaries);
+    if json {
+        let doc = report::status_json(&config.title, &rows, &runs, now);
+        println!("{}", serde_json::to_string_pretty(&doc)?);
+    } else {
+        print!("{}", report::status_text(&config.title, &rows, now));
+    }
+    Ok(())
+}
+
+/// `check-config`: what would be checked, and where mail goes.
+pub fn describe_config(config: &Config) -> Result<String> {
+    use crate::timefmt::format_duration as d;
+    let mut out = format!(
+        "config    {}\ntitle     {}\ndatabase  {} (raw checks kept {})\nmail      {}\n\n{} services, up to {} probes at once, run_timeout {}:\n",
+        config.path.display(),
+        config.title,
+        config.database.display(),
+        d(config.retention),
+        describe_mail(config)?,
+        config.services.len(),
+        config.parallel,
+        d(config.run_timeout),
+    );
+    let width = config
+        .services
+        .iter()
+        .map(|s| s.name.chars().count())
+        .max()
+        .unwrap_or(0);
+    for s in &config.services {
+        let what = match &s.target {
+            Target::Http(h) => {
+                let mut w = format!("{} {}", h.method, h.url);
+                if !h.expect_status.is_empty() {
+                    let codes: Vec<String> = h.expect_status.iter().map(u16::to_string).collect();
+                    w.push_str(&format!(", expect {}", codes.join("/")));
+                }
+                if let Some(b) = &h.body_contains {
+                    w.push_str(&format!(", body contains {b:?}"));
+                }
+                if let Some(slow) = h.slow_after {
+                    w.push_str(&format!(", slow after {}", d(slow)));
+                }
+                w
+            }
+            Target::Tcp(addr) => format!("tcp {addr}"),
+            Target::Command(c) => format!("command {:?}", c.argv),
+        };
+        out.push_str(&format!(
+            "  {:width$}  {what}  (timeout {}, alert after {}, remind {})\n",
+            s.name,
+            d(s.timeout),
+            s.policy.alert_after,
+            s.policy.remind,
+        ));
+    }
+    Ok(out)
+}
+
+/// Where mail goes; a password that cannot be read is a config error here,
+/// so `check-config` catches it before the first alert does.
+fn describe_mail(config: &Config) -> Result<String> {
+    use crate::config::Transport;
+    let Some(email) = &config.email else {
+        return Ok(
+            "not configured (no [email] section): results are stored, nothing is sent".into(),
+        );
+    };
+    mail::check_addresses(email).map_err(|e| ConfigError {
+        file: config.path.clone(),
+        line: None,
+        key: None,
+        message: format!("{e:#}"),
+    })?;
+    let route = format!("from {} to {}", email.from, email.to.join(", "));
+    Ok(match &email.transport {
+        Transport::Smtp(s) => {
+            let auth = match (&s.user, &s.password) {
+                (Some(user), Some(password)) => {
+                    password.read().map_err(|e| ConfigError {
+                        file: config.path.clone(),
+                        line: None,
+                        key: None,
+                        message: format!("{e:#}"),
+                    })?;
+                    format!(", as {user}")
+                }
+                (Some(user), None) => format!(", as {user} without a password"),
+                _ => String::new(),
+            };
+            format!("{route} via SMTP {}:{} ({:?}{auth})", s.host, s.port, s.tls)
+        }
+        Transport::Sendmail => format!("{route} via sendmail"),
+        Transport::File(dir) => format!("{route} as .eml files in {}", dir.display()),
+    })
+}
