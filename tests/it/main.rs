@@ -1,6 +1,7 @@
 //! The one integration test binary: the real upcheck binary against real
 //! servers, processes and SQLite files, all on this machine.
 
+mod actions;
 mod alerts;
 mod config;
 mod probes;

@@ -55,6 +55,16 @@ impl World {
         std::fs::write(self.path(name), text).expect("write file");
     }
 
+    /// Writes an executable script.
+    pub fn script(&self, name: &str, body: &str) {
+        self.write(name, body);
+        std::fs::set_permissions(
+            self.path(name),
+            std::os::unix::fs::PermissionsExt::from_mode(0o755),
+        )
+        .expect("chmod");
+    }
+
     pub fn config_path(&self) -> PathBuf {
         self.path("upcheck.toml")
     }
@@ -102,19 +112,30 @@ pub fn services(entries: &[(&str, &str)]) -> String {
 /// A real HTTP server (tiny_http) with the answers the probes are tested against.
 pub struct HttpServer {
     pub port: u16,
+    /// Paths of the `/ping/...` requests received, in order.
+    pings: Arc<std::sync::Mutex<Vec<String>>>,
 }
 
 impl HttpServer {
     pub fn start() -> HttpServer {
         let server = Arc::new(tiny_http::Server::http("127.0.0.1:0").expect("bind http"));
         let port = server.server_addr().to_ip().expect("ip").port();
+        let pings = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let seen = pings.clone();
         thread::spawn(move || {
             for request in server.incoming_requests() {
+                if request.url().starts_with("/ping/") {
+                    seen.lock().unwrap().push(request.url().to_string());
+                }
                 // One thread per request, so a hanging answer holds up nothing else.
                 thread::spawn(move || answer(request));
             }
         });
-        HttpServer { port }
+        HttpServer { port, pings }
+    }
+
+    pub fn pings(&self) -> Vec<String> {
+        self.pings.lock().unwrap().clone()
     }
 
     pub fn url(&self, path: &str) -> String {
@@ -130,6 +151,7 @@ fn answer(request: tiny_http::Request) {
     let parts: Vec<&str> = url.trim_start_matches('/').split('/').collect();
     let result = match parts.as_slice() {
         ["ok"] => request.respond(text(200, "ok")),
+        ["ping", ..] => request.respond(text(200, "pong")),
         ["body"] => request.respond(text(200, "service status=green, queue=3")),
         ["status", code] => request.respond(text(code.parse().unwrap_or(500), "status")),
         ["slow", ms] => {

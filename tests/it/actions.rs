@@ -1,0 +1,390 @@
+//! What a run does beyond the email: watchdog restarts, the heartbeat to a
+//! dead-man's switch, and alert commands; all through real runs and real
+//! scripts that record what they were given.
+
+use std::time::{Duration, Instant};
+
+use crate::support::{HttpServer, Run, SmtpServer, World, assert_contains, closed_port, services};
+
+/// A service that fails while `<name>.down` exists beside the config.
+fn switchable(name: &str) -> String {
+    format!("command = [\"test\", \"!\", \"-e\", \"{name}.down\"]")
+}
+
+fn set_down(world: &World, name: &str, down: bool) {
+    let flag = world.path(&format!("{name}.down"));
+    if down {
+        std::fs::write(flag, "").unwrap();
+    } else {
+        let _ = std::fs::remove_file(flag);
+    }
+}
+
+/// Runs once; asserts a completed, silent run; returns the subjects mailed during it.
+fn run_and_collect(world: &World, smtp: &SmtpServer) -> Vec<String> {
+    let before = smtp.received().len();
+    let run = world.run(&[]);
+    assert_eq!(
+        (run.code, run.stdout.as_str(), run.stderr.as_str()),
+        (0, "", ""),
+        "{run:?}"
+    );
+    smtp.received()[before..]
+        .iter()
+        .map(|m| m.subject())
+        .collect()
+}
+
+fn lines(world: &World, file: &str) -> usize {
+    std::fs::read_to_string(world.path(file))
+        .map(|s| s.lines().count())
+        .unwrap_or(0)
+}
+
+#[test]
+fn restarts_follow_the_threshold_and_the_budget_and_are_mailed() {
+    let smtp = SmtpServer::plain();
+    let world = World::new("");
+    world.script(
+        "restart.sh",
+        "#!/bin/sh\necho \"$UPCHECK_SERVICE\" >> restarts.log\necho restarted\n",
+    );
+    world.write(
+        "upcheck.toml",
+        &format!(
+            "title = \"vps-1\"\nalert_after = 3\n{}{}",
+            smtp.email_config(),
+            services(&[(
+                "api",
+                &format!(
+                    "{}\nrestart = [\"./restart.sh\"]\nrestart_after = 2\nrestart_limit = 2\nrestart_window = \"1h\"",
+                    switchable("api")
+                ),
+            )])
+        ),
+    );
+    set_down(&world, "api", true);
+    let mailed: Vec<Vec<String>> = (0..5).map(|_| run_and_collect(&world, &smtp)).collect();
+    assert_eq!(
+        lines(&world, "restarts.log"),
+        2,
+        "two restarts, then the budget is spent"
+    );
+    assert_eq!(
+        mailed,
+        [
+            vec![],
+            vec!["[vps-1] restarted: api".to_string()],
+            vec!["[vps-1] DOWN: api (1 of 1 services); restarted: api".to_string()],
+            vec!["[vps-1] still down: api".to_string()],
+            vec!["[vps-1] still down: api".to_string()],
+        ]
+    );
+    let mails = smtp.received();
+    assert_contains(&mails[0].text(), "restarted api at ");
+    assert_contains(&mails[0].text(), ": exit 0");
+    assert_contains(&mails[0].html().unwrap(), "restarted api at ");
+    assert_contains(
+        &mails[2].text(),
+        "api: still failing after 2 restarts within 1h",
+    );
+    let db = world.db();
+    let (count, output, outcome): (i64, String, String) = db
+        .query_row(
+            "SELECT count(*), max(output), max(outcome) FROM restarts WHERE exit_code = 0",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+        )
+        .unwrap();
+    assert_eq!(
+        (count, output.trim(), outcome.as_str()),
+        (2, "restarted", "exit 0")
+    );
+}
+
+#[test]
+fn a_restart_that_works_is_reported_without_an_alert() {
+    let smtp = SmtpServer::plain();
+    let world = World::new(&format!(
+        "title = \"vps-1\"\nalert_after = 3\n{}{}",
+        smtp.email_config(),
+        services(&[(
+            "api",
+            &format!(
+                "{}\nrestart = [\"rm\", \"-f\", \"api.down\"]",
+                switchable("api")
+            )
+        )])
+    ));
+    set_down(&world, "api", true);
+    let mailed: Vec<Vec<String>> = (0..4).map(|_| run_and_collect(&world, &smtp)).collect();
+    assert_eq!(
+        mailed,
+        [
+            vec![],
+            vec!["[vps-1] restarted: api".to_string()],
+            vec![],
+            vec![]
+        ]
+    );
+    assert_eq!(world.latest("api").0, "online");
+}
+
+#[test]
+fn a_restart_that_hangs_is_killed_at_its_timeout() {
+    let world = World::new(&services(&[(
+        "api",
+        "command = [\"false\"]\nrestart = [\"sleep\", \"30\"]\nrestart_after = 1\nrestart_timeout = \"300ms\"",
+    )]));
+    let started = Instant::now();
+    let run = world.run(&[]);
+    assert_eq!((run.code, run.stderr.as_str()), (0, ""));
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "took {:?}",
+        started.elapsed()
+    );
+    let (exit_code, outcome): (Option<i64>, String) = world
+        .db()
+        .query_row("SELECT exit_code, outcome FROM restarts", [], |r| {
+            Ok((r.get(0)?, r.get(1)?))
+        })
+        .unwrap();
+    assert_eq!(
+        (exit_code, outcome.as_str()),
+        (None, "still running at the timeout, killed")
+    );
+}
+
+#[test]
+fn the_heartbeat_is_pinged_after_every_run_and_fail_url_after_a_failed_one() {
+    let http = HttpServer::start();
+    let heartbeat = format!(
+        "[heartbeat]\nurl = {:?}\nfail_url = {:?}\n\n",
+        http.url("/ping/ok"),
+        http.url("/ping/fail")
+    );
+    let world = World::new(&format!(
+        "{heartbeat}{}",
+        services(&[("api", "command = [\"true\"]")])
+    ));
+    assert_eq!(world.run(&[]).code, 0);
+    assert_eq!(world.run(&[]).code, 0);
+    assert_eq!(http.pings(), ["/ping/ok", "/ping/ok"]);
+
+    // A failed run (mail cannot be delivered) pings fail_url instead.
+    world.write(
+        "upcheck.toml",
+        &format!(
+            "{heartbeat}[email]\nto = [\"ops@example.com\"]\nfrom = \"upcheck@example.com\"\nsmtp_host = \"127.0.0.1\"\n\
+             smtp_port = {}\nsmtp_tls = \"none\"\n\n{}",
+            closed_port(),
+            services(&[("api", "command = [\"true\"]")])
+        ),
+    );
+    assert_eq!(world.run(&["--force"]).code, 1);
+    assert_eq!(http.pings(), ["/ping/ok", "/ping/ok", "/ping/fail"]);
+    let kinds: Vec<(String, i64)> = world
+        .db()
+        .prepare("SELECT kind, status_code FROM heartbeats ORDER BY id")
+        .unwrap()
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    assert_eq!(
+        kinds,
+        [
+            ("success".to_string(), 200),
+            ("success".to_string(), 200),
+            ("fail".to_string(), 200)
+        ]
+    );
+}
+
+#[test]
+fn an_unreachable_heartbeat_is_a_warning_not_a_failed_run() {
+    let world = World::new(&format!(
+        "[heartbeat]\nurl = \"http://127.0.0.1:{}/ping\"\ntimeout = \"2s\"\n\n{}",
+        closed_port(),
+        services(&[("api", "command = [\"true\"]")])
+    ));
+    let run = world.run(&[]);
+    assert_eq!(run.code, 0, "{run:?}");
+    assert_contains(&run.stderr, "the heartbeat failed");
+    let error: String = world
+        .db()
+        .query_row("SELECT error FROM heartbeats", [], |r| r.get(0))
+        .unwrap();
+    assert_contains(&error, "the heartbeat failed");
+    let finished: Option<String> = world
+        .db()
+        .query_row("SELECT error FROM runs", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(finished, None, "the run itself did not fail");
+    // In JSON, the warning is one parsable line too.
+    let run = world.run(&["--log-format", "json"]);
+    let line: serde_json::Value = serde_json::from_str(run.stderr.trim()).expect("one JSON line");
+    assert_eq!(line["level"], "warn");
+}
+
+/// An alert command that records its UPCHECK_ environment, one file per call.
+const RECORDER: &str = "#!/bin/sh\nmkdir -p calls\nn=$(ls calls | wc -l)\nenv | grep '^UPCHECK_' | sort > \"calls/$n\"\n";
+
+fn calls(world: &World) -> Vec<String> {
+    let mut files: Vec<_> = std::fs::read_dir(world.path("calls"))
+        .map(|d| d.map(|e| e.unwrap().path()).collect())
+        .unwrap_or_default();
+    files.sort();
+    files
+        .iter()
+        .map(|f| std::fs::read_to_string(f).unwrap())
+        .collect()
+}
+
+#[test]
+fn alert_commands_run_once_per_due_notification_with_the_facts_in_the_environment() {
+    let smtp = SmtpServer::plain();
+    let world = World::new("");
+    world.script("record.sh", RECORDER);
+    world.write(
+        "upcheck.toml",
+        &format!(
+            "title = \"vps-1\"\nalert_after = 1\nremind = \"never\"\n\n[[alert_command]]\ncommand = [\"./record.sh\"]\n\n{}{}",
+            smtp.email_config(),
+            services(&[("api", &switchable("api")), ("db", "command = [\"true\"]")])
+        ),
+    );
+    assert_eq!(run_and_collect(&world, &smtp).len(), 0);
+    assert!(calls(&world).is_empty(), "a quiet run runs no command");
+    set_down(&world, "api", true);
+    assert_eq!(run_and_collect(&world, &smtp).len(), 1);
+    assert_eq!(run_and_collect(&world, &smtp).len(), 0);
+    set_down(&world, "api", false);
+    assert_eq!(run_and_collect(&world, &smtp).len(), 1);
+    let calls = calls(&world);
+    assert_eq!(calls.len(), 2, "{calls:?}");
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .unwrap()
+        .trim()
+        .to_string();
+    assert_contains(&calls[0], "UPCHECK_KIND=down\n");
+    assert_contains(&calls[0], "UPCHECK_SERVICE=api\n");
+    assert_contains(&calls[0], "UPCHECK_STATUS=offline\n");
+    assert_contains(&calls[0], "UPCHECK_REASON=exit 1\n");
+    assert_contains(
+        &calls[0],
+        "UPCHECK_SUBJECT=[vps-1] DOWN: api (1 of 2 services)\n",
+    );
+    assert_contains(&calls[0], &format!("UPCHECK_HOST={host}\n"));
+    assert!(calls[0].contains("UPCHECK_SINCE=20"), "{}", calls[0]);
+    assert_contains(&calls[1], "UPCHECK_KIND=recovery\n");
+    assert_contains(&calls[1], "UPCHECK_STATUS=online\n");
+}
+
+#[test]
+fn alert_commands_only_get_the_kinds_they_ask_for() {
+    let world = World::new("");
+    world.script("record.sh", RECORDER);
+    world.write(
+        "upcheck.toml",
+        &format!(
+            "alert_after = 1\n[[alert_command]]\ncommand = [\"./record.sh\"]\non = [\"recovery\"]\n\n{}",
+            services(&[("api", &switchable("api"))])
+        ),
+    );
+    set_down(&world, "api", true);
+    for _ in 0..3 {
+        assert_eq!(world.run(&[]).code, 0);
+    }
+    assert!(
+        calls(&world).is_empty(),
+        "down and reminders were not asked for"
+    );
+    set_down(&world, "api", false);
+    assert_eq!(world.run(&[]).code, 0);
+    let calls = calls(&world);
+    assert_eq!(calls.len(), 1);
+    assert_contains(&calls[0], "UPCHECK_KIND=recovery\n");
+}
+
+#[test]
+fn a_hostile_service_name_reaches_the_command_as_data_never_as_shell() {
+    let world = World::new("");
+    world.script("record.sh", RECORDER);
+    let hostile = "x; touch pwned; $(touch pwned2) `touch pwned3`";
+    world.write(
+        "upcheck.toml",
+        &format!(
+            "alert_after = 1\n[[alert_command]]\ncommand = [\"./record.sh\"]\n\n{}",
+            services(&[(hostile, "command = [\"false\"]")])
+        ),
+    );
+    assert_eq!(world.run(&[]).code, 0);
+    for f in ["pwned", "pwned2", "pwned3"] {
+        assert!(
+            !world.path(f).exists(),
+            "{f} was created: the name reached a shell"
+        );
+    }
+    assert_contains(&calls(&world)[0], &format!("UPCHECK_SERVICE={hostile}\n"));
+}
+
+#[test]
+fn a_failing_alert_command_stays_due_and_is_retried_next_run() {
+    let world = World::new("");
+    world.script("notify.sh", "#!/bin/sh\n[ -e service-up ] || { echo 'ntfy: 503' >&2; exit 1; }\necho \"$UPCHECK_KIND\" >> sent.log\n");
+    world.write(
+        "upcheck.toml",
+        &format!(
+            "alert_after = 1\nremind = \"never\"\n[[alert_command]]\ncommand = [\"./notify.sh\"]\n\n{}",
+            services(&[("api", "command = [\"false\"]")])
+        ),
+    );
+    let run = world.run(&[]);
+    assert_eq!(run.code, 1, "{run:?}");
+    assert_contains(&run.stderr, "alert command ");
+    assert_contains(
+        &run.stderr,
+        "exit 1: ntfy: 503 (it stays due; the next run retries)",
+    );
+    world.write("service-up", "");
+    let run: Run = world.command(&[]).output().unwrap().into();
+    assert_eq!(run.code, 0, "{run:?}");
+    assert_eq!(world.run(&[]).code, 0);
+    assert_eq!(
+        std::fs::read_to_string(world.path("sent.log")).unwrap(),
+        "down\n",
+        "delivered exactly once"
+    );
+    let (attempts, sent): (i64, Option<String>) = world
+        .db()
+        .query_row(
+            "SELECT attempts, sent_at FROM command_deliveries",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .unwrap();
+    assert_eq!(attempts, 2);
+    assert!(sent.is_some());
+}
+
+#[test]
+fn the_fallback_runs_alert_commands_that_ask_for_it() {
+    let world = World::new("");
+    world.script("record.sh", RECORDER);
+    world.write("not-a-folder", "");
+    world.write(
+        "upcheck.toml",
+        &format!(
+            "title = \"vps-1\"\ndatabase = \"not-a-folder/upcheck.db\"\n[[alert_command]]\ncommand = [\"./record.sh\"]\non = [\"fallback\"]\n\n{}",
+            services(&[("api", "command = [\"true\"]")])
+        ),
+    );
+    assert_eq!(world.run(&[]).code, 1);
+    let calls = calls(&world);
+    assert_eq!(calls.len(), 1);
+    assert_contains(&calls[0], "UPCHECK_KIND=fallback\n");
+    assert_contains(&calls[0], "UPCHECK_SUBJECT=[vps-1] upcheck failed on ");
+    assert_contains(&calls[0], "not-a-folder");
+}
