@@ -4,6 +4,7 @@
 mod actions;
 mod alerts;
 mod config;
+mod deploy;
 mod probes;
 mod run;
 mod support;
