@@ -31,12 +31,14 @@ pub fn status(config: &Config, json: bool) -> Result<()> {
 pub fn describe_config(config: &Config) -> Result<String> {
     use crate::timefmt::format_duration as d;
     let mut out = format!(
-        "config    {}\ntitle     {}\ndatabase  {} (raw checks kept {})\nmail      {}\n\n{} services, up to {} probes at once, run_timeout {}:\n",
+        "config     {}\ntitle      {}\ndatabase   {} (raw checks kept {})\nmail       {}\nheartbeat  {}\n{}\n{} services, up to {} probes at once, run_timeout {}:\n",
         config.path.display(),
         config.title,
         config.database.display(),
         d(config.retention),
         describe_mail(config)?,
+        describe_heartbeat(config),
+        describe_commands(config),
         config.services.len(),
         config.parallel,
         d(config.run_timeout),
@@ -66,8 +68,17 @@ pub fn describe_config(config: &Config) -> Result<String> {
             Target::Tcp(addr) => format!("tcp {addr}"),
             Target::Command(c) => format!("command {:?}", c.argv),
         };
+        let restart = s.restart.as_ref().map_or_else(String::new, |r| {
+            format!(
+                ", restart {:?} after {} (at most {} per {})",
+                r.argv,
+                r.after,
+                r.limit,
+                d(r.window)
+            )
+        });
         out.push_str(&format!(
-            "  {:width$}  {what}  (timeout {}, alert after {}, remind {})\n",
+            "  {:width$}  {what}  (timeout {}, alert after {}, remind {}{restart})\n",
             s.name,
             d(s.timeout),
             s.policy.alert_after,
@@ -75,6 +86,38 @@ pub fn describe_config(config: &Config) -> Result<String> {
         ));
     }
     Ok(out)
+}
+
+/// The heartbeat's host only: the rest of the URL is usually the secret.
+fn describe_heartbeat(config: &Config) -> String {
+    let host = |url: &str| {
+        url.parse::<ureq::http::Uri>()
+            .ok()
+            .and_then(|u| u.host().map(str::to_string))
+            .unwrap_or_default()
+    };
+    match &config.heartbeat {
+        None => "none".to_string(),
+        Some(h) => format!(
+            "pings {} after every run{}",
+            host(&h.url),
+            h.fail_url
+                .as_ref()
+                .map(|f| format!(", {} after a failed one", host(f)))
+                .unwrap_or_default()
+        ),
+    }
+}
+
+fn describe_commands(config: &Config) -> String {
+    config
+        .alert_commands
+        .iter()
+        .map(|c| {
+            let on: Vec<&str> = c.on.iter().map(|k| k.as_str()).collect();
+            format!("alert      {:?} on {}\n", c.argv, on.join(", "))
+        })
+        .collect()
 }
 
 /// Where mail goes; a password that cannot be read is a config error here,

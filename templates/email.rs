@@ -5,7 +5,8 @@
 use maud::{DOCTYPE, Markup, html};
 
 use super::style::{self, INK, MUTED, PAGE_BG, RULE};
-use crate::digest::{Digest, alert_detail, kind_label, subject, why};
+use crate::check::Status;
+use crate::digest::{Digest, alert_detail, kind_label, restart_line, subject, why};
 use crate::report::{Row, pct};
 use crate::timefmt::{human, minute};
 
@@ -28,6 +29,9 @@ pub fn page(d: &Digest) -> Markup {
                             @if !d.alerts.is_empty() {
                                 tr { td style="padding:4px 20px 8px" { (alerts(d)) } }
                             }
+                            @if !d.restarts.is_empty() || !d.exhausted.is_empty() {
+                                tr { td style="padding:0 20px 8px" { (restarts(d)) } }
+                            }
                             tr { td style="padding:8px 12px" { (status_table(d, &d.rows)) } }
                             tr { td style="padding:12px 20px 20px" { (footer(d)) } }
                         }
@@ -42,14 +46,11 @@ fn header(d: &Digest, failing: usize) -> Markup {
     let total = d.rows.len();
     let (colour, summary) = if failing == 0 {
         (
-            style::colours(crate::check::Status::Online).0,
+            style::colours(Status::Online).0,
             format!("All {total} services online"),
         )
     } else {
-        let worst = d
-            .rows
-            .first()
-            .map_or(crate::check::Status::Offline, |r| r.status);
+        let worst = d.rows.first().map_or(Status::Offline, |r| r.status);
         (
             style::colours(worst).0,
             format!("{failing} of {total} services failing"),
@@ -65,7 +66,7 @@ fn alerts(d: &Digest) -> Markup {
     html! {
         table role="presentation" width="100%" cellpadding="0" cellspacing="0" {
             @for a in &d.alerts {
-                @let status = d.rows.iter().find(|r| r.name == a.service).map_or(crate::check::Status::Unknown, |r| r.status);
+                @let status = d.rows.iter().find(|r| r.name == a.service).map_or(Status::Unknown, |r| r.status);
                 @let (fg, bg) = style::colours(status);
                 tr {
                     td style={ "padding:8px 12px;border-left:4px solid " (fg) ";background:" (bg) ";font-size:14px;color:" (INK) } {
@@ -74,6 +75,27 @@ fn alerts(d: &Digest) -> Markup {
                     }
                 }
                 tr { td style="height:6px;font-size:0;line-height:0" { } }
+            }
+        }
+    }
+}
+
+/// What the watchdog did, and where it gave up.
+fn restarts(d: &Digest) -> Markup {
+    html! {
+        div style={ (style::small()) ";font-size:13px;color:" (INK) } {
+            @for r in &d.restarts {
+                div {
+                    @let (fg, _) = style::colours(if r.succeeded() { Status::Online } else { Status::Offline });
+                    span style={ "color:" (fg) ";font-weight:600" } { "↻ " }
+                    (restart_line(r))
+                }
+            }
+            @for (service, note) in &d.exhausted {
+                div {
+                    span style={ "color:" (style::colours(Status::Offline).0) ";font-weight:600" } { "✕ " }
+                    strong { (service) } ": " (note)
+                }
             }
         }
     }

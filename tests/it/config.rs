@@ -90,7 +90,7 @@ fn check_config_prints_what_would_be_checked_and_where_mail_goes() {
         .unwrap()
         .into();
     assert_eq!(run.code, 0, "{run:?}");
-    assert_contains(&run.stdout, "title     vps-1");
+    assert_contains(&run.stdout, "title      vps-1");
     assert_contains(
         &run.stdout,
         "via SMTP mail.example.com:587 (Starttls, as upcheck)",
