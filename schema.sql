@@ -1,6 +1,7 @@
--- upcheck's database, schema version 1 (PRAGMA user_version).
--- Applied to a new, empty file on first run. Later versions add migrations in
--- src/store.rs; this file always describes the newest schema in full.
+-- upcheck's database, schema version 2 (PRAGMA user_version).
+-- Applied to a new, empty file on first run. An older database is brought here
+-- by migrations/NNN-*.sql instead; this file always describes the newest schema
+-- in full, and a test checks that both roads lead to the same place.
 -- Times are UTC ISO-8601 text: 2026-11-21T10:22:01.443Z.
 
 -- One row per `upcheck run`, written before probing so even a run that dies
@@ -33,6 +34,17 @@ CREATE TABLE checks (
 -- Per-service history ("last outage of X", uptime windows) reads one range of this.
 CREATE INDEX checks_service_time ON checks (service, checked_at);
 
+-- One row per service per hour, kept for years while raw checks are pruned
+-- (retention); updated in the same transaction that appends the checks.
+CREATE TABLE checks_hourly (
+    service  TEXT    NOT NULL,
+    hour     TEXT    NOT NULL,                -- the hour's start, UTC: 2026-11-21T10:00:00.000Z
+    checks   INTEGER NOT NULL,
+    online   INTEGER NOT NULL,
+    total_ms INTEGER NOT NULL,                -- sum of response_ms, for the average
+    PRIMARY KEY (service, hour)
+) WITHOUT ROWID;
+
 -- The newest facts per service and its alert state, kept up to date in the
 -- same transaction that appends checks: every run is a fresh process, so this
 -- is where "DOWN since 10:15, reminded twice" survives between runs.
@@ -45,7 +57,9 @@ CREATE TABLE service_state (
     pass_streak      INTEGER NOT NULL,        -- passing runs in a row (0 when failing)
     down             INTEGER NOT NULL,        -- 1: alerted and not yet recovered
     runs_since_alert INTEGER NOT NULL,        -- failing runs since the alert (exponential reminders)
-    last_notice_at   TEXT                     -- last alert or reminder (duration reminders)
+    last_notice_at   TEXT,                    -- last alert or reminder (duration reminders)
+    checks_total     INTEGER NOT NULL DEFAULT 0,  -- every check ever, for uptime_all
+    online_total     INTEGER NOT NULL DEFAULT 0
 ) WITHOUT ROWID;
 
 -- Every alert, reminder, recovery notice, forced report and fallback alert.
@@ -109,16 +123,44 @@ SELECT c.service, c.checked_at, c.status, c.response_ms, c.status_code, c.error
 FROM service_state s
 JOIN checks c ON c.id = s.last_check_id;
 
--- Percent of checks that were online, per window (NULL: no checks in it).
+-- Percent of checks that were online per window (NULL: no checks in it).
+-- Whole hours come from checks_hourly, the part-hour at the window's start
+-- from the raw checks, and "all" from the totals: the cost does not grow with
+-- the history.
 CREATE VIEW uptime AS
-SELECT service,
-       count(*) AS checks,
-       round(100.0 * sum(status = 'online' AND checked_at >= strftime('%Y-%m-%dT%H:%M:%fZ', 'now', '-1 day'))
-             / nullif(sum(checked_at >= strftime('%Y-%m-%dT%H:%M:%fZ', 'now', '-1 day')), 0), 3) AS uptime_24h,
-       round(100.0 * sum(status = 'online' AND checked_at >= strftime('%Y-%m-%dT%H:%M:%fZ', 'now', '-7 days'))
-             / nullif(sum(checked_at >= strftime('%Y-%m-%dT%H:%M:%fZ', 'now', '-7 days')), 0), 3) AS uptime_7d,
-       round(100.0 * sum(status = 'online' AND checked_at >= strftime('%Y-%m-%dT%H:%M:%fZ', 'now', '-30 days'))
-             / nullif(sum(checked_at >= strftime('%Y-%m-%dT%H:%M:%fZ', 'now', '-30 days')), 0), 3) AS uptime_30d,
-       round(100.0 * sum(status = 'online') / count(*), 3) AS uptime_all
-FROM checks
-GROUP BY service;
+WITH b AS (
+    SELECT strftime('%Y-%m-%dT%H:%M:%fZ', 'now', '-1 day') AS s1,
+           strftime('%Y-%m-%dT%H:00:00.000Z', 'now', '-1 day', '+1 hour') AS h1,
+           strftime('%Y-%m-%dT%H:%M:%fZ', 'now', '-7 days') AS s7,
+           strftime('%Y-%m-%dT%H:00:00.000Z', 'now', '-7 days', '+1 hour') AS h7,
+           strftime('%Y-%m-%dT%H:%M:%fZ', 'now', '-30 days') AS s30,
+           strftime('%Y-%m-%dT%H:00:00.000Z', 'now', '-30 days', '+1 hour') AS h30
+),
+hours AS (
+    SELECT h.service,
+           sum(CASE WHEN h.hour >= b.h1 THEN h.online END) AS o1, sum(CASE WHEN h.hour >= b.h1 THEN h.checks END) AS c1,
+           sum(CASE WHEN h.hour >= b.h7 THEN h.online END) AS o7, sum(CASE WHEN h.hour >= b.h7 THEN h.checks END) AS c7,
+           sum(h.online) AS o30, sum(h.checks) AS c30
+    FROM service_state s CROSS JOIN b
+    JOIN checks_hourly h ON h.service = s.service AND h.hour >= b.h30
+    GROUP BY h.service
+),
+edges AS (
+    SELECT s.service,
+           (SELECT count(*) FROM checks c WHERE c.service = s.service AND c.checked_at >= b.s1 AND c.checked_at < b.h1 AND c.status = 'online') AS o1,
+           (SELECT count(*) FROM checks c WHERE c.service = s.service AND c.checked_at >= b.s1 AND c.checked_at < b.h1) AS c1,
+           (SELECT count(*) FROM checks c WHERE c.service = s.service AND c.checked_at >= b.s7 AND c.checked_at < b.h7 AND c.status = 'online') AS o7,
+           (SELECT count(*) FROM checks c WHERE c.service = s.service AND c.checked_at >= b.s7 AND c.checked_at < b.h7) AS c7,
+           (SELECT count(*) FROM checks c WHERE c.service = s.service AND c.checked_at >= b.s30 AND c.checked_at < b.h30 AND c.status = 'online') AS o30,
+           (SELECT count(*) FROM checks c WHERE c.service = s.service AND c.checked_at >= b.s30 AND c.checked_at < b.h30) AS c30
+    FROM service_state s CROSS JOIN b
+)
+SELECT s.service,
+       s.checks_total AS checks,
+       round(100.0 * (coalesce(h.o1, 0) + e.o1) / nullif(coalesce(h.c1, 0) + e.c1, 0), 3) AS uptime_24h,
+       round(100.0 * (coalesce(h.o7, 0) + e.o7) / nullif(coalesce(h.c7, 0) + e.c7, 0), 3) AS uptime_7d,
+       round(100.0 * (coalesce(h.o30, 0) + e.o30) / nullif(coalesce(h.c30, 0) + e.c30, 0), 3) AS uptime_30d,
+       round(100.0 * s.online_total / nullif(s.checks_total, 0), 3) AS uptime_all
+FROM service_state s
+JOIN edges e ON e.service = s.service
+LEFT JOIN hours h ON h.service = s.service;

@@ -133,6 +133,7 @@ config() {
 }
 
 echo "upcheck benchmark: $(uname -srm), $(nproc) CPUs, targets on 127.0.0.1:$PORT"
+echo "load average $(cut -d" " -f1-3 /proc/loadavg) before starting: other work on these CPUs or disk skews every figure"
 echo
 measure "harness floor" 30 3 "$TMP" "$RESULTS" /bin/true
 

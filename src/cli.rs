@@ -65,6 +65,11 @@ pub enum Command {
     },
     /// Validate the config and print what would be checked and where mail goes
     CheckConfig,
+    /// A consistent copy of the database, safe while runs go on
+    Backup {
+        /// Where to write the copy (must not exist yet)
+        file: PathBuf,
+    },
 }
 
 #[derive(Args, Debug, Clone, Default)]

@@ -1,7 +1,7 @@
 //! The read-only commands: `status` (from the database, no probing) and
 //! `check-config` (what would be checked, and where mail goes).
 
-use anyhow::Result;
+use anyhow::{Context, Result};
 use chrono::Utc;
 
 use crate::config::{Config, ConfigError, Target};
@@ -25,6 +25,28 @@ pub fn status(config: &Config, json: bool) -> Result<()> {
         print!("{}", report::status_text(&config.title, &rows, now));
     }
     Ok(())
+}
+
+/// `backup FILE`: a consistent copy, written beside FILE then renamed into
+/// place, so FILE is either absent or whole.
+pub fn backup(config: &Config, file: &std::path::Path) -> Result<()> {
+    if file.exists() {
+        anyhow::bail!(
+            "{} already exists; remove it or choose another name",
+            file.display()
+        );
+    }
+    if !config.database.exists() {
+        anyhow::bail!("there is no database at {} yet", config.database.display());
+    }
+    let db = Store::open(&config.database)?;
+    let mut tmp = file.as_os_str().to_owned();
+    tmp.push(".partial");
+    let tmp = std::path::PathBuf::from(tmp);
+    let _ = std::fs::remove_file(&tmp);
+    db.backup(&tmp)?;
+    std::fs::rename(&tmp, file)
+        .with_context(|| format!("moving the backup into place at {}", file.display()))
 }
 
 /// `check-config`: what would be checked, and where mail goes.

@@ -78,6 +78,7 @@ fn dispatch(cli: Cli) -> Result<()> {
             print!("{}", inspect::describe_config(&config)?);
             Ok(())
         }
+        Command::Backup { file } => inspect::backup(&config, &file),
     }
 }
 
@@ -116,6 +117,7 @@ fn steps(config: &Config, args: &RunArgs, session: &mut Option<Session>) -> Resu
     let decisions = alert::decide(&config.services, &db.alert_states()?, &results);
     db.record_run(*run, &results, &decisions, &config.alert_commands)?;
     // Everything after this point may fail without losing the checks above.
+    db.prune(Utc::now() - config.retention, store::PRUNE_BATCH)?;
     log::info(&format!(
         "probed {} services in {}, {} failing",
         results.len(),

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
 use chrono::{DateTime, Utc};
-use rusqlite::{Connection, TransactionBehavior, params};
+use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 
 use crate::alert::{AlertState, Decision, Kind};
 use crate::check::{CheckResult, Status};
@@ -18,11 +18,14 @@ use crate::timefmt::{iso, parse_iso};
 use crate::watchdog::RestartAttempt;
 
 /// The schema `schema.sql` creates; `PRAGMA user_version` records it.
-pub const SCHEMA_VERSION: i64 = 1;
+pub const SCHEMA_VERSION: i64 = 2;
 const SCHEMA: &str = include_str!("../schema.sql");
 /// `MIGRATIONS[i]` takes a database from version `i + 1` to `i + 2`.
 /// Append only: a released migration is never edited.
-const MIGRATIONS: &[&str] = &[];
+const MIGRATIONS: &[&str] = &[include_str!("../migrations/002-rollups.sql")];
+/// Raw checks deleted per run at most: a backlog (a lowered retention, a
+/// restored old database) drains over a few runs instead of stalling one.
+pub const PRUNE_BATCH: usize = 10_000;
 /// Long enough to outlast another run's write transaction (milliseconds), short
 /// enough that a stuck `sqlite3` session is reported rather than waited on forever.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
@@ -34,6 +37,11 @@ pub struct Store {
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct RunId(pub i64);
+
+/// The start of `t`'s hour, as `checks_hourly.hour` spells it.
+pub fn hour_of(t: DateTime<Utc>) -> String {
+    t.format("%Y-%m-%dT%H:00:00.000Z").to_string()
+}
 
 /// An alert command still due for a notification.
 #[derive(Clone, Debug, PartialEq)]
@@ -206,9 +214,20 @@ impl Store {
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
             )?;
             let mut state = tx.prepare_cached(
-                "INSERT OR REPLACE INTO service_state
-                     (service, status, since, last_check_id, fail_streak, pass_streak, down, runs_since_alert, last_notice_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+                "INSERT INTO service_state
+                     (service, status, since, last_check_id, fail_streak, pass_streak, down, runs_since_alert,
+                      last_notice_at, checks_total, online_total)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, 1, ?10)
+                 ON CONFLICT (service) DO UPDATE SET
+                     status = excluded.status, since = excluded.since, last_check_id = excluded.last_check_id,
+                     fail_streak = excluded.fail_streak, pass_streak = excluded.pass_streak, down = excluded.down,
+                     runs_since_alert = excluded.runs_since_alert, last_notice_at = excluded.last_notice_at,
+                     checks_total = checks_total + 1, online_total = online_total + excluded.online_total",
+            )?;
+            let mut rollup = tx.prepare_cached(
+                "INSERT INTO checks_hourly (service, hour, checks, online, total_ms) VALUES (?1, ?2, 1, ?3, ?4)
+                 ON CONFLICT (service, hour) DO UPDATE SET
+                     checks = checks + 1, online = online + excluded.online, total_ms = total_ms + excluded.total_ms",
             )?;
             let mut notify = tx.prepare_cached(
                 "INSERT INTO notifications (run_id, service, kind, created_at) VALUES (?1, ?2, ?3, ?4)",
@@ -228,6 +247,13 @@ impl Store {
                     r.cert_expires_at.map(iso),
                 ])?;
                 let check_id = tx.last_insert_rowid();
+                let online = i64::from(r.status == Status::Online);
+                rollup.execute(params![
+                    r.service,
+                    hour_of(r.checked_at),
+                    online,
+                    r.response_ms.unwrap_or(0) as i64
+                ])?;
                 let Some(d) = decisions.iter().find(|d| d.service == r.service) else {
                     continue;
                 };
@@ -242,6 +268,7 @@ impl Store {
                     s.down,
                     s.runs_since_alert,
                     s.last_notice_at.map(iso),
+                    online,
                 ])?;
                 if let Some(kind) = d.due {
                     notify.execute(params![run.0, r.service, kind.as_str(), iso(r.checked_at)])?;
@@ -425,6 +452,49 @@ impl Store {
                 ],
             )
             .context("recording the heartbeat")?;
+        Ok(())
+    }
+
+    /// Deletes raw checks older than `cutoff`, at most `batch` of them, so a
+    /// run never stalls on a huge delete; the rollups keep their story. Checks
+    /// are appended in time order, so the old ones are the lowest ids: the
+    /// delete looks at one bounded id range, and when the oldest check is
+    /// young enough (the usual case) it costs one row read. Returns how many went.
+    pub fn prune(&mut self, cutoff: DateTime<Utc>, batch: usize) -> Result<usize> {
+        let oldest: Option<(i64, String)> = self
+            .conn
+            .query_row(
+                // A service's latest check stays while service_state points at it.
+                "SELECT id, checked_at FROM checks
+                 WHERE id NOT IN (SELECT last_check_id FROM service_state)
+                 ORDER BY id LIMIT 1",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .optional()?;
+        let cutoff = iso(cutoff);
+        let Some((first, _)) = oldest.filter(|(_, at)| *at < cutoff) else {
+            return Ok(0);
+        };
+        self.conn
+            .execute(
+                "DELETE FROM checks
+                 WHERE id >= ?1 AND id < ?1 + ?2 AND checked_at < ?3
+                   AND id NOT IN (SELECT last_check_id FROM service_state)",
+                params![first, batch as i64, cutoff],
+            )
+            .context("deleting checks older than the retention")
+    }
+
+    /// A consistent copy of the database at `dest`, taken with SQLite's online
+    /// backup API: safe while runs go on (it restarts its step if one writes).
+    pub fn backup(&self, dest: &Path) -> Result<()> {
+        let mut target = Connection::open(dest)
+            .with_context(|| format!("creating the backup {}", dest.display()))?;
+        let backup = rusqlite::backup::Backup::new(&self.conn, &mut target)?;
+        backup
+            .run_to_completion(256, Duration::from_millis(10), None)
+            .with_context(|| format!("copying {} to {}", self.path.display(), dest.display()))?;
         Ok(())
     }
 
