@@ -7,9 +7,13 @@ use std::path::Path;
 use std::time::Instant;
 
 use chrono::Utc;
+use std::net::{IpAddr, SocketAddr, ToSocketAddrs};
+
 use ureq::Agent;
 use ureq::http::Uri;
 use ureq::tls::{Certificate, RootCerts, TlsConfig};
+use ureq::unversioned::resolver::{ResolvedSocketAddrs, Resolver};
+use ureq::unversioned::transport::{DefaultConnector, NextTimeout};
 
 use crate::check::{CheckResult, Status};
 use crate::config::HttpTarget;
@@ -25,15 +29,66 @@ const BODY_LIMIT: u64 = 256 * 1024;
 /// Headers beyond this are an error, not an allocation.
 const MAX_HEADER_BYTES: usize = 64 * 1024;
 
+/// Per-connection read and write buffers. ureq's default of 128 KiB each,
+/// zero-filled, was most of a healthy run's memory and a sixth of its CPU;
+/// health answers are small, and bodies are read in a bounded prefix anyway.
+const BUFFER_BYTES: usize = 16 * 1024;
+
 /// One agent for the whole run: its TLS setup (the root store) is built once.
 pub fn agent() -> Agent {
-    Agent::config_builder()
+    let config = Agent::config_builder()
         .http_status_as_error(false)
         .max_redirects(MAX_REDIRECTS)
         .max_response_header_size(MAX_HEADER_BYTES)
+        .input_buffer_size(BUFFER_BYTES.max(MAX_HEADER_BYTES))
+        .output_buffer_size(BUFFER_BYTES)
         .user_agent(concat!("upcheck/", env!("CARGO_PKG_VERSION")))
-        .build()
-        .new_agent()
+        .build();
+    Agent::with_parts(config, DefaultConnector::new(), InThreadResolver)
+}
+
+/// Resolves names in the probe's own thread. ureq's default resolver starts a
+/// thread per request to bound DNS by the timeout; here every probe already
+/// runs in a thread of its own that the dispatcher abandons at its deadline,
+/// so that second thread only cost time and memory. IP literals skip DNS.
+#[derive(Debug)]
+struct InThreadResolver;
+
+impl Resolver for InThreadResolver {
+    fn resolve(
+        &self,
+        uri: &Uri,
+        config: &ureq::config::Config,
+        _timeout: NextTimeout,
+    ) -> Result<ResolvedSocketAddrs, ureq::Error> {
+        let host = uri
+            .host()
+            .ok_or_else(|| ureq::Error::BadUri(uri.to_string()))?;
+        let port = uri
+            .port_u16()
+            .unwrap_or(if uri.scheme_str() == Some("https") {
+                443
+            } else {
+                80
+            });
+        let bare = host.trim_start_matches('[').trim_end_matches(']');
+        let found: Vec<SocketAddr> = match bare.parse::<IpAddr>() {
+            Ok(ip) => vec![SocketAddr::new(ip, port)],
+            Err(_) => (bare, port)
+                .to_socket_addrs()
+                .map_err(|_| ureq::Error::HostNotFound)?
+                .collect(),
+        };
+        let mut result = self.empty();
+        for addr in config.ip_family().keep_wanted(found.into_iter()).take(16) {
+            result.push(addr);
+        }
+        if result.is_empty() {
+            Err(ureq::Error::HostNotFound)
+        } else {
+            Ok(result)
+        }
+    }
 }
 
 pub fn probe(t: &HttpTarget, agent: &Agent, deadline: Instant) -> CheckResult {

@@ -8,6 +8,7 @@ mod http;
 mod tcp;
 mod tls;
 
+use std::collections::HashMap;
 use std::sync::mpsc;
 use std::thread;
 use std::time::{Duration, Instant};
@@ -26,8 +27,11 @@ const BACKSTOP_GRACE: Duration = Duration::from_millis(500);
 /// Probes mostly wait on sockets; a small stack keeps 200 threads cheap.
 const PROBE_STACK: usize = 256 * 1024;
 
-/// Probes every service and returns their results in config order.
-pub fn run_all(config: &Config) -> Vec<CheckResult> {
+/// Probes every service and returns their results in config order. `last_ms`
+/// is each service's previous response time: the slowest start first, so a
+/// service that will hit its timeout starts its clock at once instead of
+/// waiting for a free slot, and the run ends about one timeout after it began.
+pub fn run_all(config: &Config, last_ms: &HashMap<String, u64>) -> Vec<CheckResult> {
     let (services, parallel, run_timeout) = (&config.services, config.parallel, config.run_timeout);
     let panic_injected = config.fault == Some(Fault::PanicInProbes);
     let deadline = Instant::now() + run_timeout;
@@ -39,15 +43,16 @@ pub fn run_all(config: &Config) -> Vec<CheckResult> {
     let mut results: Vec<Option<CheckResult>> = vec![None; services.len()];
     // (index, give up at) of each probe in flight.
     let mut in_flight: Vec<(usize, Instant)> = Vec::with_capacity(parallel);
-    let mut next = 0;
+    let mut queue = start_order(services, last_ms).into_iter().peekable();
     loop {
         while in_flight.len() < parallel.max(1)
-            && next < services.len()
+            && queue.peek().is_some()
             && Instant::now() < deadline
         {
-            let service = services[next].clone();
+            let Some(index) = queue.next() else { break };
+            let service = services[index].clone();
             let give_up = Instant::now() + service.timeout + BACKSTOP_GRACE;
-            let (tx, agent, index) = (tx.clone(), http.clone(), next);
+            let (tx, agent) = (tx.clone(), http.clone());
             let spawned = thread::Builder::new()
                 .name(format!("probe-{index}"))
                 .stack_size(PROBE_STACK)
@@ -68,7 +73,6 @@ pub fn run_all(config: &Config) -> Vec<CheckResult> {
                     ))
                 }
             }
-            next += 1;
         }
         if in_flight.is_empty() {
             break;
@@ -114,6 +118,16 @@ pub fn run_all(config: &Config) -> Vec<CheckResult> {
             })
         })
         .collect()
+}
+
+/// Indices of `services`, those never measured first, then the slowest last time.
+fn start_order(services: &[Service], last_ms: &HashMap<String, u64>) -> Vec<usize> {
+    let mut order: Vec<usize> = (0..services.len()).collect();
+    // Stable: services alike keep their config order.
+    order.sort_by_key(|&i| {
+        std::cmp::Reverse(last_ms.get(&services[i].name).copied().unwrap_or(u64::MAX))
+    });
+    order
 }
 
 /// A panic in a probe is upcheck's bug, not the service's: the panic hook
