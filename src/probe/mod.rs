@@ -8,8 +8,9 @@ mod http;
 mod tcp;
 mod tls;
 
-use std::collections::HashMap;
-use std::sync::mpsc;
+use std::collections::{HashMap, HashSet};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, mpsc};
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -31,77 +32,99 @@ const PROBE_STACK: usize = 256 * 1024;
 /// is each service's previous response time: the slowest start first, so a
 /// service that will hit its timeout starts its clock at once instead of
 /// waiting for a free slot, and the run ends about one timeout after it began.
+///
+/// `parallel` workers (at most one per service) take services from a shared
+/// queue. A worker stuck past its probe's timeout (plus a grace) is abandoned,
+/// its service recorded as a timeout, and a fresh worker takes its place.
 pub fn run_all(config: &Config, last_ms: &HashMap<String, u64>) -> Vec<CheckResult> {
-    let (services, parallel, run_timeout) = (&config.services, config.parallel, config.run_timeout);
-    let panic_injected = config.fault == Some(Fault::PanicInProbes);
+    let services = &config.services;
+    let run_timeout = config.run_timeout;
     let deadline = Instant::now() + run_timeout;
-    let http = services
-        .iter()
-        .any(|s| matches!(s.target, Target::Http(_)))
-        .then(http::agent);
-    let (tx, rx) = mpsc::channel::<(usize, CheckResult)>();
+    let pool = Arc::new(Pool {
+        services: services.clone(),
+        order: start_order(services, last_ms),
+        next: AtomicUsize::new(0),
+        deadline,
+        agent: services
+            .iter()
+            .any(|s| matches!(s.target, Target::Http(_)))
+            .then(http::agent),
+        panic_injected: config.fault == Some(Fault::PanicInProbes),
+    });
+    let (tx, rx) = mpsc::channel::<Event>();
+    // Workers we count on: started, not finished, not given up on.
+    let mut alive: HashSet<usize> = HashSet::new();
+    let mut next_worker = 0;
+    let mut hire = |alive: &mut HashSet<usize>| {
+        next_worker += 1;
+        if spawn_worker(next_worker, &pool, &tx) {
+            alive.insert(next_worker);
+        }
+    };
+    for _ in 0..config.parallel.clamp(1, services.len().max(1)) {
+        hire(&mut alive);
+    }
     let mut results: Vec<Option<CheckResult>> = vec![None; services.len()];
-    // (index, give up at) of each probe in flight.
-    let mut in_flight: Vec<(usize, Instant)> = Vec::with_capacity(parallel);
-    let mut queue = start_order(services, last_ms).into_iter().peekable();
-    loop {
-        while in_flight.len() < parallel.max(1)
-            && queue.peek().is_some()
-            && Instant::now() < deadline
-        {
-            let Some(index) = queue.next() else { break };
-            let service = services[index].clone();
-            let give_up = Instant::now() + service.timeout + BACKSTOP_GRACE;
-            let (tx, agent) = (tx.clone(), http.clone());
-            let spawned = thread::Builder::new()
-                .name(format!("probe-{index}"))
-                .stack_size(PROBE_STACK)
-                .spawn(move || {
-                    let _ = tx.send((
-                        index,
-                        probe_guarded(&service, agent.as_ref(), panic_injected),
-                    ));
-                });
-            match spawned {
-                Ok(_) => in_flight.push((index, give_up.min(deadline))),
-                // Out of threads: probe here, in turn, rather than lose the service.
-                Err(_) => {
-                    results[index] = Some(probe_guarded(
-                        &services[index],
-                        http.as_ref(),
-                        panic_injected,
-                    ))
+    // Service index → (its worker, when to give up on it).
+    let mut in_flight: HashMap<usize, (usize, Instant)> = HashMap::new();
+    while results.iter().any(Option::is_none) {
+        if alive.is_empty() {
+            // No worker could be started, or all have finished: probe what is left here.
+            match pool.take() {
+                Some(i) => results[i] = Some(pool.probe(i)),
+                None => break,
+            }
+            continue;
+        }
+        let wake = in_flight
+            .values()
+            .map(|f| f.1)
+            .min()
+            .unwrap_or(deadline)
+            .min(deadline);
+        match rx.recv_timeout(wake.saturating_duration_since(Instant::now())) {
+            Ok(Event::Started(worker, i, at)) => {
+                let give_up = at + services[i].timeout + BACKSTOP_GRACE;
+                in_flight.insert(i, (worker, give_up.min(deadline)));
+            }
+            Ok(Event::Done(i, result)) => {
+                if in_flight.remove(&i).is_some() {
+                    results[i] = Some(result);
                 }
             }
-        }
-        if in_flight.is_empty() {
-            break;
-        }
-        let wake = in_flight.iter().map(|f| f.1).min().unwrap_or(deadline);
-        match rx.recv_timeout(wake.saturating_duration_since(Instant::now())) {
-            Ok((index, result)) => {
-                in_flight.retain(|f| f.0 != index);
-                results[index] = Some(result);
+            Ok(Event::Exited(worker)) => {
+                alive.remove(&worker);
             }
-            Err(_) => {
+            Err(mpsc::RecvTimeoutError::Disconnected) => break,
+            Err(mpsc::RecvTimeoutError::Timeout) => {
                 let now = Instant::now();
-                in_flight.retain(|&(index, give_up)| {
-                    if give_up > now {
-                        return true;
-                    }
-                    let s = &services[index];
-                    let mut r = CheckResult::new(&s.name, Utc::now(), Status::Timeout);
-                    r = if now >= deadline {
+                let expired: Vec<usize> = in_flight
+                    .iter()
+                    .filter(|(_, f)| f.1 <= now)
+                    .map(|(i, _)| *i)
+                    .collect();
+                for i in expired {
+                    let Some((worker, _)) = in_flight.remove(&i) else {
+                        continue;
+                    };
+                    let s = &services[i];
+                    let r = CheckResult::new(&s.name, Utc::now(), Status::Timeout);
+                    results[i] = Some(if now >= deadline {
                         r.with_reason(format!(
                             "no answer before the run's run_timeout ({}) ran out",
                             format_duration(run_timeout)
                         ))
                     } else {
                         timed_out(r, s.timeout)
-                    };
-                    results[index] = Some(r);
-                    false
-                });
+                    });
+                    // Its worker is stuck: count on a fresh one instead.
+                    if alive.remove(&worker) {
+                        hire(&mut alive);
+                    }
+                }
+                if now >= deadline && in_flight.is_empty() {
+                    break;
+                }
             }
         }
     }
@@ -118,6 +141,56 @@ pub fn run_all(config: &Config, last_ms: &HashMap<String, u64>) -> Vec<CheckResu
             })
         })
         .collect()
+}
+
+/// What the workers share: the services in start order and a cursor into them.
+struct Pool {
+    services: Vec<Service>,
+    order: Vec<usize>,
+    next: AtomicUsize,
+    deadline: Instant,
+    agent: Option<ureq::Agent>,
+    panic_injected: bool,
+}
+
+impl Pool {
+    /// The next service to probe, unless none is left or the run is out of time.
+    fn take(&self) -> Option<usize> {
+        if Instant::now() >= self.deadline {
+            return None;
+        }
+        self.order
+            .get(self.next.fetch_add(1, Ordering::SeqCst))
+            .copied()
+    }
+
+    fn probe(&self, i: usize) -> CheckResult {
+        probe_guarded(&self.services[i], self.agent.as_ref(), self.panic_injected)
+    }
+}
+
+/// What workers tell the dispatcher; `usize`s are worker ids, then service indices.
+enum Event {
+    Started(usize, usize, Instant),
+    Done(usize, CheckResult),
+    Exited(usize),
+}
+
+/// Starts a worker that probes services until none is left; false if the
+/// system would not give us a thread.
+fn spawn_worker(id: usize, pool: &Arc<Pool>, tx: &mpsc::Sender<Event>) -> bool {
+    let (pool, tx) = (pool.clone(), tx.clone());
+    thread::Builder::new()
+        .name("probe".into())
+        .stack_size(PROBE_STACK)
+        .spawn(move || {
+            while let Some(i) = pool.take() {
+                let _ = tx.send(Event::Started(id, i, Instant::now()));
+                let _ = tx.send(Event::Done(i, pool.probe(i)));
+            }
+            let _ = tx.send(Event::Exited(id));
+        })
+        .is_ok()
 }
 
 /// Indices of `services`, those never measured first, then the slowest last time.
