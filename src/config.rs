@@ -41,6 +41,10 @@ pub struct Config {
     pub email: Option<Email>,
     pub heartbeat: Option<Heartbeat>,
     pub alert_commands: Vec<AlertCommand>,
+    /// Where to write the static status page after every run.
+    pub status_page: Option<PathBuf>,
+    /// Where to write the Prometheus textfile after every run.
+    pub prometheus_textfile: Option<PathBuf>,
     /// In config-file order.
     pub services: Vec<Service>,
     /// Test-only fault injection; always `None` in release builds.
@@ -311,6 +315,8 @@ struct RawConfig {
     run_timeout: Option<Dur>,
     lock_timeout: Option<Dur>,
     retention: Option<Dur>,
+    status_page: Option<String>,
+    prometheus_textfile: Option<String>,
     // Defaults for every service, each overridable in a [[service]].
     alert_after: Option<Count>,
     recover_after: Option<Count>,
@@ -819,6 +825,8 @@ fn build(
         email,
         heartbeat,
         alert_commands,
+        status_page: raw.status_page.as_deref().map(resolve),
+        prometheus_textfile: raw.prometheus_textfile.as_deref().map(resolve),
         services,
         fault,
     })
@@ -1041,7 +1049,7 @@ mod tests {
         check_err(
             "titel = \"x\"",
             &format!(
-                "{f}:1: key `titel`: unknown field `titel`, expected one of `title`, `database`, `timeout`, `parallel`, `run_timeout`, `lock_timeout`, `retention`, `alert_after`, `recover_after`, `remind`, `notify_recovery`, `slow_after`, `cert_warn`, `ca_file`, `email`, `heartbeat`, `alert_command`, `service`"
+                "{f}:1: key `titel`: unknown field `titel`, expected one of `title`, `database`, `timeout`, `parallel`, `run_timeout`, `lock_timeout`, `retention`, `status_page`, `prometheus_textfile`, `alert_after`, `recover_after`, `remind`, `notify_recovery`, `slow_after`, `cert_warn`, `ca_file`, `email`, `heartbeat`, `alert_command`, `service`"
             ),
         );
         check_err(

@@ -316,6 +316,7 @@ mod tests {
         Row {
             name: name.to_string(),
             kind: "http",
+            https: false,
             status,
             since: Some(at("2026-11-21T10:08:00Z")),
             last: Some(last),

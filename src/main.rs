@@ -15,8 +15,10 @@ mod inspect;
 mod lock;
 mod log;
 mod mail;
+mod metrics;
 mod probe;
 mod process;
+mod publish;
 mod report;
 mod store;
 #[path = "../templates/mod.rs"]
@@ -131,8 +133,14 @@ fn steps(config: &Config, args: &RunArgs, session: &mut Option<Session>) -> Resu
         timefmt::human(begun.elapsed()),
         results.iter().filter(|r| r.status.is_failure()).count()
     ));
-    deliver::restarts(config, db, *run, &decisions)?;
-    deliver::notifications(config, db, *run, args.force)
+    let delivered = deliver::restarts(config, db, *run, &decisions)
+        .and_then(|()| deliver::notifications(config, db, *run, args.force));
+    // The status page and metrics tell the stored story even when mail failed.
+    let published = publish::outputs(config, db, begun);
+    match (delivered, published) {
+        (Err(d), Err(p)) => Err(d.context(format!("{p:#}"))),
+        (d, p) => d.and(p),
+    }
 }
 
 /// A run's lock and database, from when both are held.

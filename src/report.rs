@@ -16,6 +16,8 @@ use crate::timefmt::{human, iso, minute};
 pub struct Row {
     pub name: String,
     pub kind: &'static str,
+    /// An https URL check: it has a certificate to watch.
+    pub https: bool,
     pub status: Status,
     pub since: Option<DateTime<Utc>>,
     pub last: Option<CheckResult>,
@@ -32,6 +34,7 @@ pub fn rows(services: &[Service], summaries: &HashMap<String, ServiceSummary>) -
             Row {
                 name: s.name.clone(),
                 kind: kind(&s.target),
+                https: matches!(&s.target, Target::Http(h) if h.url.starts_with("https:")),
                 status: summary.map_or(Status::Unknown, |x| x.status),
                 since: summary.map(|x| x.since),
                 last: summary.map(|x| x.last.clone()),
@@ -153,6 +156,15 @@ pub struct UptimeJson {
     pub all: Option<f64>,
 }
 
+/// When the scheduler will run upcheck next, guessed from the spacing of the
+/// last two runs (`runs`: start times, newest first).
+pub fn next_run(runs: &[DateTime<Utc>]) -> Option<DateTime<Utc>> {
+    match runs {
+        [last, previous, ..] => Some(*last + (*last - *previous)),
+        _ => None,
+    }
+}
+
 /// `runs`: start times of the latest runs, newest first.
 pub fn status_json(
     title: &str,
@@ -160,10 +172,7 @@ pub fn status_json(
     runs: &[DateTime<Utc>],
     now: DateTime<Utc>,
 ) -> StatusJson {
-    let next_run = match runs {
-        [last, previous, ..] => Some(*last + (*last - *previous)),
-        _ => None,
-    };
+    let next_run = next_run(runs);
     StatusJson {
         title: title.to_string(),
         generated_at: iso(now),

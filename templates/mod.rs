@@ -1,6 +1,8 @@
 //! The report's look: maud markup and its inline styles. Pure functions from
 //! view models to HTML; mail clients strip `<style>`, so every style is inline
-//! and the layout is tables. Reused by the email and (later) the status page.
+//! and the layout is tables. The email and the status page share `components`.
 
+pub mod components;
 pub mod email;
+pub mod status_page;
 pub mod style;

@@ -1,0 +1,178 @@
+//! The Prometheus textfile: what node_exporter's textfile collector reads.
+//! Pure: rows in, exposition text out. Every service exports every metric it
+//! has (a failed target exports 0, never a gap), with label values escaped.
+
+use std::fmt::Write;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+
+use crate::check::Status;
+use crate::report::Row;
+
+/// A metric family: its name, type and help, then one sample line per series.
+struct Family {
+    name: &'static str,
+    help: &'static str,
+    samples: Vec<(String, f64)>,
+}
+
+pub fn render(rows: &[Row], finished_at: DateTime<Utc>, run_duration: Duration) -> String {
+    let service = |r: &Row| format!("service=\"{}\"", escape(&r.name));
+    let mut families = vec![
+        Family {
+            name: "upcheck_up",
+            help: "Whether the service's latest check was online (1) or not (0).",
+            samples: rows
+                .iter()
+                .map(|r| (service(r), f64::from(r.status == Status::Online)))
+                .collect(),
+        },
+        Family {
+            name: "upcheck_status",
+            help: "The service's latest status: 1 for the one it has, 0 for the others.",
+            samples: rows
+                .iter()
+                .flat_map(|r| {
+                    Status::STORED
+                        .into_iter()
+                        .chain([Status::Unknown])
+                        .map(move |st| {
+                            (
+                                format!("{},status=\"{}\"", service(r), st.as_str()),
+                                f64::from(r.status == st),
+                            )
+                        })
+                })
+                .collect(),
+        },
+        Family {
+            name: "upcheck_response_seconds",
+            help: "How long the service's latest check took, in seconds (0 if never checked).",
+            samples: rows
+                .iter()
+                .map(|r| {
+                    let ms = r.last.as_ref().and_then(|l| l.response_ms).unwrap_or(0);
+                    (service(r), ms as f64 / 1000.0)
+                })
+                .collect(),
+        },
+        Family {
+            name: "upcheck_http_status_code",
+            help: "The HTTP status code of the service's latest check (0: no answer). HTTP services only.",
+            samples: rows
+                .iter()
+                .filter(|r| r.kind == "http")
+                .map(|r| {
+                    (
+                        service(r),
+                        f64::from(r.last.as_ref().and_then(|l| l.status_code).unwrap_or(0)),
+                    )
+                })
+                .collect(),
+        },
+        Family {
+            name: "upcheck_cert_expiry_timestamp_seconds",
+            help: "When the certificate of an https service expires, Unix time (0: unknown).",
+            samples: rows
+                .iter()
+                .filter(|r| r.https)
+                .map(|r| {
+                    let at = r
+                        .last
+                        .as_ref()
+                        .and_then(|l| l.cert_expires_at)
+                        .map_or(0, |t| t.timestamp());
+                    (service(r), at as f64)
+                })
+                .collect(),
+        },
+    ];
+    families.push(Family {
+        name: "upcheck_last_run_timestamp_seconds",
+        help: "When upcheck's last run finished, Unix time.",
+        samples: vec![(
+            String::new(),
+            finished_at.timestamp_millis() as f64 / 1000.0,
+        )],
+    });
+    families.push(Family {
+        name: "upcheck_run_duration_seconds",
+        help: "How long upcheck's last run took, in seconds.",
+        samples: vec![(String::new(), run_duration.as_secs_f64())],
+    });
+    let mut out = String::new();
+    for f in families {
+        let _ = writeln!(out, "# HELP {} {}", f.name, f.help);
+        let _ = writeln!(out, "# TYPE {} gauge", f.name);
+        for (labels, value) in f.samples {
+            if labels.is_empty() {
+                let _ = writeln!(out, "{} {value}", f.name);
+            } else {
+                let _ = writeln!(out, "{}{{{labels}}} {value}", f.name);
+            }
+        }
+    }
+    out
+}
+
+/// Label values: backslash, double quote and line feed are escaped.
+fn escape(value: &str) -> String {
+    value
+        .replace('\\', "\\\\")
+        .replace('"', "\\\"")
+        .replace('\n', "\\n")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::check::CheckResult;
+    use crate::store::Uptime;
+    use crate::timefmt::parse_iso;
+
+    fn row(name: &str, kind: &'static str, status: Status, code: Option<u16>) -> Row {
+        let at = parse_iso("2026-11-21T10:00:00Z").unwrap();
+        let mut last = CheckResult::new(name, at, status);
+        last.response_ms = Some(1234);
+        last.status_code = code;
+        Row {
+            name: name.into(),
+            kind,
+            https: false,
+            status,
+            since: Some(at),
+            last: Some(last),
+            uptime: Uptime::default(),
+        }
+    }
+
+    #[test]
+    fn every_series_is_there_and_a_failed_target_exports_zero() {
+        let rows = vec![
+            row("api", "http", Status::Offline, None),
+            row("db \"main\"\\\n", "tcp", Status::Online, None),
+        ];
+        let text = render(
+            &rows,
+            parse_iso("2026-11-21T10:00:05Z").unwrap(),
+            Duration::from_millis(1500),
+        );
+        assert!(text.contains("upcheck_up{service=\"api\"} 0\n"), "{text}");
+        assert!(text.contains("upcheck_http_status_code{service=\"api\"} 0\n"));
+        assert!(text.contains("upcheck_status{service=\"api\",status=\"offline\"} 1\n"));
+        assert!(text.contains("upcheck_status{service=\"api\",status=\"online\"} 0\n"));
+        assert!(text.contains("upcheck_response_seconds{service=\"api\"} 1.234\n"));
+        assert!(
+            text.contains("upcheck_up{service=\"db \\\"main\\\"\\\\\\n\"} 1\n"),
+            "{text}"
+        );
+        assert!(
+            !text.contains("upcheck_http_status_code{service=\"db"),
+            "tcp services have no HTTP code"
+        );
+        assert!(text.contains("upcheck_last_run_timestamp_seconds 1795255205\n"));
+        assert!(text.contains("upcheck_run_duration_seconds 1.5\n"));
+        assert_eq!(text.matches("# TYPE").count(), 7);
+    }
+}
