@@ -62,9 +62,8 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
         File::open(dir)?.sync_all()
     };
     write()
-        .map_err(|e| {
+        .inspect_err(|_| {
             let _ = fs::remove_file(&tmp);
-            e
         })
         .with_context(|| format!("writing {}", path.display()))
 }
