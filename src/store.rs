@@ -681,7 +681,10 @@ mod tests {
 
     impl Lcg {
         fn next(&mut self, below: u64) -> u64 {
-            self.0 = self.0.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            self.0 = self
+                .0
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
             (self.0 >> 33) % below
         }
     }
@@ -691,7 +694,9 @@ mod tests {
     fn random_history(store: &mut Store, seed: u64, runs: usize) {
         let mut rng = Lcg(seed);
         let now = Utc::now();
-        let mut offsets: Vec<i64> = (0..runs).map(|_| rng.next(40 * 86_400_000) as i64).collect();
+        let mut offsets: Vec<i64> = (0..runs)
+            .map(|_| rng.next(40 * 86_400_000) as i64)
+            .collect();
         offsets.sort_unstable_by(|a, b| b.cmp(a));
         for offset in offsets {
             let at = now - chrono::Duration::milliseconds(offset);
@@ -704,7 +709,11 @@ mod tests {
                 r.response_ms = Some(rng.next(3000));
                 decisions.push(Decision {
                     service: service.into(),
-                    state: AlertState { status, since: Some(at), ..AlertState::default() },
+                    state: AlertState {
+                        status,
+                        since: Some(at),
+                        ..AlertState::default()
+                    },
                     due: None,
                 });
                 results.push(r);
@@ -714,7 +723,19 @@ mod tests {
     }
 
     /// What the rollups and the uptime view must equal: the raw checks, counted directly.
-    fn recompute(store: &Store) -> (Vec<(String, String, i64, i64, i64)>, Vec<(String, i64, Option<f64>, Option<f64>, Option<f64>, Option<f64>)>) {
+    fn recompute(
+        store: &Store,
+    ) -> (
+        Vec<(String, String, i64, i64, i64)>,
+        Vec<(
+            String,
+            i64,
+            Option<f64>,
+            Option<f64>,
+            Option<f64>,
+            Option<f64>,
+        )>,
+    ) {
         let rollups = store
             .conn
             .prepare(
@@ -741,19 +762,44 @@ mod tests {
             .conn
             .prepare(&sql)
             .unwrap()
-            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?)))
+            .query_map([], |r| {
+                Ok((
+                    r.get(0)?,
+                    r.get(1)?,
+                    r.get(2)?,
+                    r.get(3)?,
+                    r.get(4)?,
+                    r.get(5)?,
+                ))
+            })
             .unwrap()
             .collect::<rusqlite::Result<Vec<_>>>()
             .unwrap();
         (rollups, uptime)
     }
 
-    fn stored(store: &Store) -> (Vec<(String, String, i64, i64, i64)>, Vec<(String, i64, Option<f64>, Option<f64>, Option<f64>, Option<f64>)>) {
+    fn stored(
+        store: &Store,
+    ) -> (
+        Vec<(String, String, i64, i64, i64)>,
+        Vec<(
+            String,
+            i64,
+            Option<f64>,
+            Option<f64>,
+            Option<f64>,
+            Option<f64>,
+        )>,
+    ) {
         let rollups = store
             .conn
-            .prepare("SELECT service, hour, checks, online, total_ms FROM checks_hourly ORDER BY 1, 2")
+            .prepare(
+                "SELECT service, hour, checks, online, total_ms FROM checks_hourly ORDER BY 1, 2",
+            )
             .unwrap()
-            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)))
+            .query_map([], |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
+            })
             .unwrap()
             .collect::<rusqlite::Result<Vec<_>>>()
             .unwrap();
@@ -784,8 +830,13 @@ mod tests {
         let mut store = Store::open(&dir.path().join("a.db")).unwrap();
         random_history(&mut store, 7, 120);
         let cutoff = Utc::now() - chrono::Duration::days(20);
-        let count = |store: &Store, sql: &str| -> i64 { store.conn.query_row(sql, [], |r| r.get(0)).unwrap() };
-        let old_sql = format!("SELECT count(*) FROM checks WHERE checked_at < '{}'", iso(cutoff));
+        let count = |store: &Store, sql: &str| -> i64 {
+            store.conn.query_row(sql, [], |r| r.get(0)).unwrap()
+        };
+        let old_sql = format!(
+            "SELECT count(*) FROM checks WHERE checked_at < '{}'",
+            iso(cutoff)
+        );
         let old = count(&store, &old_sql);
         let young = count(&store, "SELECT count(*) FROM checks") - old;
         let rollups_before = stored(&store).0;
@@ -799,10 +850,21 @@ mod tests {
             }
             batches += 1;
         }
-        assert!(batches >= old as usize / 10, "{batches} batches for {old} old checks");
+        assert!(
+            batches >= old as usize / 10,
+            "{batches} batches for {old} old checks"
+        );
         assert_eq!(count(&store, &old_sql), 0);
-        assert_eq!(count(&store, "SELECT count(*) FROM checks"), young, "young checks were kept");
-        assert_eq!(stored(&store).0, rollups_before, "rollups outlive the raw checks");
+        assert_eq!(
+            count(&store, "SELECT count(*) FROM checks"),
+            young,
+            "young checks were kept"
+        );
+        assert_eq!(
+            stored(&store).0,
+            rollups_before,
+            "rollups outlive the raw checks"
+        );
     }
 
     #[test]
@@ -811,9 +873,18 @@ mod tests {
         let mut store = Store::open(&dir.path().join("a.db")).unwrap();
         let long_ago = Utc::now() - chrono::Duration::days(400);
         let run = store.begin_run(long_ago, false, "h").unwrap();
-        let d = Decision { service: "gone".into(), state: AlertState::default(), due: None };
+        let d = Decision {
+            service: "gone".into(),
+            state: AlertState::default(),
+            due: None,
+        };
         store
-            .record_run(run, &[result("gone", &iso(long_ago), Status::Online)], &[d], &[])
+            .record_run(
+                run,
+                &[result("gone", &iso(long_ago), Status::Online)],
+                &[d],
+                &[],
+            )
             .unwrap();
         assert_eq!(store.prune(Utc::now(), 100).unwrap(), 0);
         assert!(store.summaries().unwrap().contains_key("gone"));
@@ -829,7 +900,8 @@ mod tests {
         random_history(&mut source, 99, 80);
         {
             let v1 = Connection::open(&path).unwrap();
-            v1.execute_batch(include_str!("../tests/fixtures/schema-v1.sql")).unwrap();
+            v1.execute_batch(include_str!("../tests/fixtures/schema-v1.sql"))
+                .unwrap();
             v1.pragma_update(None, "user_version", 1).unwrap();
             v1.execute_batch(&format!(
                 "ATTACH '{}' AS src;
@@ -842,10 +914,17 @@ mod tests {
             .unwrap();
         }
         let migrated = Store::open(&path).unwrap();
-        let version: i64 = migrated.conn.pragma_query_value(None, "user_version", |r| r.get(0)).unwrap();
+        let version: i64 = migrated
+            .conn
+            .pragma_query_value(None, "user_version", |r| r.get(0))
+            .unwrap();
         assert_eq!(version, SCHEMA_VERSION);
         assert_eq!(stored(&migrated), recompute(&migrated));
-        assert_eq!(stored(&migrated), stored(&source), "the same story as a database that grew up on version 2");
+        assert_eq!(
+            stored(&migrated),
+            stored(&source),
+            "the same story as a database that grew up on version 2"
+        );
     }
 
     #[test]
@@ -888,7 +967,8 @@ mod tests {
         let old = dir.path().join("old.db");
         {
             let v1 = Connection::open(&old).unwrap();
-            v1.execute_batch(include_str!("../tests/fixtures/schema-v1.sql")).unwrap();
+            v1.execute_batch(include_str!("../tests/fixtures/schema-v1.sql"))
+                .unwrap();
             v1.pragma_update(None, "user_version", 1).unwrap();
         }
         let migrated = Store::open(&old).unwrap();

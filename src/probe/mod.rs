@@ -25,6 +25,12 @@ use crate::timefmt::{format_duration, human};
 /// recorded as a timeout: a backstop for a resolver or a syscall that ignores
 /// our deadlines. The thread is left to die with the process.
 const BACKSTOP_GRACE: Duration = Duration::from_millis(500);
+/// Workers to start with. Most probes answer in a millisecond or two, and a
+/// thread costs more than that to start and stop; more are hired, doubling up
+/// to `parallel`, while every worker is busy with a slow probe.
+const FIRST_WORKERS: usize = 8;
+/// How long every worker must have been busy before more are hired.
+const BUSY: Duration = Duration::from_millis(10);
 /// Probes mostly wait on sockets; a small stack keeps 200 threads cheap.
 const PROBE_STACK: usize = 256 * 1024;
 
@@ -33,8 +39,9 @@ const PROBE_STACK: usize = 256 * 1024;
 /// service that will hit its timeout starts its clock at once instead of
 /// waiting for a free slot, and the run ends about one timeout after it began.
 ///
-/// `parallel` workers (at most one per service) take services from a shared
-/// queue. A worker stuck past its probe's timeout (plus a grace) is abandoned,
+/// Workers (up to `parallel`, never more than services) take services from a
+/// shared queue; a few start, and more are hired while slow probes hold them
+/// all. A worker stuck past its probe's timeout (plus a grace) is abandoned,
 /// its service recorded as a timeout, and a fresh worker takes its place.
 pub fn run_all(config: &Config, last_ms: &HashMap<String, u64>) -> Vec<CheckResult> {
     let services = &config.services;
@@ -61,12 +68,13 @@ pub fn run_all(config: &Config, last_ms: &HashMap<String, u64>) -> Vec<CheckResu
             alive.insert(next_worker);
         }
     };
-    for _ in 0..config.parallel.clamp(1, services.len().max(1)) {
+    let max_workers = config.parallel.clamp(1, services.len().max(1));
+    for _ in 0..max_workers.min(FIRST_WORKERS) {
         hire(&mut alive);
     }
     let mut results: Vec<Option<CheckResult>> = vec![None; services.len()];
-    // Service index → (its worker, when to give up on it).
-    let mut in_flight: HashMap<usize, (usize, Instant)> = HashMap::new();
+    // Service index → (its worker, when it started, when to give up on it).
+    let mut in_flight: HashMap<usize, (usize, Instant, Instant)> = HashMap::new();
     while results.iter().any(Option::is_none) {
         if alive.is_empty() {
             // No worker could be started, or all have finished: probe what is left here.
@@ -76,16 +84,30 @@ pub fn run_all(config: &Config, last_ms: &HashMap<String, u64>) -> Vec<CheckResu
             }
             continue;
         }
-        let wake = in_flight
+        // Slow probes hold every worker: hire more, doubling, up to `parallel`.
+        let now = Instant::now();
+        let may_grow = pool.remaining() > 0 && alive.len() < max_workers;
+        if may_grow
+            && in_flight.len() >= alive.len()
+            && in_flight.values().all(|f| now - f.1 >= BUSY)
+        {
+            for _ in 0..alive.len().min(max_workers - alive.len()) {
+                hire(&mut alive);
+            }
+        }
+        let mut wake = in_flight
             .values()
-            .map(|f| f.1)
+            .map(|f| f.2)
             .min()
             .unwrap_or(deadline)
             .min(deadline);
+        if may_grow {
+            wake = wake.min(now + BUSY);
+        }
         match rx.recv_timeout(wake.saturating_duration_since(Instant::now())) {
             Ok(Event::Started(worker, i, at)) => {
                 let give_up = at + services[i].timeout + BACKSTOP_GRACE;
-                in_flight.insert(i, (worker, give_up.min(deadline)));
+                in_flight.insert(i, (worker, at, give_up.min(deadline)));
             }
             Ok(Event::Done(i, result)) => {
                 if in_flight.remove(&i).is_some() {
@@ -100,11 +122,11 @@ pub fn run_all(config: &Config, last_ms: &HashMap<String, u64>) -> Vec<CheckResu
                 let now = Instant::now();
                 let expired: Vec<usize> = in_flight
                     .iter()
-                    .filter(|(_, f)| f.1 <= now)
+                    .filter(|(_, f)| f.2 <= now)
                     .map(|(i, _)| *i)
                     .collect();
                 for i in expired {
-                    let Some((worker, _)) = in_flight.remove(&i) else {
+                    let Some((worker, ..)) = in_flight.remove(&i) else {
                         continue;
                     };
                     let s = &services[i];
@@ -154,6 +176,13 @@ struct Pool {
 }
 
 impl Pool {
+    /// Services not yet taken.
+    fn remaining(&self) -> usize {
+        self.order
+            .len()
+            .saturating_sub(self.next.load(Ordering::SeqCst))
+    }
+
     /// The next service to probe, unless none is left or the run is out of time.
     fn take(&self) -> Option<usize> {
         if Instant::now() >= self.deadline {
