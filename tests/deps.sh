@@ -1,9 +1,13 @@
 #!/usr/bin/env bash
 # Installs what the tests need beyond the Rust toolchain, if it is missing:
-# systemd-analyze (Debian's systemd package) to verify the units in cron/.
+# systemd-analyze (Debian's systemd) to verify the units in cron/, and
+# promtool (Debian's prometheus) to check the metrics textfile.
 set -euo pipefail
-if ! command -v systemd-analyze >/dev/null 2>&1; then
+missing=()
+command -v systemd-analyze >/dev/null 2>&1 || missing+=(systemd)
+command -v promtool >/dev/null 2>&1 || missing+=(prometheus)
+if ((${#missing[@]})); then
     export DEBIAN_FRONTEND=noninteractive
     apt-get update -qq
-    apt-get install -y -qq systemd >/dev/null
+    apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi

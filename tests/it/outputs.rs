@@ -1,0 +1,210 @@
+//! What a run publishes beside the email, and the history commands: the
+//! status page, the Prometheus textfile (checked by promtool), `status --json`
+//! and `backup`. All tell the story the database holds.
+
+use std::os::unix::fs::PermissionsExt;
+use std::process::{Command, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use crate::support::{HttpServer, World, assert_contains, closed_port, services};
+
+fn world_with_outputs() -> World {
+    World::new(&format!(
+        "title = \"vps-1\"\nstatus_page = \"www/index.html\"\nprometheus_textfile = \"metrics/upcheck.prom\"\n{}",
+        services(&[
+            ("api <b>&</b>", "command = [\"true\"]"),
+            ("db", &format!("tcp = \"127.0.0.1:{}\"", closed_port())),
+            ("web \"quoted\"\\", "url = \"http://127.0.0.1:1/\""),
+        ])
+    ))
+}
+
+#[test]
+fn the_status_page_is_written_whole_readable_and_escaped() {
+    let world = world_with_outputs();
+    std::fs::create_dir(world.path("www")).unwrap();
+    std::fs::create_dir(world.path("metrics")).unwrap();
+    let run = world.run(&[]);
+    assert_eq!((run.code, run.stderr.as_str()), (0, ""), "{run:?}");
+    let page = std::fs::read_to_string(world.path("www/index.html")).unwrap();
+    assert!(page.starts_with("<!DOCTYPE html>") && page.ends_with("</html>"));
+    assert_contains(&page, "2 of 3 services failing");
+    assert_contains(&page, "api &lt;b&gt;&amp;&lt;/b&gt;");
+    assert!(!page.contains("<b>&"), "unescaped name");
+    assert_contains(&page, "connection refused");
+    assert_contains(&page, "all 100.00%");
+    for external in ["src=", "href=", "<link", "<script", "url("] {
+        assert!(
+            !page.contains(external),
+            "self-contained, yet it has {external}"
+        );
+    }
+    let mode = std::fs::metadata(world.path("www/index.html"))
+        .unwrap()
+        .permissions()
+        .mode()
+        & 0o777;
+    assert_eq!(mode, 0o644);
+    let leftovers: Vec<_> = std::fs::read_dir(world.path("www"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert_eq!(leftovers.len(), 1, "temporary files left: {leftovers:?}");
+    // A second run knows when the next one is due.
+    assert_eq!(world.run(&[]).code, 0);
+    assert_contains(
+        &std::fs::read_to_string(world.path("www/index.html")).unwrap(),
+        "Next check expected around",
+    );
+}
+
+#[test]
+fn the_textfile_passes_promtool_and_tells_the_same_story() {
+    let world = world_with_outputs();
+    std::fs::create_dir(world.path("www")).unwrap();
+    std::fs::create_dir(world.path("metrics")).unwrap();
+    assert_eq!(world.run(&[]).code, 0);
+    let path = world.path("metrics/upcheck.prom");
+    let text = std::fs::read_to_string(&path).unwrap();
+    let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o644);
+    let mut promtool = Command::new("promtool")
+        .args(["check", "metrics"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("promtool is missing: run tests/deps.sh (apt-get install prometheus)");
+    std::io::Write::write_all(&mut promtool.stdin.take().unwrap(), text.as_bytes()).unwrap();
+    let out = promtool.wait_with_output().unwrap();
+    let said = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        out.status.success() && said.trim().is_empty(),
+        "promtool check metrics:\n{said}\n{text}"
+    );
+    assert_contains(&text, "upcheck_up{service=\"db\"} 0\n");
+    assert_contains(&text, "upcheck_up{service=\"api <b>&</b>\"} 1\n");
+    assert_contains(&text, "upcheck_up{service=\"web \\\"quoted\\\"\\\\\"} 0\n");
+    assert_contains(
+        &text,
+        "upcheck_status{service=\"db\",status=\"offline\"} 1\n",
+    );
+    assert_contains(
+        &text,
+        "upcheck_http_status_code{service=\"web \\\"quoted\\\"\\\\\"} 0\n",
+    );
+    // The JSON status agrees.
+    let json: serde_json::Value =
+        serde_json::from_str(&world.run(&["status", "--json"]).stdout).unwrap();
+    let statuses: Vec<(String, String)> = json["services"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| {
+            (
+                s["name"].as_str().unwrap().to_string(),
+                s["status"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    for (name, status) in statuses {
+        let escaped = name.replace('\\', "\\\\").replace('"', "\\\"");
+        assert_contains(
+            &text,
+            &format!("upcheck_status{{service=\"{escaped}\",status=\"{status}\"}} 1\n"),
+        );
+    }
+}
+
+#[test]
+fn readers_never_see_half_a_status_page() {
+    let world = world_with_outputs();
+    std::fs::create_dir(world.path("www")).unwrap();
+    std::fs::create_dir(world.path("metrics")).unwrap();
+    assert_eq!(world.run(&[]).code, 0);
+    let stop = Arc::new(AtomicBool::new(false));
+    let (page, textfile) = (
+        world.path("www/index.html"),
+        world.path("metrics/upcheck.prom"),
+    );
+    let reader = {
+        let stop = stop.clone();
+        std::thread::spawn(move || {
+            let mut reads = 0;
+            while !stop.load(Ordering::SeqCst) {
+                let html = std::fs::read_to_string(&page).unwrap();
+                assert!(
+                    html.ends_with("</html>"),
+                    "a torn page: {} bytes",
+                    html.len()
+                );
+                let prom = std::fs::read_to_string(&textfile).unwrap();
+                assert!(
+                    prom.ends_with('\n') && prom.contains("upcheck_run_duration_seconds "),
+                    "a torn textfile"
+                );
+                reads += 1;
+            }
+            reads
+        })
+    };
+    for _ in 0..15 {
+        assert_eq!(world.run(&[]).code, 0);
+    }
+    stop.store(true, Ordering::SeqCst);
+    let reads = reader.join().expect("the reader saw a torn file");
+    assert!(reads > 15, "only {reads} reads");
+}
+
+#[test]
+fn an_output_that_cannot_be_written_fails_the_run_after_storing_the_checks() {
+    let world = world_with_outputs();
+    // No www/ folder: the page cannot be written.
+    let run = world.run(&[]);
+    assert_eq!(run.code, 1, "{run:?}");
+    assert_contains(&run.stderr, "writing the status page");
+    let checks: i64 = world
+        .db()
+        .query_row("SELECT count(*) FROM checks", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(checks, 3);
+}
+
+#[test]
+fn a_backup_taken_during_a_run_is_consistent() {
+    let http = HttpServer::start();
+    let world = World::new(&services(&[
+        ("slow", &format!("url = {:?}", http.url("/slow/800"))),
+        ("shell", "command = [\"true\"]"),
+    ]));
+    assert_eq!(world.run(&[]).code, 0);
+    let mut running = world.command(&[]).spawn().unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    let backup = world.path("backup.db");
+    let run = world.run(&["backup", backup.to_str().unwrap()]);
+    assert_eq!(
+        (run.code, run.stdout.as_str(), run.stderr.as_str()),
+        (0, "", ""),
+        "{run:?}"
+    );
+    assert!(running.wait().unwrap().success());
+    let copy = rusqlite::Connection::open(&backup).unwrap();
+    let integrity: String = copy
+        .query_row("PRAGMA integrity_check", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(integrity, "ok");
+    let checks: i64 = copy
+        .query_row("SELECT count(*) FROM checks", [], |r| r.get(0))
+        .unwrap();
+    assert!(checks >= 2, "the backup holds the first run's checks");
+    // An existing file is never overwritten.
+    let again = world.run(&["backup", backup.to_str().unwrap()]);
+    assert_eq!(again.code, 1);
+    assert_contains(&again.stderr, "already exists");
+}
