@@ -722,10 +722,8 @@ mod tests {
         }
     }
 
-    /// What the rollups and the uptime view must equal: the raw checks, counted directly.
-    fn recompute(
-        store: &Store,
-    ) -> (
+    /// Rollup rows, and uptime rows: (service, checks, 24h, 7d, 30d, all).
+    type Story = (
         Vec<(String, String, i64, i64, i64)>,
         Vec<(
             String,
@@ -735,7 +733,10 @@ mod tests {
             Option<f64>,
             Option<f64>,
         )>,
-    ) {
+    );
+
+    /// What the rollups and the uptime view must equal: the raw checks, counted directly.
+    fn recompute(store: &Store) -> Story {
         let rollups = store
             .conn
             .prepare(
@@ -778,19 +779,7 @@ mod tests {
         (rollups, uptime)
     }
 
-    fn stored(
-        store: &Store,
-    ) -> (
-        Vec<(String, String, i64, i64, i64)>,
-        Vec<(
-            String,
-            i64,
-            Option<f64>,
-            Option<f64>,
-            Option<f64>,
-            Option<f64>,
-        )>,
-    ) {
+    fn stored(store: &Store) -> Story {
         let rollups = store
             .conn
             .prepare(
