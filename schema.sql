@@ -45,6 +45,16 @@ CREATE TABLE checks_hourly (
     PRIMARY KEY (service, hour)
 ) WITHOUT ROWID;
 
+-- One row per service per day: the long uptime windows read days, not hours.
+CREATE TABLE checks_daily (
+    service  TEXT    NOT NULL,
+    day      TEXT    NOT NULL,                -- UTC: 2026-11-21
+    checks   INTEGER NOT NULL,
+    online   INTEGER NOT NULL,
+    total_ms INTEGER NOT NULL,
+    PRIMARY KEY (service, day)
+) WITHOUT ROWID;
+
 -- The newest facts per service and its alert state, kept up to date in the
 -- same transaction that appends checks: every run is a fresh process, so this
 -- is where "DOWN since 10:15, reminded twice" survives between runs.
@@ -124,43 +134,47 @@ FROM service_state s
 JOIN checks c ON c.id = s.last_check_id;
 
 -- Percent of checks that were online per window (NULL: no checks in it).
--- Whole hours come from checks_hourly, the part-hour at the window's start
--- from the raw checks, and "all" from the totals: the cost does not grow with
--- the history.
+-- A window is its part-hour edge from the raw checks, whole hours from
+-- checks_hourly up to the first whole day, and whole days from checks_daily;
+-- "all" comes from the totals. Every part is a short range of a primary key
+-- or index, so the cost stays the same however long the history grows.
 CREATE VIEW uptime AS
 WITH b AS (
     SELECT strftime('%Y-%m-%dT%H:%M:%fZ', 'now', '-1 day') AS s1,
            strftime('%Y-%m-%dT%H:00:00.000Z', 'now', '-1 day', '+1 hour') AS h1,
            strftime('%Y-%m-%dT%H:%M:%fZ', 'now', '-7 days') AS s7,
            strftime('%Y-%m-%dT%H:00:00.000Z', 'now', '-7 days', '+1 hour') AS h7,
+           strftime('%Y-%m-%dT00:00:00.000Z', 'now', '-7 days', '+1 day') AS dh7,
+           strftime('%Y-%m-%d', 'now', '-7 days', '+1 day') AS d7,
            strftime('%Y-%m-%dT%H:%M:%fZ', 'now', '-30 days') AS s30,
-           strftime('%Y-%m-%dT%H:00:00.000Z', 'now', '-30 days', '+1 hour') AS h30
+           strftime('%Y-%m-%dT%H:00:00.000Z', 'now', '-30 days', '+1 hour') AS h30,
+           strftime('%Y-%m-%dT00:00:00.000Z', 'now', '-30 days', '+1 day') AS dh30,
+           strftime('%Y-%m-%d', 'now', '-30 days', '+1 day') AS d30
 ),
-hours AS (
-    SELECT h.service,
-           sum(CASE WHEN h.hour >= b.h1 THEN h.online END) AS o1, sum(CASE WHEN h.hour >= b.h1 THEN h.checks END) AS c1,
-           sum(CASE WHEN h.hour >= b.h7 THEN h.online END) AS o7, sum(CASE WHEN h.hour >= b.h7 THEN h.checks END) AS c7,
-           sum(h.online) AS o30, sum(h.checks) AS c30
-    FROM service_state s CROSS JOIN b
-    JOIN checks_hourly h ON h.service = s.service AND h.hour >= b.h30
-    GROUP BY h.service
-),
-edges AS (
-    SELECT s.service,
-           (SELECT count(*) FROM checks c WHERE c.service = s.service AND c.checked_at >= b.s1 AND c.checked_at < b.h1 AND c.status = 'online') AS o1,
-           (SELECT count(*) FROM checks c WHERE c.service = s.service AND c.checked_at >= b.s1 AND c.checked_at < b.h1) AS c1,
-           (SELECT count(*) FROM checks c WHERE c.service = s.service AND c.checked_at >= b.s7 AND c.checked_at < b.h7 AND c.status = 'online') AS o7,
-           (SELECT count(*) FROM checks c WHERE c.service = s.service AND c.checked_at >= b.s7 AND c.checked_at < b.h7) AS c7,
-           (SELECT count(*) FROM checks c WHERE c.service = s.service AND c.checked_at >= b.s30 AND c.checked_at < b.h30 AND c.status = 'online') AS o30,
-           (SELECT count(*) FROM checks c WHERE c.service = s.service AND c.checked_at >= b.s30 AND c.checked_at < b.h30) AS c30
-    FROM service_state s CROSS JOIN b
+parts AS (
+    SELECT s.service, s.checks_total, s.online_total,
+        (SELECT count(*) FROM checks c WHERE c.service = s.service AND c.checked_at >= b.s1 AND c.checked_at < b.h1 AND c.status = 'online')
+          + (SELECT coalesce(sum(online), 0) FROM checks_hourly h WHERE h.service = s.service AND h.hour >= b.h1) AS o1,
+        (SELECT count(*) FROM checks c WHERE c.service = s.service AND c.checked_at >= b.s1 AND c.checked_at < b.h1)
+          + (SELECT coalesce(sum(checks), 0) FROM checks_hourly h WHERE h.service = s.service AND h.hour >= b.h1) AS c1,
+        (SELECT count(*) FROM checks c WHERE c.service = s.service AND c.checked_at >= b.s7 AND c.checked_at < b.h7 AND c.status = 'online')
+          + (SELECT coalesce(sum(online), 0) FROM checks_hourly h WHERE h.service = s.service AND h.hour >= b.h7 AND h.hour < b.dh7)
+          + (SELECT coalesce(sum(online), 0) FROM checks_daily d WHERE d.service = s.service AND d.day >= b.d7) AS o7,
+        (SELECT count(*) FROM checks c WHERE c.service = s.service AND c.checked_at >= b.s7 AND c.checked_at < b.h7)
+          + (SELECT coalesce(sum(checks), 0) FROM checks_hourly h WHERE h.service = s.service AND h.hour >= b.h7 AND h.hour < b.dh7)
+          + (SELECT coalesce(sum(checks), 0) FROM checks_daily d WHERE d.service = s.service AND d.day >= b.d7) AS c7,
+        (SELECT count(*) FROM checks c WHERE c.service = s.service AND c.checked_at >= b.s30 AND c.checked_at < b.h30 AND c.status = 'online')
+          + (SELECT coalesce(sum(online), 0) FROM checks_hourly h WHERE h.service = s.service AND h.hour >= b.h30 AND h.hour < b.dh30)
+          + (SELECT coalesce(sum(online), 0) FROM checks_daily d WHERE d.service = s.service AND d.day >= b.d30) AS o30,
+        (SELECT count(*) FROM checks c WHERE c.service = s.service AND c.checked_at >= b.s30 AND c.checked_at < b.h30)
+          + (SELECT coalesce(sum(checks), 0) FROM checks_hourly h WHERE h.service = s.service AND h.hour >= b.h30 AND h.hour < b.dh30)
+          + (SELECT coalesce(sum(checks), 0) FROM checks_daily d WHERE d.service = s.service AND d.day >= b.d30) AS c30
+    FROM b CROSS JOIN service_state s
 )
-SELECT s.service,
-       s.checks_total AS checks,
-       round(100.0 * (coalesce(h.o1, 0) + e.o1) / nullif(coalesce(h.c1, 0) + e.c1, 0), 3) AS uptime_24h,
-       round(100.0 * (coalesce(h.o7, 0) + e.o7) / nullif(coalesce(h.c7, 0) + e.c7, 0), 3) AS uptime_7d,
-       round(100.0 * (coalesce(h.o30, 0) + e.o30) / nullif(coalesce(h.c30, 0) + e.c30, 0), 3) AS uptime_30d,
-       round(100.0 * s.online_total / nullif(s.checks_total, 0), 3) AS uptime_all
-FROM service_state s
-JOIN edges e ON e.service = s.service
-LEFT JOIN hours h ON h.service = s.service;
+SELECT service,
+       checks_total AS checks,
+       round(100.0 * o1 / nullif(c1, 0), 3) AS uptime_24h,
+       round(100.0 * o7 / nullif(c7, 0), 3) AS uptime_7d,
+       round(100.0 * o30 / nullif(c30, 0), 3) AS uptime_30d,
+       round(100.0 * online_total / nullif(checks_total, 0), 3) AS uptime_all
+FROM parts;

@@ -203,6 +203,7 @@ impl PasswordSource {
     }
 }
 
+#[cfg_attr(not(debug_assertions), allow(dead_code))]
 /// Faults the integration tests inject to prove that nothing is lost when a
 /// late step fails. Only debug builds read `UPCHECK_TEST_FAULT`.
 #[derive(Debug, Clone, Copy, PartialEq)]

@@ -246,9 +246,14 @@ impl Store {
                      runs_since_alert = excluded.runs_since_alert, last_notice_at = excluded.last_notice_at,
                      checks_total = checks_total + 1, online_total = online_total + excluded.online_total",
             )?;
-            let mut rollup = tx.prepare_cached(
+            let mut hourly = tx.prepare_cached(
                 "INSERT INTO checks_hourly (service, hour, checks, online, total_ms) VALUES (?1, ?2, 1, ?3, ?4)
                  ON CONFLICT (service, hour) DO UPDATE SET
+                     checks = checks + 1, online = online + excluded.online, total_ms = total_ms + excluded.total_ms",
+            )?;
+            let mut daily = tx.prepare_cached(
+                "INSERT INTO checks_daily (service, day, checks, online, total_ms) VALUES (?1, ?2, 1, ?3, ?4)
+                 ON CONFLICT (service, day) DO UPDATE SET
                      checks = checks + 1, online = online + excluded.online, total_ms = total_ms + excluded.total_ms",
             )?;
             let mut notify = tx.prepare_cached(
@@ -270,11 +275,13 @@ impl Store {
                 ])?;
                 let check_id = tx.last_insert_rowid();
                 let online = i64::from(r.status == Status::Online);
-                rollup.execute(params![
+                let ms = r.response_ms.unwrap_or(0) as i64;
+                hourly.execute(params![r.service, hour_of(r.checked_at), online, ms])?;
+                daily.execute(params![
                     r.service,
-                    hour_of(r.checked_at),
+                    r.checked_at.format("%Y-%m-%d").to_string(),
                     online,
-                    r.response_ms.unwrap_or(0) as i64
+                    ms
                 ])?;
                 let Some(d) = decisions.iter().find(|d| d.service == r.service) else {
                     continue;
@@ -803,6 +810,28 @@ mod tests {
         (rollups, uptime)
     }
 
+    fn assert_daily_sums_hourly(store: &Store) {
+        let rows = |sql: &str| -> Vec<(String, String, i64, i64, i64)> {
+            store
+                .conn
+                .prepare(sql)
+                .unwrap()
+                .query_map([], |r| {
+                    Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
+                })
+                .unwrap()
+                .collect::<rusqlite::Result<_>>()
+                .unwrap()
+        };
+        assert_eq!(
+            rows("SELECT service, day, checks, online, total_ms FROM checks_daily ORDER BY 1, 2"),
+            rows(
+                "SELECT service, substr(hour, 1, 10), sum(checks), sum(online), sum(total_ms)
+                 FROM checks_hourly GROUP BY 1, 2 ORDER BY 1, 2"
+            )
+        );
+    }
+
     #[test]
     fn rollups_and_uptime_equal_a_recount_of_the_raw_checks() {
         for seed in 1..=12 {
@@ -810,6 +839,7 @@ mod tests {
             let mut store = Store::open(&dir.path().join("a.db")).unwrap();
             random_history(&mut store, seed, 40 + seed as usize * 7);
             assert_eq!(stored(&store), recompute(&store), "seed {seed}");
+            assert_daily_sums_hourly(&store);
         }
     }
 
@@ -909,6 +939,7 @@ mod tests {
             .unwrap();
         assert_eq!(version, SCHEMA_VERSION);
         assert_eq!(stored(&migrated), recompute(&migrated));
+        assert_daily_sums_hourly(&migrated);
         assert_eq!(
             stored(&migrated),
             stored(&source),
