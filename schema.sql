@@ -134,47 +134,38 @@ FROM service_state s
 JOIN checks c ON c.id = s.last_check_id;
 
 -- Percent of checks that were online per window (NULL: no checks in it).
--- A window is its part-hour edge from the raw checks, whole hours from
--- checks_hourly up to the first whole day, and whole days from checks_daily;
--- "all" comes from the totals. Every part is a short range of a primary key
--- or index, so the cost stays the same however long the history grows.
+-- Windows are whole UTC hours and days, so they come from the rollups alone:
+-- 24h is the current hour and the 24 before it; 7d and 30d are today and the
+-- 7 or 30 days before. "all" comes from the totals. Each is one short range
+-- of a primary key per service, the same cost however long the history.
 CREATE VIEW uptime AS
 WITH b AS (
-    SELECT strftime('%Y-%m-%dT%H:%M:%fZ', 'now', '-1 day') AS s1,
-           strftime('%Y-%m-%dT%H:00:00.000Z', 'now', '-1 day', '+1 hour') AS h1,
-           strftime('%Y-%m-%dT%H:%M:%fZ', 'now', '-7 days') AS s7,
-           strftime('%Y-%m-%dT%H:00:00.000Z', 'now', '-7 days', '+1 hour') AS h7,
-           strftime('%Y-%m-%dT00:00:00.000Z', 'now', '-7 days', '+1 day') AS dh7,
-           strftime('%Y-%m-%d', 'now', '-7 days', '+1 day') AS d7,
-           strftime('%Y-%m-%dT%H:%M:%fZ', 'now', '-30 days') AS s30,
-           strftime('%Y-%m-%dT%H:00:00.000Z', 'now', '-30 days', '+1 hour') AS h30,
-           strftime('%Y-%m-%dT00:00:00.000Z', 'now', '-30 days', '+1 day') AS dh30,
-           strftime('%Y-%m-%d', 'now', '-30 days', '+1 day') AS d30
+    SELECT strftime('%Y-%m-%dT%H:00:00.000Z', 'now', '-24 hours') AS h24,
+           strftime('%Y-%m-%d', 'now', '-7 days') AS d7,
+           strftime('%Y-%m-%d', 'now', '-30 days') AS d30
 ),
-parts AS (
-    SELECT s.service, s.checks_total, s.online_total,
-        (SELECT count(*) FROM checks c WHERE c.service = s.service AND c.checked_at >= b.s1 AND c.checked_at < b.h1 AND c.status = 'online')
-          + (SELECT coalesce(sum(online), 0) FROM checks_hourly h WHERE h.service = s.service AND h.hour >= b.h1) AS o1,
-        (SELECT count(*) FROM checks c WHERE c.service = s.service AND c.checked_at >= b.s1 AND c.checked_at < b.h1)
-          + (SELECT coalesce(sum(checks), 0) FROM checks_hourly h WHERE h.service = s.service AND h.hour >= b.h1) AS c1,
-        (SELECT count(*) FROM checks c WHERE c.service = s.service AND c.checked_at >= b.s7 AND c.checked_at < b.h7 AND c.status = 'online')
-          + (SELECT coalesce(sum(online), 0) FROM checks_hourly h WHERE h.service = s.service AND h.hour >= b.h7 AND h.hour < b.dh7)
-          + (SELECT coalesce(sum(online), 0) FROM checks_daily d WHERE d.service = s.service AND d.day >= b.d7) AS o7,
-        (SELECT count(*) FROM checks c WHERE c.service = s.service AND c.checked_at >= b.s7 AND c.checked_at < b.h7)
-          + (SELECT coalesce(sum(checks), 0) FROM checks_hourly h WHERE h.service = s.service AND h.hour >= b.h7 AND h.hour < b.dh7)
-          + (SELECT coalesce(sum(checks), 0) FROM checks_daily d WHERE d.service = s.service AND d.day >= b.d7) AS c7,
-        (SELECT count(*) FROM checks c WHERE c.service = s.service AND c.checked_at >= b.s30 AND c.checked_at < b.h30 AND c.status = 'online')
-          + (SELECT coalesce(sum(online), 0) FROM checks_hourly h WHERE h.service = s.service AND h.hour >= b.h30 AND h.hour < b.dh30)
-          + (SELECT coalesce(sum(online), 0) FROM checks_daily d WHERE d.service = s.service AND d.day >= b.d30) AS o30,
-        (SELECT count(*) FROM checks c WHERE c.service = s.service AND c.checked_at >= b.s30 AND c.checked_at < b.h30)
-          + (SELECT coalesce(sum(checks), 0) FROM checks_hourly h WHERE h.service = s.service AND h.hour >= b.h30 AND h.hour < b.dh30)
-          + (SELECT coalesce(sum(checks), 0) FROM checks_daily d WHERE d.service = s.service AND d.day >= b.d30) AS c30
-    FROM b CROSS JOIN service_state s
+hours AS (
+    SELECT s.service, sum(h.online) AS o24, sum(h.checks) AS c24
+    FROM b CROSS JOIN service_state s CROSS JOIN checks_hourly h
+    WHERE h.service = s.service AND h.hour >= b.h24
+    GROUP BY s.service
+),
+days AS (
+    SELECT s.service,
+           sum(CASE WHEN d.day >= b.d7 THEN d.online END) AS o7,
+           sum(CASE WHEN d.day >= b.d7 THEN d.checks END) AS c7,
+           sum(d.online) AS o30,
+           sum(d.checks) AS c30
+    FROM b CROSS JOIN service_state s CROSS JOIN checks_daily d
+    WHERE d.service = s.service AND d.day >= b.d30
+    GROUP BY s.service
 )
-SELECT service,
-       checks_total AS checks,
-       round(100.0 * o1 / nullif(c1, 0), 3) AS uptime_24h,
-       round(100.0 * o7 / nullif(c7, 0), 3) AS uptime_7d,
-       round(100.0 * o30 / nullif(c30, 0), 3) AS uptime_30d,
-       round(100.0 * online_total / nullif(checks_total, 0), 3) AS uptime_all
-FROM parts;
+SELECT s.service,
+       s.checks_total AS checks,
+       round(100.0 * h.o24 / nullif(h.c24, 0), 3) AS uptime_24h,
+       round(100.0 * d.o7 / nullif(d.c7, 0), 3) AS uptime_7d,
+       round(100.0 * d.o30 / nullif(d.c30, 0), 3) AS uptime_30d,
+       round(100.0 * s.online_total / nullif(s.checks_total, 0), 3) AS uptime_all
+FROM service_state s
+LEFT JOIN hours h ON h.service = s.service
+LEFT JOIN days d ON d.service = s.service;

@@ -755,16 +755,18 @@ mod tests {
             .unwrap()
             .collect::<rusqlite::Result<Vec<_>>>()
             .unwrap();
-        let window = |days: i64| format!("strftime('%Y-%m-%dT%H:%M:%fZ', 'now', '-{days} days')");
-        let pct = |cond: String| {
-            format!("round(100.0 * sum(status = 'online' AND {cond}) / nullif(sum({cond}), 0), 3)")
+        // The view's windows: whole UTC hours for 24h, whole UTC days for 7d and 30d.
+        let pct = |start: &str| {
+            format!(
+                "round(100.0 * sum(status = 'online' AND checked_at >= {start}) / nullif(sum(checked_at >= {start}), 0), 3)"
+            )
         };
         let sql = format!(
             "SELECT service, count(*), {}, {}, {}, round(100.0 * sum(status = 'online') / count(*), 3)
              FROM checks GROUP BY service ORDER BY service",
-            pct(format!("checked_at >= {}", window(1))),
-            pct(format!("checked_at >= {}", window(7))),
-            pct(format!("checked_at >= {}", window(30))),
+            pct("strftime('%Y-%m-%dT%H:00:00.000Z', 'now', '-24 hours')"),
+            pct("strftime('%Y-%m-%d', 'now', '-7 days')"),
+            pct("strftime('%Y-%m-%d', 'now', '-30 days')"),
         );
         let uptime = store
             .conn
