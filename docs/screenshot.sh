@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Renders the demo's digest email to PNG, as a recipient would see it, on a
-# phone-sized and a desktop-sized viewport. Needs Debian's chromium
-# (`apt-get install chromium`). Writes docs/email-phone.png, docs/email-wide.png.
+# Renders the demo's digest email and status page to PNG, as people would
+# see them: the email on a phone-sized and a desktop-sized viewport, the page
+# on a desktop one. Needs Debian's chromium (`apt-get install chromium`).
+# Writes docs/email-phone.png, docs/email-wide.png, docs/status-page.png.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 cargo build --release --quiet
@@ -22,9 +23,10 @@ PY
 shot() {
   chromium --headless --no-sandbox --disable-gpu --disable-quic --no-first-run \
     --disable-background-networking --disable-component-update --disable-sync \
-    --user-data-dir="$work/profile-$1" --hide-scrollbars \
-    --window-size="$1,$2" --screenshot="docs/email-$3.png" "file://$work/email.html" 2>/dev/null
+    --user-data-dir="$work/profile-$3" --hide-scrollbars \
+    --window-size="$1,$2" --screenshot="docs/$3.png" "file://$4" 2>/dev/null
 }
-shot 390 1000 phone
-shot 1100 760 wide
-echo "wrote docs/email-phone.png docs/email-wide.png"
+shot 390 1000 email-phone "$work/email.html"
+shot 1100 760 email-wide "$work/email.html"
+shot 1100 700 status-page "$work/status/index.html"
+echo "wrote docs/email-phone.png docs/email-wide.png docs/status-page.png"

@@ -35,8 +35,9 @@ pub fn outputs(config: &Config, db: &Store, begun: Instant) -> Result<()> {
     Ok(())
 }
 
-/// Temp file in the same folder (so the rename is atomic), fsync, 0644, rename,
-/// fsync the folder (so the rename survives a crash).
+/// Temp file in the same folder (created if missing; the rename must stay on
+/// one file system to be atomic), fsync, 0644, rename, fsync the folder (so
+/// the rename survives a crash).
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     let dir = path
         .parent()
@@ -48,6 +49,7 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
         .unwrap_or_default();
     let tmp = dir.join(format!(".{name}.{}.tmp", std::process::id()));
     let write = || -> std::io::Result<()> {
+        fs::create_dir_all(dir)?;
         let mut f = OpenOptions::new()
             .write(true)
             .create(true)

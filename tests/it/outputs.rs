@@ -23,9 +23,8 @@ fn world_with_outputs() -> World {
 
 #[test]
 fn the_status_page_is_written_whole_readable_and_escaped() {
+    // Their folders do not exist yet: upcheck creates them.
     let world = world_with_outputs();
-    std::fs::create_dir(world.path("www")).unwrap();
-    std::fs::create_dir(world.path("metrics")).unwrap();
     let run = world.run(&[]);
     assert_eq!((run.code, run.stderr.as_str()), (0, ""), "{run:?}");
     let page = std::fs::read_to_string(world.path("www/index.html")).unwrap();
@@ -165,7 +164,8 @@ fn readers_never_see_half_a_status_page() {
 #[test]
 fn an_output_that_cannot_be_written_fails_the_run_after_storing_the_checks() {
     let world = world_with_outputs();
-    // No www/ folder: the page cannot be written.
+    // www is a file, so www/index.html cannot be written.
+    world.write("www", "");
     let run = world.run(&[]);
     assert_eq!(run.code, 1, "{run:?}");
     assert_contains(&run.stderr, "writing the status page");
