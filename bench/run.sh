@@ -220,12 +220,12 @@ CREATE INDEX checks_service_time ON checks (service, checked_at);
 INSERT INTO checks_hourly (service, hour, checks, online, total_ms)
 SELECT service, strftime('%Y-%m-%dT%H:00:00.000Z', checked_at), count(*), sum(status = 'online'), sum(response_ms)
 FROM checks WHERE run_id < 0 GROUP BY 1, 2
-ON CONFLICT (service, hour) DO UPDATE SET checks = checks + excluded.checks,
+ON CONFLICT (hour, service) DO UPDATE SET checks = checks + excluded.checks,
     online = online + excluded.online, total_ms = total_ms + excluded.total_ms;
 INSERT INTO checks_daily (service, day, checks, online, total_ms)
 SELECT service, substr(hour, 1, 10), sum(checks), sum(online), sum(total_ms)
 FROM checks_hourly GROUP BY 1, 2
-ON CONFLICT (service, day) DO UPDATE SET checks = excluded.checks,
+ON CONFLICT (day, service) DO UPDATE SET checks = excluded.checks,
     online = excluded.online, total_ms = excluded.total_ms;
 UPDATE service_state SET
     checks_total = (SELECT sum(checks) FROM checks_hourly h WHERE h.service = service_state.service),

@@ -8,7 +8,9 @@ CREATE TABLE checks_hourly (
     checks   INTEGER NOT NULL,
     online   INTEGER NOT NULL,
     total_ms INTEGER NOT NULL,                -- sum of response_ms, for the average
-    PRIMARY KEY (service, hour)
+    -- Time first: a run's upserts and the uptime windows all touch the last
+    -- few pages, however long the history.
+    PRIMARY KEY (hour, service)
 ) WITHOUT ROWID;
 
 INSERT INTO checks_hourly (service, hour, checks, online, total_ms)
@@ -24,7 +26,7 @@ CREATE TABLE checks_daily (
     checks   INTEGER NOT NULL,
     online   INTEGER NOT NULL,
     total_ms INTEGER NOT NULL,
-    PRIMARY KEY (service, day)
+    PRIMARY KEY (day, service)
 ) WITHOUT ROWID;
 
 INSERT INTO checks_daily (service, day, checks, online, total_ms)
@@ -44,8 +46,9 @@ DROP VIEW uptime;
 -- Percent of checks that were online per window (NULL: no checks in it).
 -- Windows are whole UTC hours and days, so they come from the rollups alone:
 -- 24h is the current hour and the 24 before it; 7d and 30d are today and the
--- 7 or 30 days before. "all" comes from the totals. Each is one short range
--- of a primary key per service, the same cost however long the history.
+-- 7 or 30 days before. "all" comes from the totals. The rollups are keyed by
+-- time first, so each window is one short range at the end of a table, the
+-- same cost however long the history.
 CREATE VIEW uptime AS
 WITH b AS (
     SELECT strftime('%Y-%m-%dT%H:00:00.000Z', 'now', '-24 hours') AS h24,
@@ -53,20 +56,20 @@ WITH b AS (
            strftime('%Y-%m-%d', 'now', '-30 days') AS d30
 ),
 hours AS (
-    SELECT s.service, sum(h.online) AS o24, sum(h.checks) AS c24
-    FROM b CROSS JOIN service_state s CROSS JOIN checks_hourly h
-    WHERE h.service = s.service AND h.hour >= b.h24
-    GROUP BY s.service
+    SELECT h.service, sum(h.online) AS o24, sum(h.checks) AS c24
+    FROM b CROSS JOIN checks_hourly h
+    WHERE h.hour >= b.h24
+    GROUP BY h.service
 ),
 days AS (
-    SELECT s.service,
+    SELECT d.service,
            sum(CASE WHEN d.day >= b.d7 THEN d.online END) AS o7,
            sum(CASE WHEN d.day >= b.d7 THEN d.checks END) AS c7,
            sum(d.online) AS o30,
            sum(d.checks) AS c30
-    FROM b CROSS JOIN service_state s CROSS JOIN checks_daily d
-    WHERE d.service = s.service AND d.day >= b.d30
-    GROUP BY s.service
+    FROM b CROSS JOIN checks_daily d
+    WHERE d.day >= b.d30
+    GROUP BY d.service
 )
 SELECT s.service,
        s.checks_total AS checks,

@@ -248,12 +248,12 @@ impl Store {
             )?;
             let mut hourly = tx.prepare_cached(
                 "INSERT INTO checks_hourly (service, hour, checks, online, total_ms) VALUES (?1, ?2, 1, ?3, ?4)
-                 ON CONFLICT (service, hour) DO UPDATE SET
+                 ON CONFLICT (hour, service) DO UPDATE SET
                      checks = checks + 1, online = online + excluded.online, total_ms = total_ms + excluded.total_ms",
             )?;
             let mut daily = tx.prepare_cached(
                 "INSERT INTO checks_daily (service, day, checks, online, total_ms) VALUES (?1, ?2, 1, ?3, ?4)
-                 ON CONFLICT (service, day) DO UPDATE SET
+                 ON CONFLICT (day, service) DO UPDATE SET
                      checks = checks + 1, online = online + excluded.online, total_ms = total_ms + excluded.total_ms",
             )?;
             let mut notify = tx.prepare_cached(
