@@ -234,6 +234,9 @@ COMMIT;
 PRAGMA wal_checkpoint(TRUNCATE);
 SQL
         echo "  built $(sqlite3 "$dir/upcheck.db" 'SELECT count(*) FROM checks') checks in $(( $(date +%s) - started ))s"
+        # Let the gigabyte just written reach the disk before timing anything.
+        sync
+        sleep 10
     fi
     echo "  $size: database $(du -m "$dir/upcheck.db" | cut -f1) MB"
     measure "C $size healthy run" 20 3 "$dir" "$RESULTS" "$BIN" --config "$dir/upcheck.toml"
