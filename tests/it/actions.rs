@@ -4,36 +4,10 @@
 
 use std::time::{Duration, Instant};
 
-use crate::support::{HttpServer, Run, SmtpServer, World, assert_contains, closed_port, services};
-
-/// A service that fails while `<name>.down` exists beside the config.
-fn switchable(name: &str) -> String {
-    format!("command = [\"test\", \"!\", \"-e\", \"{name}.down\"]")
-}
-
-fn set_down(world: &World, name: &str, down: bool) {
-    let flag = world.path(&format!("{name}.down"));
-    if down {
-        std::fs::write(flag, "").unwrap();
-    } else {
-        let _ = std::fs::remove_file(flag);
-    }
-}
-
-/// Runs once; asserts a completed, silent run; returns the subjects mailed during it.
-fn run_and_collect(world: &World, smtp: &SmtpServer) -> Vec<String> {
-    let before = smtp.received().len();
-    let run = world.run(&[]);
-    assert_eq!(
-        (run.code, run.stdout.as_str(), run.stderr.as_str()),
-        (0, "", ""),
-        "{run:?}"
-    );
-    smtp.received()[before..]
-        .iter()
-        .map(|m| m.subject())
-        .collect()
-}
+use crate::support::{
+    HttpServer, Run, SmtpServer, World, assert_contains, closed_port, run_and_collect, services,
+    set_down, switchable,
+};
 
 fn lines(world: &World, file: &str) -> usize {
     std::fs::read_to_string(world.path(file))
@@ -64,7 +38,9 @@ fn restarts_follow_the_threshold_and_the_budget_and_are_mailed() {
         ),
     );
     set_down(&world, "api", true);
-    let mailed: Vec<Vec<String>> = (0..5).map(|_| run_and_collect(&world, &smtp)).collect();
+    let mailed: Vec<Vec<String>> = (0..5)
+        .map(|_| run_and_collect(&world, &smtp, &[]))
+        .collect();
     assert_eq!(
         lines(&world, "restarts.log"),
         2,
@@ -117,7 +93,9 @@ fn a_restart_that_works_is_reported_without_an_alert() {
         )])
     ));
     set_down(&world, "api", true);
-    let mailed: Vec<Vec<String>> = (0..4).map(|_| run_and_collect(&world, &smtp)).collect();
+    let mailed: Vec<Vec<String>> = (0..4)
+        .map(|_| run_and_collect(&world, &smtp, &[]))
+        .collect();
     assert_eq!(
         mailed,
         [
@@ -255,13 +233,13 @@ fn alert_commands_run_once_per_due_notification_with_the_facts_in_the_environmen
             services(&[("api", &switchable("api")), ("db", "command = [\"true\"]")])
         ),
     );
-    assert_eq!(run_and_collect(&world, &smtp).len(), 0);
+    assert_eq!(run_and_collect(&world, &smtp, &[]).len(), 0);
     assert!(calls(&world).is_empty(), "a quiet run runs no command");
     set_down(&world, "api", true);
-    assert_eq!(run_and_collect(&world, &smtp).len(), 1);
-    assert_eq!(run_and_collect(&world, &smtp).len(), 0);
+    assert_eq!(run_and_collect(&world, &smtp, &[]).len(), 1);
+    assert_eq!(run_and_collect(&world, &smtp, &[]).len(), 0);
     set_down(&world, "api", false);
-    assert_eq!(run_and_collect(&world, &smtp).len(), 1);
+    assert_eq!(run_and_collect(&world, &smtp, &[]).len(), 1);
     let calls = calls(&world);
     assert_eq!(calls.len(), 2, "{calls:?}");
     let host = std::fs::read_to_string("/proc/sys/kernel/hostname")

@@ -4,24 +4,13 @@
 use std::time::{Duration, Instant};
 
 use crate::support::{
-    Ca, Run, SmtpOptions, SmtpServer, World, assert_contains, closed_port, services,
+    Ca, Run, SmtpOptions, SmtpServer, World, assert_contains, closed_port, run_and_collect,
+    services, set_down, switchable,
 };
 
-/// A service that fails while the file `<name>.down` exists beside the config.
-fn switchable(name: &str) -> (String, String) {
-    (
-        name.to_string(),
-        format!("command = [\"test\", \"!\", \"-e\", \"{name}.down\"]"),
-    )
-}
-
-fn set_down(world: &World, name: &str, down: bool) {
-    let flag = world.path(&format!("{name}.down"));
-    if down {
-        std::fs::write(flag, "").unwrap();
-    } else {
-        let _ = std::fs::remove_file(flag);
-    }
+/// A `switchable` service as a (name, body) pair.
+fn switch(name: &str) -> (String, String) {
+    (name.to_string(), switchable(name))
 }
 
 fn config(top: &str, smtp: &SmtpServer, entries: &[(String, String)]) -> String {
@@ -36,28 +25,13 @@ fn config(top: &str, smtp: &SmtpServer, entries: &[(String, String)]) -> String 
     )
 }
 
-/// Runs once, asserting a completed, silent run; returns the subjects that arrived during it.
-fn run_and_collect(world: &World, smtp: &SmtpServer, args: &[&str]) -> Vec<String> {
-    let before = smtp.received().len();
-    let run = world.run(args);
-    assert_eq!(
-        (run.code, run.stdout.as_str(), run.stderr.as_str()),
-        (0, "", ""),
-        "{run:?}"
-    );
-    smtp.received()[before..]
-        .iter()
-        .map(|m| m.subject())
-        .collect()
-}
-
 #[test]
 fn an_outage_is_mailed_once_the_threshold_is_reached_with_both_parts() {
     let smtp = SmtpServer::plain();
     let world = World::new(&config(
         "alert_after = 2",
         &smtp,
-        &[switchable("price-api"), switchable("chat")],
+        &[switch("price-api"), switch("chat")],
     ));
     set_down(&world, "price-api", true);
     assert_eq!(
@@ -97,9 +71,8 @@ fn an_outage_is_mailed_once_the_threshold_is_reached_with_both_parts() {
 #[test]
 fn ten_failing_services_make_one_digest() {
     let smtp = SmtpServer::plain();
-    let mut entries: Vec<(String, String)> =
-        (0..10).map(|i| switchable(&format!("svc-{i}"))).collect();
-    entries.push(switchable("healthy"));
+    let mut entries: Vec<(String, String)> = (0..10).map(|i| switch(&format!("svc-{i}"))).collect();
+    entries.push(switch("healthy"));
     let world = World::new(&config("alert_after = 1", &smtp, &entries));
     for i in 0..10 {
         set_down(&world, &format!("svc-{i}"), true);
@@ -117,7 +90,7 @@ fn ten_failing_services_make_one_digest() {
 #[test]
 fn exponential_reminders_come_at_the_1st_2nd_4th_8th_failing_run_after_the_alert() {
     let smtp = SmtpServer::plain();
-    let world = World::new(&config("alert_after = 1", &smtp, &[switchable("chat")]));
+    let world = World::new(&config("alert_after = 1", &smtp, &[switch("chat")]));
     set_down(&world, "chat", true);
     let per_run: Vec<usize> = (0..10)
         .map(|_| run_and_collect(&world, &smtp, &[]).len())
@@ -140,7 +113,7 @@ fn remind_never_sends_only_the_alert() {
     let world = World::new(&config(
         "alert_after = 1\nremind = \"never\"",
         &smtp,
-        &[switchable("chat")],
+        &[switch("chat")],
     ));
     set_down(&world, "chat", true);
     let per_run: Vec<usize> = (0..5)
@@ -155,7 +128,7 @@ fn recovery_is_announced_after_recover_after_passing_runs() {
     let world = World::new(&config(
         "alert_after = 1\nrecover_after = 2\nremind = \"never\"",
         &smtp,
-        &[switchable("api")],
+        &[switch("api")],
     ));
     set_down(&world, "api", true);
     assert_eq!(run_and_collect(&world, &smtp, &[]).len(), 1);
@@ -178,7 +151,7 @@ fn a_quiet_recovery_sends_nothing() {
     let world = World::new(&config(
         "alert_after = 1\nremind = \"never\"\nnotify_recovery = false",
         &smtp,
-        &[switchable("api")],
+        &[switch("api")],
     ));
     set_down(&world, "api", true);
     assert_eq!(run_and_collect(&world, &smtp, &[]).len(), 1);
@@ -189,7 +162,7 @@ fn a_quiet_recovery_sends_nothing() {
 #[test]
 fn force_always_sends_the_full_report() {
     let smtp = SmtpServer::plain();
-    let world = World::new(&config("", &smtp, &[switchable("a"), switchable("b")]));
+    let world = World::new(&config("", &smtp, &[switch("a"), switch("b")]));
     assert!(
         run_and_collect(&world, &smtp, &[]).is_empty(),
         "a healthy run sends nothing"
@@ -222,7 +195,7 @@ fn mail_down_keeps_the_alert_due_and_the_next_run_delivers_it_exactly_once() {
         config(
             "alert_after = 1\nremind = \"never\"",
             &smtp,
-            &[switchable("api")],
+            &[switch("api")],
         )
         .replace(
             &format!("smtp_port = {}", smtp.port),
@@ -366,7 +339,7 @@ fn a_panic_sends_one_fallback_and_the_due_alert_survives_for_the_next_run() {
     let world = World::new(&config(
         "alert_after = 1\nremind = \"never\"",
         &smtp,
-        &[switchable("api")],
+        &[switch("api")],
     ));
     set_down(&world, "api", true);
     let run: Run = world
@@ -491,7 +464,7 @@ fn the_sendmail_transport_pipes_the_message_to_sendmail() {
 #[test]
 fn panics_in_several_probe_threads_send_one_fallback_and_store_every_check() {
     let smtp = SmtpServer::plain();
-    let entries: Vec<(String, String)> = (0..3).map(|i| switchable(&format!("svc-{i}"))).collect();
+    let entries: Vec<(String, String)> = (0..3).map(|i| switch(&format!("svc-{i}"))).collect();
     let world = World::new(&config("", &smtp, &entries));
     let run: Run = world
         .command(&[])
@@ -531,7 +504,7 @@ fn two_runs_at_once_never_send_the_same_alert_twice() {
         "alert_after = 1\nremind = \"never\"",
         &smtp,
         &[
-            switchable("api"),
+            switch("api"),
             (
                 "slow".to_string(),
                 "command = [\"sleep\", \"0.5\"]".to_string(),

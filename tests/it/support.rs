@@ -491,3 +491,33 @@ impl Ca {
         (cert_path, key_path)
     }
 }
+
+/// The config body of a service that fails while `<name>.down` exists beside the config.
+pub fn switchable(name: &str) -> String {
+    format!("command = [\"test\", \"!\", \"-e\", \"{name}.down\"]")
+}
+
+/// Makes a `switchable` service fail (`down`) or pass.
+pub fn set_down(world: &World, name: &str, down: bool) {
+    let flag = world.path(&format!("{name}.down"));
+    if down {
+        std::fs::write(flag, "").unwrap();
+    } else {
+        let _ = std::fs::remove_file(flag);
+    }
+}
+
+/// Runs once, asserting a completed, silent run; returns the subjects mailed during it.
+pub fn run_and_collect(world: &World, smtp: &SmtpServer, args: &[&str]) -> Vec<String> {
+    let before = smtp.received().len();
+    let run = world.run(args);
+    assert_eq!(
+        (run.code, run.stdout.as_str(), run.stderr.as_str()),
+        (0, "", ""),
+        "{run:?}"
+    );
+    smtp.received()[before..]
+        .iter()
+        .map(|m| m.subject())
+        .collect()
+}
