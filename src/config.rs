@@ -1162,4 +1162,114 @@ mod tests {
             &format!("{f}:1: string values must be quoted, expected literal string"),
         );
     }
+
+    /// PRODUCT.md's sample config, every key in use.
+    const SAMPLE: &str = r#"
+title = "vps-1"
+database = "upcheck.db"
+timeout = "10s"
+parallel = 32
+alert_after = 2
+recover_after = 1
+remind = "exponential"
+notify_recovery = true
+retention = "90d"
+
+[email]
+to = ["ops@example.com"]
+from = "upcheck <upcheck@example.com>"
+transport = "smtp"
+smtp_host = "smtp.example.com"
+smtp_port = 587
+smtp_tls = "starttls"
+smtp_user = "upcheck"
+smtp_password_env = "UPCHECK_SMTP_PASSWORD"
+
+[[service]]
+name = "price-api"
+url = "https://example.com/api/health"
+method = "GET"
+headers = { Authorization = "Bearer ..." }
+expect_status = [200]
+body_contains = "ok"
+slow_after = "2s"
+cert_warn = "14d"
+timeout = "5s"
+
+[[service]]
+name = "postgres"
+tcp = "127.0.0.1:5432"
+
+[[service]]
+name = "backups-fresh"
+command = ["/usr/local/bin/check-backup", "--max-age", "26h"]
+"#;
+
+    #[test]
+    fn the_product_sample_config_loads() {
+        let c = load(SAMPLE).unwrap();
+        assert_eq!(c.services.len(), 3);
+    }
+
+    /// Mutated and random inputs: the loader may refuse them, never panic, and
+    /// every refusal names the file.
+    #[test]
+    fn mangled_configs_get_clear_errors_never_a_panic() {
+        let mut seed: u64 = 0x5eed;
+        let mut next = |below: usize| {
+            seed = seed
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            ((seed >> 33) as usize) % below.max(1)
+        };
+        let pieces = [
+            "\"",
+            "[",
+            "]",
+            "=",
+            "\n",
+            "[[service]]\n",
+            "0",
+            "-1",
+            "\"0s\"",
+            "{",
+            "}",
+            "é",
+            "\u{0}",
+            "#",
+            "\"\"\"",
+        ];
+        for round in 0..3000 {
+            let mut text = SAMPLE.as_bytes().to_vec();
+            for _ in 0..1 + next(4) {
+                let at = next(text.len());
+                match next(4) {
+                    0 => text.truncate(at),
+                    1 => {
+                        if at < text.len() {
+                            text.remove(at);
+                        }
+                    }
+                    2 => {
+                        let piece = pieces[next(pieces.len())].as_bytes();
+                        text.splice(at..at, piece.iter().copied());
+                    }
+                    _ => {
+                        if let Some(b) = text.get_mut(at) {
+                            *b = next(256) as u8;
+                        }
+                    }
+                }
+            }
+            if round % 10 == 0 {
+                text = (0..next(200)).map(|_| next(256) as u8).collect();
+            }
+            let input = String::from_utf8_lossy(&text).into_owned();
+            match std::panic::catch_unwind(|| load(&input)) {
+                Err(_) => panic!("the loader panicked on:\n{input}"),
+                Ok(Err(e)) => assert!(e.to_string().starts_with("/srv/up/upcheck.toml"), "{e}"),
+                Ok(Ok(_)) => {}
+            }
+        }
+    }
 }
