@@ -241,6 +241,18 @@ impl fmt::Display for ConfigError {
 
 impl std::error::Error for ConfigError {}
 
+impl ConfigError {
+    /// A problem with the file as a whole, not one line of it.
+    pub fn whole_file(file: &Path, message: impl Into<String>) -> ConfigError {
+        ConfigError {
+            file: file.to_path_buf(),
+            line: None,
+            key: None,
+            message: message.into(),
+        }
+    }
+}
+
 impl Config {
     /// Finds the config (`--config`, `$UPCHECK_CONFIG`, `./upcheck.toml`,
     /// `/etc/upcheck/upcheck.toml`) and loads it.
@@ -253,14 +265,14 @@ impl Config {
                     .iter()
                     .map(PathBuf::from)
                     .find(|p| p.exists())
-                    .ok_or_else(|| ConfigError {
-                        file: PathBuf::from(DEFAULT_LOCATIONS[0]),
-                        line: None,
-                        key: None,
-                        message: format!(
-                            "no config file found (looked for ./{} and {}); pass --config FILE or set {CONFIG_ENV}",
-                            DEFAULT_LOCATIONS[0], DEFAULT_LOCATIONS[1]
-                        ),
+                    .ok_or_else(|| {
+                        ConfigError::whole_file(
+                            Path::new(DEFAULT_LOCATIONS[0]),
+                            format!(
+                                "no config file found (looked for ./{} and {}); pass --config FILE or set {CONFIG_ENV}",
+                                DEFAULT_LOCATIONS[0], DEFAULT_LOCATIONS[1]
+                            ),
+                        )
                     })?,
             },
         };
@@ -268,12 +280,8 @@ impl Config {
     }
 
     pub fn load(path: &Path) -> Result<Config> {
-        let text = std::fs::read_to_string(path).map_err(|e| ConfigError {
-            file: path.to_path_buf(),
-            line: None,
-            key: None,
-            message: format!("cannot read: {e}"),
-        })?;
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| ConfigError::whole_file(path, format!("cannot read: {e}")))?;
         let path = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
         let fault = test_fault();
         Ok(parse(&path, &text, fault)?)

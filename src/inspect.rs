@@ -151,23 +151,14 @@ fn describe_mail(config: &Config) -> Result<String> {
             "not configured (no [email] section): results are stored, nothing is sent".into(),
         );
     };
-    mail::check_addresses(email).map_err(|e| ConfigError {
-        file: config.path.clone(),
-        line: None,
-        key: None,
-        message: format!("{e:#}"),
-    })?;
+    let config_error = |e: anyhow::Error| ConfigError::whole_file(&config.path, format!("{e:#}"));
+    mail::check_addresses(email).map_err(config_error)?;
     let route = format!("from {} to {}", email.from, email.to.join(", "));
     Ok(match &email.transport {
         Transport::Smtp(s) => {
             let auth = match (&s.user, &s.password) {
                 (Some(user), Some(password)) => {
-                    password.read().map_err(|e| ConfigError {
-                        file: config.path.clone(),
-                        line: None,
-                        key: None,
-                        message: format!("{e:#}"),
-                    })?;
+                    password.read().map_err(config_error)?;
                     format!(", as {user}")
                 }
                 (Some(user), None) => format!(", as {user} without a password"),

@@ -3,7 +3,7 @@
 
 use std::process::Command;
 
-use crate::support::BIN;
+use crate::support::{BIN, assert_checker_passed};
 
 #[test]
 fn the_systemd_units_pass_systemd_analyze_verify() {
@@ -34,15 +34,7 @@ fn the_systemd_units_pass_systemd_analyze_verify() {
         )
         .output()
         .expect("systemd-analyze is missing: run tests/deps.sh (apt-get install systemd)");
-    let said = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert!(
-        out.status.success() && said.trim().is_empty(),
-        "systemd-analyze verify:\n{said}"
-    );
+    assert_checker_passed("systemd-analyze verify", &out, "");
 }
 
 #[test]

@@ -8,7 +8,9 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use crate::support::{HttpServer, World, assert_contains, closed_port, services};
+use crate::support::{
+    HttpServer, World, assert_checker_passed, assert_contains, closed_port, services,
+};
 
 fn world_with_outputs() -> World {
     World::new(&format!(
@@ -78,15 +80,7 @@ fn the_textfile_passes_promtool_and_tells_the_same_story() {
         .expect("promtool is missing: run tests/deps.sh (apt-get install prometheus)");
     std::io::Write::write_all(&mut promtool.stdin.take().unwrap(), text.as_bytes()).unwrap();
     let out = promtool.wait_with_output().unwrap();
-    let said = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert!(
-        out.status.success() && said.trim().is_empty(),
-        "promtool check metrics:\n{said}\n{text}"
-    );
+    assert_checker_passed("promtool check metrics", &out, &text);
     assert_contains(&text, "upcheck_up{service=\"db\"} 0\n");
     assert_contains(&text, "upcheck_up{service=\"api <b>&</b>\"} 1\n");
     assert_contains(&text, "upcheck_up{service=\"web \\\"quoted\\\"\\\\\"} 0\n");

@@ -521,3 +521,17 @@ pub fn run_and_collect(world: &World, smtp: &SmtpServer, args: &[&str]) -> Vec<S
         .map(|m| m.subject())
         .collect()
 }
+
+/// Asserts an external checker (systemd-analyze, promtool) passed and said nothing.
+#[track_caller]
+pub fn assert_checker_passed(what: &str, out: &std::process::Output, input: &str) {
+    let said = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        out.status.success() && said.trim().is_empty(),
+        "{what}:\n{said}\n{input}"
+    );
+}
