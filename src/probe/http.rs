@@ -40,7 +40,8 @@ pub fn agent() -> Agent {
         .http_status_as_error(false)
         .max_redirects(MAX_REDIRECTS)
         .max_response_header_size(MAX_HEADER_BYTES)
-        .input_buffer_size(BUFFER_BYTES.max(MAX_HEADER_BYTES))
+        // Room past the header limit, so ureq can tell a huge header from a stall.
+        .input_buffer_size(MAX_HEADER_BYTES + BUFFER_BYTES)
         .output_buffer_size(BUFFER_BYTES)
         .user_agent(concat!("upcheck/", env!("CARGO_PKG_VERSION")))
         .build();
@@ -181,30 +182,34 @@ fn judge(
         };
         problems.push(format!("HTTP {code}, expected {want}"));
     }
-    if let Some(needle) = &t.body_contains {
-        let mut body = Vec::new();
-        let read = response
-            .body_mut()
-            .as_reader()
-            .take(BODY_LIMIT)
-            .read_to_end(&mut body);
-        if let Err(e) = read {
-            let (status, reason, _) = describe_io(&e, "");
-            let mut r = outcome(status);
-            r.status_code = Some(code);
-            if let Some(reason) = reason {
-                r = r.with_reason(format!("reading the body: {reason}"));
+    // The body is always read (up to the limit): an answer cut short by a
+    // reset or an early close is a broken answer even when nothing is searched.
+    let mut body = Vec::new();
+    let read = response
+        .body_mut()
+        .as_reader()
+        .take(BODY_LIMIT)
+        .read_to_end(&mut body);
+    if let Err(e) = read {
+        let (status, reason, _) = describe_io(&e, "");
+        let mut r = match reason {
+            Some(reason) => {
+                outcome(Status::Degraded).with_reason(format!("reading the body: {reason}"))
             }
-            return r;
-        }
-        if !contains(&body, needle.as_bytes()) {
-            let scope = if body.len() as u64 >= BODY_LIMIT {
-                " (first 256 KiB)"
-            } else {
-                ""
-            };
-            problems.push(format!("body lacks {needle:?}{scope}"));
-        }
+            None => outcome(status),
+        };
+        r.status_code = Some(code);
+        return r;
+    }
+    if let Some(needle) = &t.body_contains
+        && !contains(&body, needle.as_bytes())
+    {
+        let scope = if body.len() as u64 >= BODY_LIMIT {
+            " (first 256 KiB)"
+        } else {
+            ""
+        };
+        problems.push(format!("body lacks {needle:?}{scope}"));
     }
     let elapsed = started.elapsed();
     if let Some(limit) = t.slow_after.filter(|l| elapsed > *l) {
@@ -285,6 +290,20 @@ fn describe(e: &ureq::Error, host: &str) -> (Status, Option<String>, Option<TlsP
             Some(format!(
                 "more than {MAX_REDIRECTS} redirects (a redirect loop?)"
             )),
+            None,
+        ),
+        ureq::Error::LargeResponseHeader(_, limit) => (
+            Status::Degraded,
+            Some(format!(
+                "not a valid HTTP answer: headers larger than {} KiB",
+                limit / 1024
+            )),
+            None,
+        ),
+        // Our own URL was checked when the config was read: this is where a redirect led.
+        ureq::Error::BadUri(why) => (
+            Status::Degraded,
+            Some(format!("redirected to an address it cannot follow: {why}")),
             None,
         ),
         ureq::Error::Protocol(p) => (

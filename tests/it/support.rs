@@ -212,6 +212,8 @@ pub enum Cert {
     Signed { days: i64 },
     /// Self-signed, valid for a year.
     SelfSigned,
+    /// Signed by the test CA, valid for a year, but for another host name.
+    OtherHost,
 }
 
 impl Ca {
@@ -233,20 +235,24 @@ impl Ca {
     /// and the certificate's notAfter as `YYYY-MM-DD`.
     pub fn serve(&self, cert: Cert) -> (u16, String) {
         let now = time::OffsetDateTime::now_utc();
-        let mut params = rcgen::CertificateParams::new(vec!["127.0.0.1".to_string()]).unwrap();
+        let name = match cert {
+            Cert::OtherHost => "status.example.org",
+            _ => "127.0.0.1",
+        };
+        let mut params = rcgen::CertificateParams::new(vec![name.to_string()]).unwrap();
         // An hour past the whole day, so "in 5 days" is 5 whatever the clock says.
         let not_after = match cert {
             Cert::Signed { days } => {
                 now + time::Duration::days(days)
                     + time::Duration::hours(if days < 0 { -1 } else { 1 })
             }
-            Cert::SelfSigned => now + time::Duration::days(365),
+            Cert::SelfSigned | Cert::OtherHost => now + time::Duration::days(365),
         };
         params.not_before = now - time::Duration::days(60);
         params.not_after = not_after;
         let key = rcgen::KeyPair::generate().unwrap();
         let cert_der = match cert {
-            Cert::Signed { .. } => params.signed_by(&key, &self.issuer).unwrap(),
+            Cert::Signed { .. } | Cert::OtherHost => params.signed_by(&key, &self.issuer).unwrap(),
             Cert::SelfSigned => params.self_signed(&key).unwrap(),
         }
         .der()
@@ -534,4 +540,79 @@ pub fn assert_checker_passed(what: &str, out: &std::process::Output, input: &str
         out.status.success() && said.trim().is_empty(),
         "{what}:\n{said}\n{input}"
     );
+}
+
+/// A TCP server on 127.0.0.1 that hands every connection to `behaviour`, in a
+/// thread of its own: for targets that misbehave below HTTP's level.
+pub fn raw_server(behaviour: impl Fn(TcpStream) + Send + Sync + 'static) -> u16 {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind raw");
+    let port = listener.local_addr().unwrap().port();
+    let behaviour = Arc::new(behaviour);
+    thread::spawn(move || {
+        for stream in listener.incoming().flatten() {
+            let behaviour = behaviour.clone();
+            thread::spawn(move || behaviour(stream));
+        }
+    });
+    port
+}
+
+/// Reads a request's head (up to the blank line), so the answer comes after it.
+pub fn read_head(stream: &mut TcpStream) -> String {
+    let _ = stream.set_read_timeout(Some(Duration::from_secs(10)));
+    let mut head = Vec::new();
+    let mut byte = [0u8; 1];
+    while !head.ends_with(b"\r\n\r\n") {
+        match stream.read(&mut byte) {
+            Ok(1) => head.push(byte[0]),
+            _ => break,
+        }
+    }
+    String::from_utf8_lossy(&head).into_owned()
+}
+
+impl World {
+    /// Runs the binary and returns its outcome and peak resident memory in
+    /// KiB. The peak is the kernel's high-water mark for the process's own
+    /// memory (VmHWM), polled until it exits: rusage's maxrss would count the
+    /// test process it was forked from.
+    pub fn run_measured(&self, args: &[&str]) -> (Run, u64) {
+        use std::process::Stdio;
+        let mut child = self
+            .command(args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("start upcheck");
+        let drain = |mut pipe: Box<dyn Read + Send>| {
+            thread::spawn(move || {
+                let mut text = String::new();
+                let _ = pipe.read_to_string(&mut text);
+                text
+            })
+        };
+        let stdout = drain(Box::new(child.stdout.take().unwrap()));
+        let stderr = drain(Box::new(child.stderr.take().unwrap()));
+        let status_file = format!("/proc/{}/status", child.id());
+        let mut peak_kib = 0;
+        let status = loop {
+            if let Ok(text) = std::fs::read_to_string(&status_file) {
+                let hwm = text
+                    .lines()
+                    .find_map(|l| l.strip_prefix("VmHWM:"))
+                    .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok());
+                peak_kib = peak_kib.max(hwm.unwrap_or(0));
+            }
+            if let Some(status) = child.try_wait().expect("wait") {
+                break status;
+            }
+            thread::sleep(Duration::from_millis(5));
+        };
+        let run = Run {
+            code: status.code().unwrap_or(-1),
+            stdout: stdout.join().unwrap(),
+            stderr: stderr.join().unwrap(),
+        };
+        (run, peak_kib)
+    }
 }

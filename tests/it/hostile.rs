@@ -1,0 +1,423 @@
+//! Targets that misbehave on purpose, below and inside HTTP and TLS, and
+//! commands that flood or linger. Each must end within its timeout, in bounded
+//! memory, as a status with a reason a person can act on.
+
+use std::io::Write;
+use std::net::TcpStream;
+use std::thread;
+use std::time::{Duration, Instant};
+
+use crate::support::{Ca, Cert, World, assert_contains, raw_server, read_head, services};
+
+/// Peak memory a run against one hostile target may reach. A healthy run
+/// peaks near 8 MiB; holding a flood in memory would blow well past this.
+const MEMORY_BOUND_KIB: u64 = 48 * 1024;
+
+/// What probing one service alone came to.
+#[derive(Debug)]
+struct Probed {
+    status: String,
+    reason: Option<String>,
+    /// The whole run, start to exit.
+    took: Duration,
+    peak_kib: u64,
+}
+
+impl Probed {
+    #[track_caller]
+    fn is(&self, status: &str, reason: &str) {
+        assert_eq!(
+            (self.status.as_str(), self.reason.as_deref()),
+            (status, Some(reason)),
+            "{self:?}"
+        );
+    }
+
+    #[track_caller]
+    fn bounded(&self, by: Duration) {
+        assert!(
+            self.took < by && self.peak_kib < MEMORY_BOUND_KIB,
+            "not bounded by {by:?} and {MEMORY_BOUND_KIB} KiB: {self:?}"
+        );
+    }
+}
+
+/// Runs a config holding only the service `target` (its `body`) and reads back its check.
+fn probe_alone(body: &str) -> Probed {
+    let world = World::new(&services(&[("target", body)]));
+    let started = Instant::now();
+    let (run, peak_kib) = world.run_measured(&[]);
+    let took = started.elapsed();
+    assert_eq!(
+        (run.code, run.stdout.as_str(), run.stderr.as_str()),
+        (0, "", ""),
+        "a run against a hostile target completes silently"
+    );
+    let (status, reason) = world.latest("target");
+    Probed {
+        status,
+        reason,
+        took,
+        peak_kib,
+    }
+}
+
+fn url(port: u16, path: &str) -> String {
+    format!("url = \"http://127.0.0.1:{port}{path}\"")
+}
+
+/// Writes until the peer goes away.
+fn flood(stream: &mut TcpStream, head: &[u8], chunk: &[u8]) {
+    if stream.write_all(head).is_err() {
+        return;
+    }
+    while stream.write_all(chunk).is_ok() {}
+}
+
+#[test]
+fn an_endless_body_is_read_only_up_to_the_search_limit() {
+    let port = raw_server(|mut s| {
+        read_head(&mut s);
+        flood(
+            &mut s,
+            b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n\r\n",
+            &[b'a'; 64 * 1024],
+        );
+    });
+    let searched = probe_alone(&format!(
+        "{}\nbody_contains = \"zzz\"\ntimeout = \"20s\"",
+        url(port, "/")
+    ));
+    searched.is("degraded", "body lacks \"zzz\" (first 256 KiB)");
+    searched.bounded(Duration::from_secs(10));
+    let plain = probe_alone(&format!("{}\ntimeout = \"20s\"", url(port, "/")));
+    assert_eq!(
+        (plain.status.as_str(), plain.reason.as_deref()),
+        ("online", None)
+    );
+    plain.bounded(Duration::from_secs(10));
+}
+
+#[test]
+fn an_endless_chunked_body_is_read_only_up_to_the_search_limit() {
+    let port = raw_server(|mut s| {
+        read_head(&mut s);
+        flood(
+            &mut s,
+            b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n",
+            b"1000\r\n"
+                .iter()
+                .chain(&[b'a'; 0x1000])
+                .chain(b"\r\n")
+                .copied()
+                .collect::<Vec<u8>>()
+                .as_slice(),
+        );
+    });
+    let p = probe_alone(&format!(
+        "{}\nbody_contains = \"zzz\"\ntimeout = \"20s\"",
+        url(port, "/")
+    ));
+    p.is("degraded", "body lacks \"zzz\" (first 256 KiB)");
+    p.bounded(Duration::from_secs(10));
+}
+
+#[test]
+fn endless_headers_are_refused_at_the_header_count_limit() {
+    let port = raw_server(|mut s| {
+        read_head(&mut s);
+        flood(
+            &mut s,
+            b"HTTP/1.1 200 OK\r\n",
+            b"X-Filler: aaaaaaaaaaaaaaaa\r\n",
+        );
+    });
+    let p = probe_alone(&format!("{}\ntimeout = \"20s\"", url(port, "/")));
+    p.is(
+        "degraded",
+        "not a valid HTTP answer: http parse resulted in too many headers",
+    );
+    p.bounded(Duration::from_secs(10));
+}
+
+#[test]
+fn a_ten_megabyte_header_line_is_refused_at_the_header_limit() {
+    let port = raw_server(|mut s| {
+        read_head(&mut s);
+        let mut answer = b"HTTP/1.1 200 OK\r\nX-Big: ".to_vec();
+        answer.resize(answer.len() + 10 * 1024 * 1024, b'a');
+        answer.extend_from_slice(b"\r\nContent-Length: 2\r\n\r\nok");
+        let _ = s.write_all(&answer);
+    });
+    let p = probe_alone(&format!("{}\ntimeout = \"20s\"", url(port, "/")));
+    p.is(
+        "degraded",
+        "not a valid HTTP answer: headers larger than 64 KiB",
+    );
+    p.bounded(Duration::from_secs(10));
+}
+
+/// One byte at a time, a few hundred milliseconds apart, never finishing.
+fn trickle(stream: &mut TcpStream, text: &[u8]) {
+    for b in text.iter().cycle() {
+        if stream.write_all(&[*b]).is_err() {
+            return;
+        }
+        thread::sleep(Duration::from_millis(300));
+    }
+}
+
+#[test]
+fn a_slowloris_status_line_times_out_at_the_service_timeout() {
+    let port = raw_server(|mut s| {
+        read_head(&mut s);
+        trickle(&mut s, b"HTTP/1.1 200 OK\r\nX-Slow: ");
+    });
+    let p = probe_alone(&format!("{}\ntimeout = \"2s\"", url(port, "/")));
+    p.is("timeout", "no answer within 2s");
+    p.bounded(Duration::from_secs(5));
+}
+
+#[test]
+fn a_slowloris_body_times_out_at_the_service_timeout() {
+    let port = raw_server(|mut s| {
+        read_head(&mut s);
+        let _ = s.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 100000\r\n\r\n");
+        trickle(&mut s, b"a");
+    });
+    let p = probe_alone(&format!(
+        "{}\ntimeout = \"2s\"\nbody_contains = \"ok\"",
+        url(port, "/")
+    ));
+    p.is("timeout", "no answer within 2s");
+    p.bounded(Duration::from_secs(5));
+}
+
+#[test]
+fn a_redirect_to_another_scheme_is_a_clear_failure() {
+    let port = raw_server(|mut s| {
+        read_head(&mut s);
+        let _ = s.write_all(
+            b"HTTP/1.1 302 Found\r\nLocation: ftp://127.0.0.1/health\r\nContent-Length: 0\r\n\r\n",
+        );
+    });
+    let p = probe_alone(&url(port, "/"));
+    p.is(
+        "degraded",
+        "redirected to an address it cannot follow: unknown scheme: ftp",
+    );
+    p.bounded(Duration::from_secs(5));
+}
+
+#[test]
+fn a_redirect_from_https_to_plain_http_is_followed() {
+    // The target's own choice; the check reports where it ended up only by its status.
+    let plain = raw_server(|mut s| {
+        read_head(&mut s);
+        let _ = s.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok");
+    });
+    let redirecting = raw_server(move |mut s| {
+        read_head(&mut s);
+        let answer = format!(
+            "HTTP/1.1 301 Moved\r\nLocation: http://127.0.0.1:{plain}/\r\nContent-Length: 0\r\n\r\n"
+        );
+        let _ = s.write_all(answer.as_bytes());
+    });
+    let p = probe_alone(&url(redirecting, "/"));
+    assert_eq!((p.status.as_str(), p.reason.as_deref()), ("online", None));
+}
+
+#[test]
+fn a_redirect_to_another_host_does_not_carry_the_credentials() {
+    let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let heads = seen.clone();
+    let other = raw_server(move |mut s| {
+        heads.lock().unwrap().push(read_head(&mut s));
+        let _ = s.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok");
+    });
+    // "localhost" is another host by name, though it is this machine.
+    let redirecting = raw_server(move |mut s| {
+        read_head(&mut s);
+        let answer = format!(
+            "HTTP/1.1 302 Found\r\nLocation: http://localhost:{other}/landing\r\nContent-Length: 0\r\n\r\n"
+        );
+        let _ = s.write_all(answer.as_bytes());
+    });
+    let p = probe_alone(&format!(
+        "{}\nheaders = {{ Authorization = \"Bearer s3cret\" }}",
+        url(redirecting, "/")
+    ));
+    assert_eq!((p.status.as_str(), p.reason.as_deref()), ("online", None));
+    let heads = seen.lock().unwrap();
+    assert_eq!(heads.len(), 1, "the redirect was followed once");
+    assert_contains(&heads[0], "GET /landing");
+    assert!(
+        !heads[0].to_ascii_lowercase().contains("authorization"),
+        "credentials followed the redirect to another host:\n{}",
+        heads[0]
+    );
+}
+
+#[test]
+fn invalid_utf8_in_the_status_line_headers_and_body_is_handled() {
+    let port = raw_server(|mut s| {
+        read_head(&mut s);
+        let _ = s.write_all(
+            b"HTTP/1.1 503 \xff\xfe Unavailable\r\nX-Bad: \xc3\x28\r\nContent-Length: 12\r\n\r\n\xff\xfeok\xc3\x28 down\xff",
+        );
+    });
+    let p = probe_alone(&format!("{}\nbody_contains = \"ok\"", url(port, "/")));
+    p.is("degraded", "HTTP 503, expected 2xx or 3xx");
+}
+
+/// Linger on with a zero timeout: closing sends a reset instead of a clean end.
+fn reset(stream: &TcpStream) {
+    use std::os::fd::AsRawFd;
+    let linger = libc::linger {
+        l_onoff: 1,
+        l_linger: 0,
+    };
+    // SAFETY: a valid socket and a correctly sized option value.
+    let rc = unsafe {
+        libc::setsockopt(
+            stream.as_raw_fd(),
+            libc::SOL_SOCKET,
+            libc::SO_LINGER,
+            (&raw const linger).cast(),
+            std::mem::size_of::<libc::linger>() as libc::socklen_t,
+        )
+    };
+    assert_eq!(rc, 0, "SO_LINGER");
+}
+
+#[test]
+fn a_connection_reset_mid_body_is_a_failure() {
+    let port = raw_server(|mut s| {
+        read_head(&mut s);
+        let _ = s.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 100000\r\n\r\nstatus=gr");
+        thread::sleep(Duration::from_millis(100));
+        reset(&s);
+    });
+    let searched = probe_alone(&format!(
+        "{}\nbody_contains = \"status=green\"",
+        url(port, "/")
+    ));
+    searched.is(
+        "degraded",
+        "reading the body: connection closed before a complete answer",
+    );
+    // Without a body search, a truncated answer is still a broken one.
+    let plain = probe_alone(&url(port, "/"));
+    plain.is(
+        "degraded",
+        "reading the body: connection closed before a complete answer",
+    );
+}
+
+#[test]
+fn a_body_cut_short_is_a_failure() {
+    let port = raw_server(|mut s| {
+        read_head(&mut s);
+        let _ = s.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 100000\r\n\r\npartial");
+    });
+    let p = probe_alone(&url(port, "/"));
+    p.is(
+        "degraded",
+        "reading the body: connection closed before a complete answer",
+    );
+}
+
+#[test]
+fn something_that_is_not_http_is_a_clear_failure() {
+    let ssh = raw_server(|mut s| {
+        let _ = s.write_all(b"SSH-2.0-OpenSSH_9.2p1 Debian-2\r\n");
+        thread::sleep(Duration::from_secs(1));
+    });
+    let p = probe_alone(&url(ssh, "/"));
+    assert_eq!(p.status, "degraded", "{p:?}");
+    assert_contains(p.reason.as_deref().unwrap_or(""), "not a valid HTTP answer");
+    let silent = raw_server(|mut s| {
+        read_head(&mut s);
+    });
+    let p = probe_alone(&url(silent, "/"));
+    p.is("offline", "connection closed before a complete answer");
+}
+
+#[test]
+fn a_tls_handshake_that_stalls_times_out() {
+    let port = raw_server(|mut s| {
+        // Take the ClientHello and say nothing.
+        read_head(&mut s);
+        thread::sleep(Duration::from_secs(30));
+    });
+    let p = probe_alone(&format!(
+        "url = \"https://127.0.0.1:{port}/\"\ntimeout = \"1s\""
+    ));
+    p.is("timeout", "no answer within 1s");
+    p.bounded(Duration::from_secs(4));
+}
+
+#[test]
+fn a_certificate_for_another_host_is_offline_with_the_reason() {
+    let ca = Ca::new();
+    let (port, _) = ca.serve(Cert::OtherHost);
+    let world = World::new("");
+    world.write("ca.pem", &ca.pem);
+    world.write(
+        "upcheck.toml",
+        &services(&[(
+            "target",
+            &format!("url = \"https://127.0.0.1:{port}/\"\nca_file = \"ca.pem\""),
+        )]),
+    );
+    let run = world.run(&[]);
+    assert_eq!((run.code, run.stderr.as_str()), (0, ""));
+    let (status, reason) = world.latest("target");
+    assert_eq!(
+        (status.as_str(), reason.as_deref()),
+        (
+            "offline",
+            Some("TLS: certificate is not valid for this host name")
+        )
+    );
+}
+
+#[test]
+fn a_command_printing_megabytes_keeps_only_its_tail() {
+    let p = probe_alone(
+        "command = [\"sh\", \"-c\", \"head -c 30000000 /dev/zero | tr '\\\\0' x; echo; echo 'out of disk' >&2; exit 1\"]\ntimeout = \"20s\"",
+    );
+    p.is("offline", "exit 1: out of disk");
+    p.bounded(Duration::from_secs(15));
+    // One endless line, no newline: the reason is its capped tail.
+    let p = probe_alone(
+        "command = [\"sh\", \"-c\", \"head -c 30000000 /dev/zero | tr '\\\\0' y; exit 1\"]\ntimeout = \"20s\"",
+    );
+    assert_eq!(p.status, "offline");
+    let reason = p.reason.clone().unwrap_or_default();
+    assert!(
+        reason.starts_with("exit 1: yyyy") && reason.chars().count() <= 301,
+        "{p:?}"
+    );
+    p.bounded(Duration::from_secs(15));
+}
+
+#[test]
+fn a_command_whose_child_keeps_the_pipe_open_ends_when_the_command_does() {
+    let world = World::new(&services(&[(
+        "target",
+        "command = [\"sh\", \"-c\", \"sleep 60 & echo started; exit 0\"]\ntimeout = \"30s\"",
+    )]));
+    let run = world.run(&[]);
+    assert_eq!((run.code, run.stderr.as_str()), (0, ""));
+    let ms: i64 = world
+        .db()
+        .query_row(
+            "SELECT response_ms FROM latest WHERE service = 'target'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert!(ms < 5_000, "waited {ms} ms for the child's pipe");
+    assert_eq!(world.latest("target"), ("online".to_string(), None));
+}
