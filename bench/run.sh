@@ -11,10 +11,13 @@
 #      holding 10.5 million checks (100 services, a year at 5-minute cadence,
 #      built with SQL): median healthy run, --force run, status --json, file
 #      size (target: the full database within 1.2x of the empty one).
-# Reproduce: bash bench/run.sh [A] [B] [C]   (default: all; C needs sqlite3,
+#   D: scale: `check-config` of a 10,000-service config (median of 10), and a
+#      run of 2,000 healthy targets with `ulimit -n 256` and parallel = 1000
+#      (median of 5; every service must come out online).
+# Reproduce: bash bench/run.sh [A] [B] [C] [D]   (default: all; C needs sqlite3,
 # installed with apt-get if missing, and about 2 GB of disk)
 set -euo pipefail
-SCENARIOS="${*:-A B C}"
+SCENARIOS="${*:-A B C D}"
 want() { [[ " $SCENARIOS " == *" $1 "* ]]; }
 cd "$(dirname "$0")/.."
 
@@ -265,6 +268,24 @@ for what, args, n in (("healthy run", [], 25), ("--force run", ["--force"], 15),
 PY
 fi
 
+if want D; then
+echo
+echo "Scenario D: scale"
+dir="$TMP/d"
+mkdir "$dir"
+for i in $(seq 10000); do
+    printf '[[service]]\nname = "s%05d"\ntcp = "127.0.0.1:%s"\n\n' "$i" "$PORT"
+done >"$dir/big.toml"
+measure "D check-config 10000" 10 2 "$dir" "$RESULTS" "$BIN" --config "$dir/big.toml" check-config
+{ echo 'parallel = 1000'; echo 'database = "d.db"'
+  for i in $(seq 2000); do
+      printf '\n[[service]]\nname = "s%04d"\nurl = "http://127.0.0.1:%s/ok"\n' "$i" "$PORT"
+  done; } >"$dir/d.toml"
+measure "D 2000 at ulimit -n 256" 5 1 "$dir" "$RESULTS" \
+    bash -c 'ulimit -n 256 && exec "$0" "$@"' "$BIN" --config "$dir/d.toml"
+echo "  services not online after those runs: $(python3 -c "import sqlite3,sys; print(sqlite3.connect(sys.argv[1]).execute(\"SELECT count(*) FROM latest WHERE status != 'online'\").fetchone()[0])" "$dir/d.db")"
+fi
+
 echo
 python3 - "$RESULTS" <<'PY'
 import json, sys
@@ -291,6 +312,10 @@ for what in ("healthy run", "--force run", "status --json"):
         print(f"C {what:<14}  empty {e['median_ms']:6.1f} ms, year {y['median_ms']:6.1f} ms = {ratio:.2f}x   <= 1.2x       {ok(ratio <= 1.2)}")
 if "C year size" in rows:
     print(f"C database size                empty {rows['C empty size']['mb']} MB, year {rows['C year size']['mb']} MB")
+for label in ("D check-config 10000", "D 2000 at ulimit -n 256"):
+    r = rows.get(label)
+    if r:
+        print(f"{label:<30} median {r['median_ms']:7.1f} ms, peak RSS {r['rss_median_mb']:.1f} MB")
 floor = rows["harness floor"]
 print(f"harness floor (/bin/true)      wall {floor['median_ms']:.1f} ms, RSS {floor['rss_median_mb']:.1f} MB"
       f" (a direct Popen would report {floor['naive_rss_mb']:.1f} MB)")

@@ -34,6 +34,44 @@ const BUSY: Duration = Duration::from_millis(10);
 /// Probes mostly wait on sockets; a small stack keeps 200 threads cheap.
 const PROBE_STACK: usize = 256 * 1024;
 
+/// Open files one probe may hold at a time: a command's two output pipes,
+/// the pair still being set up while it starts and its exec-status pipe; an
+/// HTTP probe's socket and the second one that reads the certificate.
+const FILES_PER_PROBE: u64 = 6;
+/// Open files kept for the rest of the run: stdio, the database, its WAL and
+/// shared memory, the lock, mail and heartbeat sockets, outputs.
+const FILES_RESERVED: u64 = 64;
+
+/// How many probes may be in flight without running out of file descriptors,
+/// which would fail healthy services with "Too many open files". The soft
+/// limit is first raised to the hard one, as most daemons do at start.
+fn workers_within_open_files() -> usize {
+    let mut limit = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit and setrlimit only read and write this struct.
+    unsafe {
+        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) != 0 {
+            return usize::MAX;
+        }
+        if limit.rlim_cur < limit.rlim_max {
+            let raised = libc::rlimit {
+                rlim_cur: limit.rlim_max,
+                ..limit
+            };
+            if libc::setrlimit(libc::RLIMIT_NOFILE, &raised) == 0 {
+                limit = raised;
+            }
+        }
+    }
+    if limit.rlim_cur == libc::RLIM_INFINITY {
+        return usize::MAX;
+    }
+    let workers = limit.rlim_cur.saturating_sub(FILES_RESERVED) / FILES_PER_PROBE;
+    usize::try_from(workers.max(1)).unwrap_or(usize::MAX)
+}
+
 /// Probes every service and returns their results in config order. `last_ms`
 /// is each service's previous response time: the slowest start first, so a
 /// service that will hit its timeout starts its clock at once instead of
@@ -68,7 +106,16 @@ pub fn run_all(config: &Config, last_ms: &HashMap<String, u64>) -> Vec<CheckResu
             alive.insert(next_worker);
         }
     };
-    let max_workers = config.parallel.clamp(1, services.len().max(1));
+    let max_workers = config
+        .parallel
+        .clamp(1, services.len().max(1))
+        .min(workers_within_open_files());
+    if max_workers < config.parallel.min(services.len()) {
+        log::info(&format!(
+            "probing {max_workers} at a time, not {}: the open-files limit (ulimit -n) allows no more",
+            config.parallel
+        ));
+    }
     for _ in 0..max_workers.min(FIRST_WORKERS) {
         hire(&mut alive);
     }

@@ -9,4 +9,5 @@ mod hostile;
 mod outputs;
 mod probes;
 mod run;
+mod scale;
 mod support;
