@@ -1,11 +1,15 @@
 #!/usr/bin/env bash
 # Installs what the tests need beyond the Rust toolchain, if it is missing:
 # systemd-analyze (Debian's systemd) to verify the units in cron/, and
-# promtool (Debian's prometheus) to check the metrics textfile.
+# promtool (Debian's prometheus) to check the metrics textfile, sqlite3 to
+# hold the database's lock as a person's shell would, util-linux's unshare
+# to mount a small tmpfs for the disk-full test.
 set -euo pipefail
 missing=()
 command -v systemd-analyze >/dev/null 2>&1 || missing+=(systemd)
 command -v promtool >/dev/null 2>&1 || missing+=(prometheus)
+command -v sqlite3 >/dev/null 2>&1 || missing+=(sqlite3)
+command -v unshare >/dev/null 2>&1 || missing+=(util-linux)
 if ((${#missing[@]})); then
     export DEBIAN_FRONTEND=noninteractive
     apt-get update -qq

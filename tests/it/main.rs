@@ -5,6 +5,7 @@ mod actions;
 mod alerts;
 mod config;
 mod deploy;
+mod faults;
 mod hostile;
 mod outputs;
 mod probes;

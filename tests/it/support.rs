@@ -355,6 +355,8 @@ impl Received {
 pub struct SmtpServer {
     pub port: u16,
     inbox: Arc<std::sync::Mutex<Vec<Received>>>,
+    /// While set, every recipient is refused with a 550.
+    pub refusing: Arc<std::sync::atomic::AtomicBool>,
 }
 
 /// `Some((cert, key))` PEM paths to offer STARTTLS; `auth`: require AUTH PLAIN
@@ -370,6 +372,7 @@ struct SmtpHandler {
     credentials: Option<(String, String)>,
     current: Option<Received>,
     auth: Option<(String, String)>,
+    refusing: Arc<std::sync::atomic::AtomicBool>,
 }
 
 impl mailin_embedded::Handler for SmtpHandler {
@@ -383,6 +386,14 @@ impl mailin_embedded::Handler for SmtpHandler {
             return mailin_embedded::response::AUTHENTICATION_REQUIRED;
         }
         mailin_embedded::response::OK
+    }
+
+    fn rcpt(&mut self, _to: &str) -> mailin_embedded::Response {
+        if self.refusing.load(std::sync::atomic::Ordering::SeqCst) {
+            mailin_embedded::response::NO_MAILBOX
+        } else {
+            mailin_embedded::response::OK
+        }
     }
 
     fn data_start(
@@ -436,11 +447,13 @@ impl SmtpServer {
         // mailin builds its TLS config with the process-wide provider.
         let _ = rustls::crypto::ring::default_provider().install_default();
         let inbox = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let refusing = Arc::new(std::sync::atomic::AtomicBool::new(false));
         let handler = SmtpHandler {
             inbox: inbox.clone(),
             credentials: options.auth.clone(),
             current: None,
             auth: None,
+            refusing: refusing.clone(),
         };
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let port = listener.local_addr().unwrap().port();
@@ -460,7 +473,11 @@ impl SmtpServer {
         thread::spawn(move || {
             let _ = server.serve();
         });
-        SmtpServer { port, inbox }
+        SmtpServer {
+            port,
+            inbox,
+            refusing,
+        }
     }
 
     pub fn plain() -> SmtpServer {
@@ -615,4 +632,44 @@ impl World {
         };
         (run, peak_kib)
     }
+}
+
+/// A TCP proxy to `upstream` on 127.0.0.1 that, while `cut` is set, drops
+/// both connections a little way into an SMTP message: after the client's
+/// `DATA` and 100 bytes of the message. A real server behind a broken network.
+pub fn cutting_proxy(upstream: u16, cut: Arc<std::sync::atomic::AtomicBool>) -> u16 {
+    raw_server(move |client| {
+        let Ok(server) = TcpStream::connect(("127.0.0.1", upstream)) else {
+            return;
+        };
+        let (mut from_server, mut to_client) =
+            (server.try_clone().unwrap(), client.try_clone().unwrap());
+        thread::spawn(move || {
+            let _ = std::io::copy(&mut from_server, &mut to_client);
+            let _ = to_client.shutdown(std::net::Shutdown::Both);
+        });
+        let (mut from_client, mut to_server) = (client, server);
+        let mut seen = Vec::new();
+        let mut buf = [0u8; 64];
+        loop {
+            let n = match from_client.read(&mut buf) {
+                Ok(0) | Err(_) => break,
+                Ok(n) => n,
+            };
+            seen.extend_from_slice(&buf[..n]);
+            let in_message = seen
+                .windows(6)
+                .position(|w| w.eq_ignore_ascii_case(b"DATA\r\n"))
+                .is_some_and(|at| seen.len() > at + 6 + 100);
+            if in_message && cut.load(std::sync::atomic::Ordering::SeqCst) {
+                let _ = from_client.shutdown(std::net::Shutdown::Both);
+                let _ = to_server.shutdown(std::net::Shutdown::Both);
+                return;
+            }
+            if to_server.write_all(&buf[..n]).is_err() {
+                break;
+            }
+        }
+        let _ = to_server.shutdown(std::net::Shutdown::Both);
+    })
 }
