@@ -214,6 +214,9 @@ pub enum Fault {
     PanicAfterStore,
     /// Panic inside every probe thread.
     PanicInProbes,
+    /// Die (abort, as under kill -9) right after the mail server accepted
+    /// the digest, before that is recorded.
+    AbortAfterSend,
 }
 
 /// A mistake in the config: exit code 2, nothing probed, nothing sent.
@@ -301,6 +304,7 @@ fn test_fault() -> Option<Fault> {
         "after-store" => Some(Fault::AfterStore),
         "panic-after-store" => Some(Fault::PanicAfterStore),
         "panic-in-probes" => Some(Fault::PanicInProbes),
+        "abort-after-send" => Some(Fault::AbortAfterSend),
         _ => None,
     }
 }

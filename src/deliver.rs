@@ -77,6 +77,7 @@ pub fn notifications(config: &Config, db: &mut Store, run: RunId, forced: bool) 
         alerts: digest::collapse(alerts, &rows),
         restarts,
         exhausted,
+        maybe_repeat: due.iter().any(|d| d.interrupted),
         rows,
     };
     let mut failures = Vec::new();
@@ -121,7 +122,11 @@ fn email(
     let message = digest::render(digest);
     let ids: Vec<i64> = due.iter().map(|d| d.id).collect();
     let restart_ids: Vec<i64> = digest.restarts.iter().filter_map(|r| r.id).collect();
+    db.record_sending(&ids)?;
     let sent = mail::send(email, &config.host, &message);
+    if config.fault == Some(Fault::AbortAfterSend) && sent.is_ok() {
+        std::process::abort();
+    }
     let error = sent.as_ref().err().map(|e| format!("{e:#}"));
     db.record_delivery(
         run,
@@ -141,6 +146,6 @@ fn inject(fault: Option<Fault>) -> Result<()> {
     match fault {
         Some(Fault::AfterStore) => bail!("injected fault after storing the checks"),
         Some(Fault::PanicAfterStore) => panic!("injected panic after storing the checks"),
-        Some(Fault::PanicInProbes) | None => Ok(()),
+        Some(Fault::PanicInProbes | Fault::AbortAfterSend) | None => Ok(()),
     }
 }

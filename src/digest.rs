@@ -37,6 +37,8 @@ pub struct Digest<'a> {
     pub restarts: Vec<RestartAttempt>,
     /// `(service, note)` for services still failing with their restart budget spent.
     pub exhausted: Vec<(String, String)>,
+    /// Some alerts are retries of a send a stopped run may have completed.
+    pub maybe_repeat: bool,
     /// Every configured service, problems first.
     pub rows: Vec<Row>,
 }
@@ -201,6 +203,11 @@ pub fn restart_line(r: &RestartAttempt) -> String {
     )
 }
 
+/// Said when a retried alert may already have reached its readers: a run was
+/// stopped between the mail server accepting it and upcheck noting that.
+pub const MAYBE_REPEAT: &str = "An earlier run was stopped while sending some of these alerts: \
+                                you may have received them already.";
+
 /// Why this email was sent, for the footer.
 pub fn why(d: &Digest) -> String {
     let mut reasons: Vec<String> = d
@@ -232,6 +239,9 @@ fn text(d: &Digest) -> String {
             .collect();
         out.push_str(&table(&["ALERT", "SERVICE", "WHAT"], alerts));
         out.push('\n');
+        if d.maybe_repeat {
+            out.push_str(&format!("{MAYBE_REPEAT}\n\n"));
+        }
     }
     for r in &d.restarts {
         out.push_str(&format!("* {}\n", restart_line(r)));
@@ -368,6 +378,7 @@ mod tests {
                 "still failing after 3 restarts within 1h; no more restarts until one ages out"
                     .into(),
             )],
+            maybe_repeat: false,
             rows,
         }
     }

@@ -61,7 +61,14 @@ pub struct Due {
     pub service: String,
     pub kind: Kind,
     pub created_at: DateTime<Utc>,
+    /// A run was stopped (killed, crashed) while sending it: it may have
+    /// gone out already, so the retry says it may be a repeat.
+    pub interrupted: bool,
 }
+
+/// `notifications.error` while a send is under way; a run that dies before
+/// the transport answers leaves it, and the next run knows what that means.
+const SENDING: &str = "a run was stopped while sending this; it may have gone out";
 
 /// What `status` and the reports show per service, read from the database.
 #[derive(Clone, Debug, PartialEq)]
@@ -333,23 +340,39 @@ impl Store {
     /// Alerts, reminders and recoveries not yet delivered, oldest first.
     pub fn due_notifications(&self) -> Result<Vec<Due>> {
         let mut stmt = self.conn.prepare(
-            "SELECT id, service, kind, created_at FROM notifications
+            "SELECT id, service, kind, created_at, error IS ?1 FROM notifications
              WHERE sent_at IS NULL AND kind IN ('down', 'reminder', 'recovery')
              ORDER BY id",
         )?;
-        let rows = stmt.query_map([], |r| {
+        let rows = stmt.query_map([SENDING], |r| {
             Ok(Due {
                 id: r.get(0)?,
                 service: r.get::<_, Option<String>>(1)?.unwrap_or_default(),
                 kind: Kind::parse(&r.get::<_, String>(2)?).unwrap_or(Kind::Down),
                 created_at: parse_iso(&r.get::<_, String>(3)?).unwrap_or_default(),
+                interrupted: r.get(4)?,
             })
         })?;
         rows.collect::<rusqlite::Result<_>>()
             .context("reading due notifications")
     }
 
-    /// Records a delivery attempt: `ids` sent (when `error` is `None`) or still
+    /// Marks `ids` as being sent, committed before the transport is called:
+    /// if the run dies before it answers, the next run can tell.
+    pub fn record_sending(&mut self, ids: &[i64]) -> Result<()> {
+        let tx = self.conn.transaction().context("recording a send")?;
+        {
+            let mut update = tx.prepare_cached(
+                "UPDATE notifications SET attempts = attempts + 1, error = ?2 WHERE id = ?1",
+            )?;
+            for id in ids {
+                update.execute(params![id, SENDING])?;
+            }
+        }
+        tx.commit().context("recording a send")
+    }
+
+    /// Records the outcome of a send begun with `record_sending`: `ids` sent (when `error` is `None`) or still
     /// due with the reason; a forced report gets a `report` row of its own.
     pub fn record_delivery(
         &mut self,
@@ -364,7 +387,7 @@ impl Store {
         {
             let mut update = tx.prepare_cached(
                 "UPDATE notifications
-                 SET attempts = attempts + 1, error = ?2,
+                 SET error = ?2,
                      sent_at = CASE WHEN ?2 IS NULL THEN ?3 END,
                      sent_run_id = CASE WHEN ?2 IS NULL THEN ?4 END
                  WHERE id = ?1",
@@ -668,14 +691,19 @@ mod tests {
         assert_eq!(store.alert_states().unwrap()["web"], state);
         let due = store.due_notifications().unwrap();
         assert_eq!((due.len(), due[0].kind), (1, Kind::Down));
+        store.record_sending(&[due[0].id]).unwrap();
         store
             .record_delivery(run, &[due[0].id], &[], false, at, Some("refused"))
             .unwrap();
-        assert_eq!(
-            store.due_notifications().unwrap().len(),
-            1,
-            "a failed delivery stays due"
+        let due = store.due_notifications().unwrap();
+        assert_eq!(due.len(), 1, "a failed delivery stays due");
+        assert!(
+            !due[0].interrupted,
+            "a failure is known not to have gone out"
         );
+        // A run that dies while sending leaves the mark for the next one.
+        store.record_sending(&[due[0].id]).unwrap();
+        assert!(store.due_notifications().unwrap()[0].interrupted);
         store
             .record_delivery(run, &[due[0].id], &[], true, at, None)
             .unwrap();

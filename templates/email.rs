@@ -7,7 +7,7 @@ use maud::{Markup, html};
 use super::components::{self, Detail};
 use super::style::{self, INK};
 use crate::check::Status;
-use crate::digest::{Digest, alert_detail, kind_label, restart_line, subject, why};
+use crate::digest::{Digest, MAYBE_REPEAT, alert_detail, kind_label, restart_line, subject, why};
 use crate::timefmt::minute;
 
 pub fn page(d: &Digest) -> Markup {
@@ -15,6 +15,9 @@ pub fn page(d: &Digest) -> Markup {
         tr { td style="padding:20px 20px 8px" { (components::header(d.title, &d.rows)) } }
         @if !d.alerts.is_empty() {
             tr { td style="padding:4px 20px 8px" { (alerts(d)) } }
+            @if d.maybe_repeat {
+                tr { td style={ "padding:0 20px 8px;" (style::small()) ";color:" (INK) } { (MAYBE_REPEAT) } }
+            }
         }
         @if !d.restarts.is_empty() || !d.exhausted.is_empty() {
             tr { td style="padding:0 20px 8px" { (restarts(d)) } }

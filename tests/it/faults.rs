@@ -7,7 +7,7 @@ use std::io::Write;
 use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use crate::support::{
     SmtpServer, World, assert_contains, cutting_proxy, run_and_collect, services, set_down,
@@ -203,4 +203,138 @@ fn a_database_replaced_between_runs_is_the_one_used() {
         .query_row("SELECT count(*) FROM runs", [], |r| r.get(0))
         .unwrap();
     assert_eq!(runs, 2);
+}
+
+/// The email's words when it retries alerts a killed run may have sent.
+const MAYBE_REPEAT: &str = "you may have received them already";
+
+#[test]
+fn a_run_killed_after_the_mail_server_accepted_flags_the_retry_as_a_possible_repeat() {
+    // Between the server's "250 OK" and upcheck noting it lies a moment no
+    // mail client can close. A run killed there must not lose the alert; the
+    // next run sends it again and says it may be a repeat.
+    let smtp = SmtpServer::plain();
+    let world = world_mailing_to(smtp.port);
+    set_down(&world, "api", true);
+    let run: crate::support::Run = world
+        .command(&[])
+        .env("UPCHECK_TEST_FAULT", "abort-after-send")
+        .output()
+        .unwrap()
+        .into();
+    assert_ne!(run.code, 0, "the run died: {run:?}");
+    assert_eq!(smtp.received().len(), 1, "the server had accepted it");
+    assert!(!smtp.received()[0].text().contains(MAYBE_REPEAT));
+    assert_eq!(due(&world), 1, "not noted as sent");
+
+    assert_eq!(
+        run_and_collect(&world, &smtp, &[]),
+        ["[vps-1] DOWN: api (1 of 1 services)"]
+    );
+    let retry = smtp.received().pop().unwrap();
+    assert_contains(&retry.text(), MAYBE_REPEAT);
+    assert_contains(&retry.html().unwrap(), MAYBE_REPEAT);
+    assert!(run_and_collect(&world, &smtp, &[]).is_empty());
+}
+
+/// A small deterministic generator, so a failing sequence can be replayed from its seed.
+struct Lcg(u64);
+
+impl Lcg {
+    fn below(&mut self, n: u64) -> u64 {
+        self.0 = self
+            .0
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        (self.0 >> 33) % n
+    }
+}
+
+#[test]
+fn kill_9_at_random_moments_loses_no_check_and_no_alert() {
+    let seed = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos() as u64;
+    let mut rng = Lcg(seed);
+    let smtp = SmtpServer::plain();
+    let mut config = mail_config(smtp.port).replace(
+        "remind = \"never\"",
+        "remind = \"never\"\nrecover_after = 1",
+    );
+    for i in 0..20 {
+        config.push_str(&services(&[(
+            &format!("ok-{i:02}"),
+            "command = [\"true\"]",
+        )]));
+    }
+    let world = World::new(&config);
+    // How long a whole run takes here: the kills land anywhere within it.
+    let started = Instant::now();
+    assert_eq!(world.run(&[]).code, 0);
+    let span = started.elapsed().as_micros() as u64 * 12 / 10;
+    let mut down = false;
+    let (mut killed, mut completed) = (0, 0);
+    for i in 0..60 {
+        if i % 5 == 0 {
+            down = !down;
+            set_down(&world, "api", down);
+        }
+        let mut child = world
+            .command(&[])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(Duration::from_micros(rng.below(span)));
+        let _ = child.kill();
+        if child.wait().unwrap().success() {
+            completed += 1;
+        } else {
+            killed += 1;
+        }
+    }
+    // Two ordinary runs deliver whatever the kills left due.
+    for _ in 0..2 {
+        let run = world.run(&[]);
+        assert_eq!(
+            (run.code, run.stderr.as_str()),
+            (0, ""),
+            "seed {seed}: {run:?}"
+        );
+    }
+    let context = format!("seed {seed}, {killed} killed, {completed} completed");
+    let integrity: String = world
+        .db()
+        .query_row("PRAGMA integrity_check", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(integrity, "ok", "{context}");
+    // A run's checks are stored whole or not at all.
+    let partial = count(
+        &world,
+        "SELECT count(*) FROM (SELECT run_id FROM checks GROUP BY run_id HAVING count(*) != 21)",
+    );
+    assert_eq!(partial, 0, "{context}");
+    // Nothing due is left, and every email is either noted as delivered or
+    // was cut off by a kill and then repeated with a warning.
+    assert_eq!(due(&world), 0, "{context}");
+    let mails = smtp.received();
+    let noted = count(
+        &world,
+        "SELECT count(DISTINCT sent_at) FROM notifications WHERE sent_at IS NOT NULL",
+    ) as usize;
+    let flagged = mails
+        .iter()
+        .filter(|m| m.text().contains(MAYBE_REPEAT))
+        .count();
+    assert!(
+        noted <= mails.len() && mails.len() - noted <= flagged,
+        "{context}: {} emails, {noted} noted as sent, {flagged} flagged as possible repeats",
+        mails.len()
+    );
+    // The last word on api matches where it stands.
+    let last = mails.last().map(|m| m.subject()).unwrap_or_default();
+    let expected = if down { "DOWN: api" } else { "RECOVERED: api" };
+    assert_contains(&format!("{last} ({context})"), expected);
+    eprintln!("{context}, {} emails", mails.len());
 }
