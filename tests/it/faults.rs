@@ -338,3 +338,66 @@ fn kill_9_at_random_moments_loses_no_check_and_no_alert() {
     assert_contains(&format!("{last} ({context})"), expected);
     eprintln!("{context}, {} emails", mails.len());
 }
+
+#[test]
+fn a_full_disk_fails_the_run_loudly_and_the_next_run_after_space_returns_catches_up() {
+    // The state folder is a 1 MiB tmpfs, mounted in a private mount namespace
+    // (unshare, from util-linux) so nothing outside the test sees it.
+    let smtp = SmtpServer::plain();
+    let world = World::new(
+        &mail_config(smtp.port).replace("title =", "database = \"state/upcheck.db\"\ntitle ="),
+    );
+    std::fs::create_dir(world.path("state")).unwrap();
+    let script = r#"
+        set -u
+        mount -t tmpfs -o size=1m tmpfs state || exit 90
+        "$BIN" --config upcheck.toml >out1 2>err1; echo $? >code1
+        dd if=/dev/zero of=state/filler bs=64k 2>/dev/null
+        touch api.down
+        "$BIN" --config upcheck.toml >out2 2>err2; echo $? >code2
+        rm state/filler
+        "$BIN" --config upcheck.toml >out3 2>err3; echo $? >code3
+        cp state/upcheck.db after.db
+    "#;
+    let out = Command::new("unshare")
+        .args(["--mount", "--propagation", "private", "sh", "-c", script])
+        .current_dir(world.dir.path())
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("BIN", crate::support::BIN)
+        .output()
+        .expect("unshare (util-linux; tests/deps.sh installs it)");
+    assert!(
+        out.status.success(),
+        "a private tmpfs could not be mounted (needs root or user namespaces): {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let read = |name: &str| std::fs::read_to_string(world.path(name)).unwrap_or_default();
+    assert_eq!(
+        (read("code1").trim(), read("err1").as_str()),
+        ("0", ""),
+        "with room"
+    );
+    // Full: the run fails, says why, and the fallback alert gets out.
+    assert_eq!(read("code2").trim(), "1", "{}", read("err2"));
+    assert_contains(&read("err2"), "full");
+    let mails = smtp.received();
+    assert_eq!(mails.len(), 2, "the fallback and then the alert");
+    assert_contains(&mails[0].subject(), "upcheck failed");
+    // Room again: everything stored before is intact, and the alert goes out.
+    assert_eq!(
+        (read("code3").trim(), read("err3").as_str()),
+        ("0", ""),
+        "after room returned"
+    );
+    assert_eq!(mails[1].subject(), "[vps-1] DOWN: api (1 of 1 services)");
+    let db = rusqlite::Connection::open(world.path("after.db")).unwrap();
+    let integrity: String = db
+        .query_row("PRAGMA integrity_check", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(integrity, "ok");
+    let stored: i64 = db
+        .query_row("SELECT count(*) FROM checks", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(stored, 2, "the first and the last run's checks");
+}
