@@ -401,3 +401,55 @@ fn a_full_disk_fails_the_run_loudly_and_the_next_run_after_space_returns_catches
         .unwrap();
     assert_eq!(stored, 2, "the first and the last run's checks");
 }
+
+/// Runs upcheck with the clock moved by `offset` (libfaketime, e.g. "-3h").
+fn run_at(world: &World, offset: &str, args: &[&str]) -> crate::support::Run {
+    let real = world.command(args);
+    let mut cmd = Command::new("faketime");
+    cmd.arg("-f")
+        .arg(offset)
+        .arg(real.get_program())
+        .args(real.get_args())
+        .current_dir(world.dir.path())
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default());
+    cmd.output()
+        .expect("faketime (tests/deps.sh installs it)")
+        .into()
+}
+
+#[test]
+fn the_clock_going_back_between_runs_neither_loses_nor_repeats_an_alert() {
+    let smtp = SmtpServer::plain();
+    let world = World::new(&mail_config(smtp.port).replace(
+        "remind = \"never\"",
+        "remind = \"never\"\nrecover_after = 1",
+    ));
+    let silent_at = |offset: &str, args: &[&str]| {
+        let run = run_at(&world, offset, args);
+        assert_eq!(run.code, 0, "at {offset}: {run:?}");
+        assert_eq!(run.stderr, "", "at {offset}");
+        run
+    };
+    silent_at("+0", &[]);
+    set_down(&world, "api", true);
+    silent_at("-3h", &[]);
+    silent_at("+0", &[]);
+    set_down(&world, "api", false);
+    silent_at("-6h", &[]);
+    silent_at("+0", &[]);
+    let subjects: Vec<String> = smtp.received().iter().map(|m| m.subject()).collect();
+    assert_eq!(
+        subjects,
+        [
+            "[vps-1] DOWN: api (1 of 1 services)",
+            "[vps-1] RECOVERED: api"
+        ]
+    );
+    // Reading it back works at any of those clocks.
+    for offset in ["-6h", "+0"] {
+        assert_contains(&silent_at(offset, &["status"]).stdout, "api");
+        assert_contains(&silent_at(offset, &["status", "--json"]).stdout, "\"api\"");
+    }
+    assert_eq!(count(&world, "SELECT count(*) FROM checks"), 5);
+}
