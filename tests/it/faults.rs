@@ -453,3 +453,49 @@ fn the_clock_going_back_between_runs_neither_loses_nor_repeats_an_alert() {
     }
     assert_eq!(count(&world, "SELECT count(*) FROM checks"), 5);
 }
+
+#[test]
+fn a_run_starting_while_the_previous_one_hangs_gives_up_and_says_so() {
+    let smtp = SmtpServer::plain();
+    let world = World::new(&format!(
+        "lock_timeout = \"1s\"\n{}",
+        mail_config(smtp.port).replace(
+            "[[service]]",
+            "[[service]]\nname = \"slow\"\ncommand = [\"sleep\", \"1\"]\n\n[[service]]"
+        )
+    ));
+    // The previous run: frozen (SIGSTOP) while it holds the lock.
+    let mut hung = world.command(&[]).spawn().unwrap();
+    let waiting = Instant::now();
+    loop {
+        let held = std::fs::File::open(world.path("upcheck.db.lock"))
+            .map(|f| matches!(f.try_lock(), Err(std::fs::TryLockError::WouldBlock)))
+            .unwrap_or(false);
+        if held {
+            break;
+        }
+        assert!(
+            waiting.elapsed() < Duration::from_secs(10),
+            "never took the lock"
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    let signal = |sig| {
+        // SAFETY: a plain signal to our own child.
+        let rc = unsafe { libc::kill(hung.id() as libc::pid_t, sig) };
+        assert_eq!(rc, 0);
+    };
+    signal(libc::SIGSTOP);
+    let run = world.run(&[]);
+    signal(libc::SIGCONT);
+    assert_eq!(run.code, 1, "{run:?}");
+    assert_contains(&run.stderr, "is a previous run hanging?");
+    let mails = smtp.received();
+    assert_eq!(mails.len(), 1, "{mails:?}");
+    assert_contains(&mails[0].subject(), "upcheck failed");
+    assert_contains(&mails[0].text(), "is a previous run hanging?");
+    // Thawed, the hung run finishes, and the next run goes through.
+    assert!(hung.wait().unwrap().success());
+    let run = world.run(&[]);
+    assert_eq!((run.code, run.stderr.as_str()), (0, ""));
+}
