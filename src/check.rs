@@ -94,12 +94,19 @@ impl CheckResult {
     }
 }
 
+/// Characters that change how the text around them shows without showing
+/// themselves: bidirectional overrides and isolates (a reason could read
+/// backwards), zero-width spaces and joiners, the byte-order mark.
+pub fn is_invisible(c: char) -> bool {
+    matches!(c, '\u{200B}'..='\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2060}'..='\u{2069}' | '\u{FEFF}')
+}
+
 /// Reasons land in one table cell and one email subject line: fold newlines
-/// and control characters into spaces and cap the length.
+/// and control characters into spaces, drop invisible ones, cap the length.
 pub fn one_line(text: &str, max_chars: usize) -> String {
     let mut out = String::with_capacity(text.len().min(max_chars));
     let mut last_space = true;
-    for c in text.chars() {
+    for c in text.chars().filter(|c| !is_invisible(*c)) {
         let c = if c.is_control() || c.is_whitespace() {
             ' '
         } else {
@@ -155,5 +162,6 @@ mod tests {
         assert_eq!(one_line("a\nb\r\n\tc\u{7}d", 100), "a b c d");
         assert_eq!(one_line("  x  ", 100), "x");
         assert_eq!(one_line("abcdef", 3), "abc…");
+        assert_eq!(one_line("ok \u{202E}nwod\u{200B}", 100), "ok nwod");
     }
 }

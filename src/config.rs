@@ -321,7 +321,7 @@ fn test_fault() -> Option<Fault> {
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawConfig {
-    title: Option<String>,
+    title: Option<Spanned<String>>,
     database: Option<String>,
     timeout: Option<Dur>,
     parallel: Option<Spanned<i64>>,
@@ -596,6 +596,25 @@ struct Located {
     message: String,
 }
 
+/// Longest service name or title: they head table rows and email subjects.
+const MAX_LABEL_CHARS: usize = 100;
+
+/// Service names and the title are one-line labels in subjects, tables,
+/// metrics and the database: no control characters (a newline would break
+/// the text email's table), no invisible ones that reorder or hide text.
+fn label_problem(label: &str) -> Option<String> {
+    if label.chars().count() > MAX_LABEL_CHARS {
+        return Some(format!("longer than {MAX_LABEL_CHARS} characters"));
+    }
+    let bad = label
+        .chars()
+        .find(|c| c.is_control() || crate::check::is_invisible(*c))?;
+    Some(format!(
+        "contains the character {:?} (U+{:04X}): names and titles are one line of visible text",
+        bad, bad as u32
+    ))
+}
+
 fn at(span: std::ops::Range<usize>, key: impl Into<String>, message: impl Into<String>) -> Located {
     Located {
         span: Some(span),
@@ -718,6 +737,9 @@ fn build(
                 "a service needs a non-empty name",
             ));
         }
+        if let Some(problem) = label_problem(&name) {
+            return Err(at(name_span, key("name"), problem));
+        }
         if !seen.insert(name.clone()) {
             return Err(at(
                 name_span,
@@ -821,10 +843,16 @@ fn build(
         });
     }
     let email = raw_email.map(|e| build_email(e, dir)).transpose()?;
+    if let Some(title) = &raw.title
+        && let Some(problem) = label_problem(title.get_ref())
+    {
+        return Err(at(title.span(), "title", problem));
+    }
     Ok(Config {
         path: path.to_path_buf(),
         title: raw
             .title
+            .map(Spanned::into_inner)
             .filter(|t| !t.trim().is_empty())
             .unwrap_or_else(|| host.clone()),
         host,

@@ -114,3 +114,40 @@ fn check_config_prints_what_would_be_checked_and_where_mail_goes() {
         "environment variable UPCHECK_SMTP_PASSWORD (smtp_password_env) is not set",
     );
 }
+
+#[test]
+fn names_and_titles_that_would_not_stay_one_visible_line_are_refused() {
+    for (toml, key, says) in [
+        (
+            "[[service]]\nname = \"api\\nSubject: x\"\ncommand = [\"true\"]\n",
+            "service[1].name",
+            "'\\n' (U+000A)",
+        ),
+        (
+            "[[service]]\nname = \"ipa\\u202E\"\ncommand = [\"true\"]\n",
+            "service[1].name",
+            "(U+202E)",
+        ),
+        (
+            &format!(
+                "[[service]]\nname = \"{}\"\ncommand = [\"true\"]\n",
+                "n".repeat(101)
+            ),
+            "service[1].name",
+            "longer than 100 characters",
+        ),
+        (
+            "title = \"vps\\r\\nBcc: x@y\"\n[[service]]\nname = \"api\"\ncommand = [\"true\"]\n",
+            "title",
+            "'\\r' (U+000D)",
+        ),
+    ] {
+        let world = World::new(toml);
+        let run = world.run(&[]);
+        assert_eq!(run.code, 2, "{toml}: {run:?}");
+        let line = if key == "title" { 1 } else { 2 };
+        assert_contains(&run.stderr, &format!("upcheck.toml:{line}: key `{key}`"));
+        assert_contains(&run.stderr, says);
+        assert!(!world.path("upcheck.db").exists());
+    }
+}

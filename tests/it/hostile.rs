@@ -421,3 +421,92 @@ fn a_command_whose_child_keeps_the_pipe_open_ends_when_the_command_does() {
     assert!(ms < 5_000, "waited {ms} ms for the child's pipe");
     assert_eq!(world.latest("target"), ("online".to_string(), None));
 }
+
+#[test]
+fn hostile_names_and_reasons_stay_one_line_and_escaped_everywhere() {
+    use crate::support::{SmtpServer, assert_checker_passed};
+    let smtp = SmtpServer::plain();
+    let names = [
+        "quote\" back\\slash {brace} ${HOME} $(id) `id`".to_string(),
+        "</td><script>alert(1)</script>".to_string(),
+        "خدمة الدفع".to_string(),
+        "x".repeat(100),
+    ];
+    // A last line with an escape sequence, a right-to-left override, markup,
+    // a tab and 2,000 more characters.
+    let noisy = "command = [\"sh\", \"-c\", \"printf 'first\\\\n\\\\033[31m\\\\342\\\\200\\\\256evil</td><script>alert(2)</script>\\\\t%s' $(head -c 2000 /dev/zero | tr '\\\\0' z); exit 1\"]";
+    let entries: Vec<(&str, &str)> = names.iter().map(|n| (n.as_str(), noisy)).collect();
+    let world = World::new(&format!(
+        "title = \"vps-1\"\nalert_after = 1\nstatus_page = \"status.html\"\nprometheus_textfile = \"upcheck.prom\"\n{}{}",
+        smtp.email_config(),
+        services(&entries)
+    ));
+    let run = world.run(&[]);
+    assert_eq!((run.code, run.stderr.as_str()), (0, ""), "{run:?}");
+
+    let (_, reason) = world.latest(&names[0]);
+    let reason = reason.unwrap();
+    assert!(
+        reason.starts_with("exit 1: [31mevil</td><script>alert(2)</script> zzz")
+            && reason.chars().count() <= 301
+            && !reason.contains(['\u{202E}', '\u{1b}', '\t', '\n']),
+        "{reason:?}"
+    );
+
+    let mails = smtp.received();
+    assert_eq!(mails.len(), 1);
+    let mail = &mails[0];
+    let parsed = mail.parsed();
+    let subject = mail.subject();
+    assert!(subject.starts_with("[vps-1] DOWN: ") && !subject.contains('\n'));
+    assert_contains(&subject, "</td><script>alert(1)</script>");
+    assert_eq!(mail.to, ["ops@example.com", "oncall@example.com"]);
+    assert!(parsed.bcc().is_none() && parsed.cc().is_none());
+    let text = mail.text();
+    assert!(!text.contains(['\u{202E}', '\u{1b}']), "{text}");
+    // Each service is one row of the alerts table and one of the status table.
+    for name in &names {
+        let rows = text.lines().filter(|l| l.contains(name.as_str())).count();
+        assert!(rows >= 2, "{name} has {rows} lines in:\n{text}");
+    }
+    let html = mail.html().unwrap();
+    let page = std::fs::read_to_string(world.path("status.html")).unwrap();
+    for (what, markup) in [("email", &html), ("status page", &page)] {
+        assert!(
+            !markup.contains("<script>") && !markup.contains("</script>"),
+            "raw markup from a name or reason in the {what}:\n{markup}"
+        );
+        assert_contains(markup, "&lt;/td&gt;&lt;script&gt;alert(1)&lt;/script&gt;");
+        assert_contains(
+            markup,
+            "evil&lt;/td&gt;&lt;script&gt;alert(2)&lt;/script&gt;",
+        );
+        assert_contains(markup, "خدمة الدفع");
+    }
+
+    let metrics = std::fs::read_to_string(world.path("upcheck.prom")).unwrap();
+    let out = std::process::Command::new("promtool")
+        .args(["check", "metrics"])
+        .stdin(std::fs::File::open(world.path("upcheck.prom")).unwrap())
+        .output()
+        .expect("promtool (tests/deps.sh installs it)");
+    assert_checker_passed("promtool check metrics", &out, &metrics);
+    assert_contains(
+        &metrics,
+        "upcheck_up{service=\"quote\\\" back\\\\slash {brace} ${HOME} $(id) `id`\"} 0\n",
+    );
+
+    let status = world.run(&["status", "--json"]);
+    let json: serde_json::Value = serde_json::from_str(&status.stdout).expect("valid JSON");
+    let listed: Vec<&str> = json["services"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["name"].as_str().unwrap())
+        .collect();
+    let mut expected: Vec<&str> = names.iter().map(String::as_str).collect();
+    let mut got = listed.clone();
+    expected.sort();
+    got.sort();
+    assert_eq!(got, expected);
+}
