@@ -49,6 +49,8 @@ pub struct Config {
     pub services: Vec<Service>,
     /// Test-only fault injection; always `None` in release builds.
     pub fault: Option<Fault>,
+    /// Said on stderr by every command: secrets that other users can read.
+    pub warnings: Vec<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -287,7 +289,9 @@ impl Config {
             .map_err(|e| ConfigError::whole_file(path, format!("cannot read: {e}")))?;
         let path = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
         let fault = test_fault();
-        Ok(parse(&path, &text, fault)?)
+        let mut config = parse(&path, &text, fault)?;
+        config.warnings = exposure_warnings(&config);
+        Ok(config)
     }
 
     /// The lock file that keeps two runs from interleaving, beside the database.
@@ -596,6 +600,84 @@ struct Located {
     message: String,
 }
 
+/// Secrets that every user on the machine can read: the password file, or
+/// a config holding credentials (HTTP headers, a password in a URL). Group
+/// access is left alone: `root:upcheck 0640` is the intended install.
+fn exposure_warnings(config: &Config) -> Vec<String> {
+    use std::os::unix::fs::PermissionsExt;
+    let readable_by_all = |path: &Path| {
+        std::fs::metadata(path)
+            .ok()
+            .map(|m| m.permissions().mode() & 0o777)
+            .filter(|mode| mode & 0o004 != 0)
+    };
+    let mut warnings = Vec::new();
+    let password_file = config
+        .email
+        .as_ref()
+        .and_then(|e| match &e.transport {
+            Transport::Smtp(s) => s.password.as_ref(),
+            _ => None,
+        })
+        .and_then(|p| match p {
+            PasswordSource::File(path) => Some(path),
+            PasswordSource::Env(_) => None,
+        });
+    if let Some(path) = password_file
+        && let Some(mode) = readable_by_all(path)
+    {
+        warnings.push(format!(
+            "smtp_password_file {} is readable by every user (mode {mode:04o}); run: chmod o-rwx {}",
+            path.display(),
+            path.display()
+        ));
+    }
+    if holds_credentials(config)
+        && let Some(mode) = readable_by_all(&config.path)
+    {
+        warnings.push(format!(
+            "{} holds credentials (HTTP headers or a password in a URL) and is readable by every user (mode {mode:04o}); run: chmod o-rwx {}",
+            config.path.display(),
+            config.path.display()
+        ));
+    }
+    warnings
+}
+
+fn holds_credentials(config: &Config) -> bool {
+    let http = config.services.iter().any(|s| match &s.target {
+        Target::Http(h) => !h.headers.is_empty() || url_has_password(&h.url),
+        _ => false,
+    });
+    let heartbeat = config.heartbeat.as_ref().is_some_and(|h| {
+        url_has_password(&h.url) || h.fail_url.as_deref().is_some_and(url_has_password)
+    });
+    http || heartbeat
+}
+
+/// `scheme://user:password@host/...`
+fn url_has_password(url: &str) -> bool {
+    url_password_span(url).is_some()
+}
+
+/// Where the password of `scheme://user:password@host/...` sits in `url`.
+fn url_password_span(url: &str) -> Option<std::ops::Range<usize>> {
+    let start = url.find("://")? + 3;
+    let rest = &url[start..];
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
+    let (userinfo, _) = authority.rsplit_once('@')?;
+    let colon = userinfo.find(':')?;
+    Some(start + colon + 1..start + userinfo.len())
+}
+
+/// `url` as it may be shown: a password in it replaced by `***`.
+pub fn redacted_url(url: &str) -> String {
+    match url_password_span(url) {
+        Some(span) => format!("{}***{}", &url[..span.start], &url[span.end..]),
+        None => url.to_string(),
+    }
+}
+
 /// Longest service name or title: they head table rows and email subjects.
 const MAX_LABEL_CHARS: usize = 100;
 
@@ -870,6 +952,7 @@ fn build(
         prometheus_textfile: raw.prometheus_textfile.as_deref().map(resolve),
         services,
         fault,
+        warnings: Vec::new(),
     })
 }
 
@@ -1311,5 +1394,16 @@ command = ["/usr/local/bin/check-backup", "--max-age", "26h"]
                 Ok(Ok(_)) => {}
             }
         }
+    }
+
+    #[test]
+    fn passwords_in_urls_are_redacted_and_nothing_else() {
+        assert_eq!(
+            redacted_url("https://mon:s3cr:et@host:8443/health?x=a@b"),
+            "https://mon:***@host:8443/health?x=a@b"
+        );
+        assert_eq!(redacted_url("http://user@host/"), "http://user@host/");
+        assert_eq!(redacted_url("http://host/a:b@c"), "http://host/a:b@c");
+        assert!(!url_has_password("http://host:8080/"));
     }
 }

@@ -4,7 +4,7 @@
 use anyhow::{Context, Result};
 use chrono::Utc;
 
-use crate::config::{Config, ConfigError, Target};
+use crate::config::{self, Config, ConfigError, Target};
 use crate::store::Store;
 use crate::{mail, report};
 
@@ -74,7 +74,7 @@ pub fn describe_config(config: &Config) -> Result<String> {
     for s in &config.services {
         let what = match &s.target {
             Target::Http(h) => {
-                let mut w = format!("{} {}", h.method, h.url);
+                let mut w = format!("{} {}", h.method, config::redacted_url(&h.url));
                 if !h.expect_status.is_empty() {
                     let codes: Vec<String> = h.expect_status.iter().map(u16::to_string).collect();
                     w.push_str(&format!(", expect {}", codes.join("/")));

@@ -79,6 +79,9 @@ fn dispatch(cli: Cli) -> Result<()> {
     let config_path = cli.config.clone();
     let command = cli.into_command().unwrap_or_else(|e| e.exit());
     let config = Config::discover(config_path.as_deref())?;
+    for warning in &config.warnings {
+        log::warn(warning);
+    }
     fallback::arm(&config);
     match command {
         Command::Run(args) => run(&config, &args),

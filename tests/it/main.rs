@@ -11,4 +11,5 @@ mod outputs;
 mod probes;
 mod run;
 mod scale;
+mod secrets;
 mod support;

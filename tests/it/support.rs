@@ -51,8 +51,15 @@ impl World {
         self.dir.path().join(name)
     }
 
+    /// Writes a file only its owner and group may read, as configs and
+    /// password files should be (upcheck warns about secrets others can read).
     pub fn write(&self, name: &str, text: &str) {
         std::fs::write(self.path(name), text).expect("write file");
+        std::fs::set_permissions(
+            self.path(name),
+            std::os::unix::fs::PermissionsExt::from_mode(0o640),
+        )
+        .expect("chmod");
     }
 
     /// Writes an executable script.
