@@ -510,3 +510,50 @@ fn hostile_names_and_reasons_stay_one_line_and_escaped_everywhere() {
     got.sort();
     assert_eq!(got, expected);
 }
+
+/// A listening socket whose accept queue is full and never drained: the
+/// kernel drops further handshakes, as a firewall that drops packets would.
+fn blackhole() -> (u16, Vec<TcpStream>) {
+    use std::os::fd::FromRawFd;
+    // SAFETY: plain socket calls on a socket we own; the fd goes to a TcpListener.
+    let listener = unsafe {
+        let fd = libc::socket(libc::AF_INET, libc::SOCK_STREAM, 0);
+        assert!(fd >= 0);
+        let addr = libc::sockaddr_in {
+            sin_family: libc::AF_INET as libc::sa_family_t,
+            sin_port: 0,
+            sin_addr: libc::in_addr {
+                s_addr: u32::from_ne_bytes([127, 0, 0, 1]),
+            },
+            sin_zero: [0; 8],
+        };
+        let len = std::mem::size_of::<libc::sockaddr_in>() as libc::socklen_t;
+        assert_eq!(libc::bind(fd, (&raw const addr).cast(), len), 0);
+        assert_eq!(libc::listen(fd, 0), 0);
+        std::net::TcpListener::from_raw_fd(fd)
+    };
+    let port = listener.local_addr().unwrap().port();
+    // Fill the queue; these are held so it stays full.
+    let mut fillers = Vec::new();
+    for _ in 0..4 {
+        if let Ok(s) = TcpStream::connect_timeout(
+            &format!("127.0.0.1:{port}").parse().unwrap(),
+            Duration::from_millis(200),
+        ) {
+            fillers.push(s);
+        }
+    }
+    std::mem::forget(listener);
+    (port, fillers)
+}
+
+#[test]
+fn a_port_that_drops_the_handshake_times_out_for_tcp_and_http() {
+    let (port, _fillers) = blackhole();
+    let tcp = probe_alone(&format!("tcp = \"127.0.0.1:{port}\"\ntimeout = \"1s\""));
+    tcp.is("timeout", "no answer within 1s");
+    tcp.bounded(Duration::from_secs(4));
+    let http = probe_alone(&format!("{}\ntimeout = \"1s\"", url(port, "/")));
+    http.is("timeout", "no answer within 1s");
+    http.bounded(Duration::from_secs(4));
+}
