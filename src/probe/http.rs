@@ -1,6 +1,7 @@
-//! HTTP(S) checks with ureq: expected status (default any 2xx or 3xx), an
-//! optional body substring within a bounded prefix, slowness, and for https
-//! the certificate's expiry. Redirects are followed up to a limit.
+//! HTTP(S) checks with ureq: expected status (default any 2xx or 3xx), a
+//! body read whole up to a bounded prefix (and searched, if asked), bounded
+//! headers, slowness, and for https the certificate's expiry. Redirects are
+//! followed up to a limit.
 
 use std::io::{self, Read};
 use std::path::Path;
