@@ -198,7 +198,7 @@ impl PasswordSource {
         match self {
             PasswordSource::Env(name) => std::env::var(name)
                 .map_err(|_| anyhow!("environment variable {name} (smtp_password_env) is not set")),
-            PasswordSource::File(path) => std::fs::read_to_string(path)
+            PasswordSource::File(path) => read_capped(path, MAX_PASSWORD_BYTES)
                 .map(|s| s.trim_end_matches(['\r', '\n']).to_string())
                 .with_context(|| format!("reading smtp_password_file {}", path.display())),
         }
@@ -285,7 +285,7 @@ impl Config {
     }
 
     pub fn load(path: &Path) -> Result<Config> {
-        let text = std::fs::read_to_string(path)
+        let text = read_capped(path, MAX_CONFIG_BYTES)
             .map_err(|e| ConfigError::whole_file(path, format!("cannot read: {e}")))?;
         let path = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
         let fault = test_fault();
@@ -598,6 +598,27 @@ struct Located {
     span: Option<std::ops::Range<usize>>,
     key: Option<String>,
     message: String,
+}
+
+/// Far more than 10,000 services take (about 600 KiB): a bigger file is not
+/// a config, and `--config /dev/zero` must not eat the machine's memory.
+const MAX_CONFIG_BYTES: u64 = 16 * 1024 * 1024;
+const MAX_PASSWORD_BYTES: u64 = 64 * 1024;
+
+/// A text file read whole, refusing one larger than `max` bytes.
+fn read_capped(path: &Path, max: u64) -> std::io::Result<String> {
+    use std::io::Read;
+    let mut text = String::new();
+    std::fs::File::open(path)?
+        .take(max + 1)
+        .read_to_string(&mut text)?;
+    if text.len() as u64 > max {
+        return Err(std::io::Error::other(format!(
+            "larger than {} KiB",
+            max / 1024
+        )));
+    }
+    Ok(text)
 }
 
 /// Secrets that every user on the machine can read: the password file, or

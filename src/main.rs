@@ -118,7 +118,7 @@ fn run(config: &Config, args: &RunArgs) -> Result<()> {
 fn steps(config: &Config, args: &RunArgs, session: &mut Option<Session>) -> Result<()> {
     let begun = Instant::now();
     let lock = lock::acquire(&config.lock_path(), config.lock_timeout)?;
-    let mut db = Store::open(&config.database)?;
+    let (mut db, set_aside) = Store::open_or_set_aside(&config.database)?;
     let run = db.begin_run(Utc::now(), args.force, &config.host)?;
     let Session { db, run, .. } = session.insert(Session {
         _lock: lock,
@@ -140,9 +140,19 @@ fn steps(config: &Config, args: &RunArgs, session: &mut Option<Session>) -> Resu
         .and_then(|()| deliver::notifications(config, db, *run, args.force));
     // The status page and metrics tell the stored story even when mail failed.
     let published = publish::outputs(config, db, begun);
-    match (delivered, published) {
+    let outcome = match (delivered, published) {
         (Err(d), Err(p)) => Err(d.context(format!("{p:#}"))),
         (d, p) => d.and(p),
+    };
+    // The run went on with a new database; this failure makes sure a person
+    // hears (exit 1, the fallback email) that the old one needs looking at.
+    match set_aside {
+        Some(aside) => outcome.and(Err(anyhow::anyhow!(
+            "the database {} could not be read (not an SQLite database, or corrupt); it was moved to {} and a new one started. This run's checks and alerts went into the new one",
+            config.database.display(),
+            aside.display()
+        ))),
+        None => outcome,
     }
 }
 

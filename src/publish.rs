@@ -47,7 +47,10 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
-    let tmp = dir.join(format!(".{name}.{}.tmp", std::process::id()));
+    // One fixed name, not one per process: runs are serialized by the lock,
+    // and a run killed mid-write leaves a file the next run overwrites
+    // instead of a new one in the web root every time.
+    let tmp = dir.join(format!(".{name}.tmp"));
     let write = || -> std::io::Result<()> {
         fs::create_dir_all(dir)?;
         let mut f = OpenOptions::new()

@@ -122,6 +122,46 @@ impl Store {
         Ok(store)
     }
 
+    /// `open` for a run: a file that SQLite says is not a database, or is
+    /// corrupt, is renamed aside (with its WAL and shared-memory files) and a
+    /// new database started, so monitoring goes on; the caller must report
+    /// where the old file went. Any other failure (locked, full, permissions)
+    /// is an error as usual: those are not the file's fault.
+    pub fn open_or_set_aside(path: &Path) -> Result<(Store, Option<PathBuf>)> {
+        let error = match Store::open(path) {
+            Ok(store) => return Ok((store, None)),
+            Err(e) => e,
+        };
+        let unreadable = error.chain().any(|cause| {
+            matches!(
+                cause.downcast_ref::<rusqlite::Error>(),
+                Some(rusqlite::Error::SqliteFailure(f, _))
+                    if matches!(f.code, rusqlite::ErrorCode::NotADatabase | rusqlite::ErrorCode::DatabaseCorrupt)
+            )
+        });
+        if !unreadable {
+            return Err(error);
+        }
+        let mut aside = path.as_os_str().to_owned();
+        aside.push(format!(
+            ".unreadable-{}",
+            Utc::now().format("%Y%m%dT%H%M%SZ")
+        ));
+        let aside = PathBuf::from(aside);
+        for suffix in ["", "-wal", "-shm"] {
+            let (mut from, mut to) = (path.as_os_str().to_owned(), aside.as_os_str().to_owned());
+            from.push(suffix);
+            to.push(suffix);
+            if Path::new(&from).exists() {
+                std::fs::rename(&from, &to).with_context(|| {
+                    format!("{error:#}; moving it aside to {} failed", aside.display())
+                })?;
+            }
+        }
+        let store = Store::open(path)?;
+        Ok((store, Some(aside)))
+    }
+
     fn setup(&mut self) -> Result<()> {
         self.conn.busy_timeout(BUSY_TIMEOUT)?;
         // WAL: `sqlite3` readers never block a run, and a run never blocks them.

@@ -151,3 +151,26 @@ fn names_and_titles_that_would_not_stay_one_visible_line_are_refused() {
         assert!(!world.path("upcheck.db").exists());
     }
 }
+
+#[test]
+fn a_config_that_is_not_a_text_file_is_refused_with_exit_2() {
+    let world = World::new("");
+    std::fs::write(world.path("binary.toml"), [0xff, 0xfe, 0x00, 0x80]).unwrap();
+    for (path, says) in [
+        ("/dev/zero", "cannot read: larger than 16384 KiB"),
+        (".", "cannot read: Is a directory"),
+        (
+            "binary.toml",
+            "cannot read: stream did not contain valid UTF-8",
+        ),
+    ] {
+        let run: crate::support::Run = std::process::Command::new(BIN)
+            .current_dir(world.dir.path())
+            .args(["--config", path, "check-config"])
+            .output()
+            .unwrap()
+            .into();
+        assert_eq!(run.code, 2, "{path}: {run:?}");
+        assert_contains(&run.stderr, &format!("{path}: {says}"));
+    }
+}

@@ -260,7 +260,7 @@ fn kill_9_at_random_moments_loses_no_check_and_no_alert() {
     let smtp = SmtpServer::plain();
     let mut config = mail_config(smtp.port).replace(
         "remind = \"never\"",
-        "remind = \"never\"\nrecover_after = 1",
+        "remind = \"never\"\nrecover_after = 1\nstatus_page = \"www/index.html\"\nprometheus_textfile = \"metrics/upcheck.prom\"",
     );
     for i in 0..20 {
         config.push_str(&services(&[(
@@ -336,6 +336,16 @@ fn kill_9_at_random_moments_loses_no_check_and_no_alert() {
     let last = mails.last().map(|m| m.subject()).unwrap_or_default();
     let expected = if down { "DOWN: api" } else { "RECOVERED: api" };
     assert_contains(&format!("{last} ({context})"), expected);
+    // The outputs are whole, and kills left at most the one temp file the
+    // next write reuses, not one per killed run.
+    let page = std::fs::read_to_string(world.path("www/index.html")).unwrap();
+    assert!(page.trim_end().ends_with("</html>"), "{context}");
+    let metrics = std::fs::read_to_string(world.path("metrics/upcheck.prom")).unwrap();
+    assert_contains(&metrics, "upcheck_last_run_timestamp_seconds");
+    for folder in ["www", "metrics"] {
+        let files = std::fs::read_dir(world.path(folder)).unwrap().count();
+        assert!(files <= 2, "{context}: {files} files in {folder}");
+    }
     eprintln!("{context}, {} emails", mails.len());
 }
 
@@ -498,4 +508,47 @@ fn a_run_starting_while_the_previous_one_hangs_gives_up_and_says_so() {
     assert!(hung.wait().unwrap().success());
     let run = world.run(&[]);
     assert_eq!((run.code, run.stderr.as_str()), (0, ""));
+}
+
+#[test]
+fn a_database_replaced_by_garbage_is_set_aside_and_monitoring_goes_on() {
+    let smtp = SmtpServer::plain();
+    let world = world_mailing_to(smtp.port);
+    set_down(&world, "api", true);
+    assert_eq!(
+        run_and_collect(&world, &smtp, &[]),
+        ["[vps-1] DOWN: api (1 of 1 services)"]
+    );
+    // Not a database: overwritten by something else, or a half-copied file.
+    let garbage: Vec<u8> = (0..20_000u32).map(|i| (i * 7919 % 251) as u8).collect();
+    std::fs::write(world.path("upcheck.db"), &garbage).unwrap();
+    let run = world.run(&[]);
+    assert_eq!(run.code, 1, "{run:?}");
+    assert_contains(
+        &run.stderr,
+        "could not be read (not an SQLite database, or corrupt)",
+    );
+    // Kept byte for byte where the message says.
+    let aside: Vec<std::path::PathBuf> = std::fs::read_dir(world.dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| {
+            let name = p.to_string_lossy();
+            name.contains("upcheck.db.unreadable-")
+                && !name.ends_with("-wal")
+                && !name.ends_with("-shm")
+        })
+        .collect();
+    assert_eq!(aside.len(), 1, "{aside:?}");
+    assert_contains(&run.stderr, &aside[0].display().to_string());
+    assert_eq!(std::fs::read(&aside[0]).unwrap(), garbage);
+    // Monitoring went on: the new database has this run's check, and as its
+    // alert state starts over, api is alerted again; the fallback says why.
+    assert_eq!(count(&world, "SELECT count(*) FROM checks"), 1);
+    let subjects: Vec<String> = smtp.received()[1..].iter().map(|m| m.subject()).collect();
+    assert_eq!(subjects.len(), 2, "{subjects:?}");
+    assert_eq!(subjects[0], "[vps-1] DOWN: api (1 of 1 services)");
+    assert_contains(&subjects[1], "upcheck failed");
+    // And from then on, runs are ordinary.
+    assert!(run_and_collect(&world, &smtp, &[]).is_empty());
 }
