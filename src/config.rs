@@ -1359,7 +1359,15 @@ command = ["/usr/local/bin/check-backup", "--max-age", "26h"]
     /// every refusal names the file.
     #[test]
     fn mangled_configs_get_clear_errors_never_a_panic() {
-        let mut seed: u64 = 0x5eed;
+        // A longer campaign: UPCHECK_FUZZ_ROUNDS=300000 UPCHECK_FUZZ_SEED=7 cargo test mangled
+        let setting = |name: &str, default: u64| {
+            std::env::var(name)
+                .ok()
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(default)
+        };
+        let rounds = setting("UPCHECK_FUZZ_ROUNDS", 3000);
+        let mut seed: u64 = setting("UPCHECK_FUZZ_SEED", 0x5eed);
         let mut next = |below: usize| {
             seed = seed
                 .wrapping_mul(6364136223846793005)
@@ -1382,8 +1390,14 @@ command = ["/usr/local/bin/check-backup", "--max-age", "26h"]
             "\u{0}",
             "#",
             "\"\"\"",
+            "\\u202E",
+            "\\n",
+            "name = \"",
+            "url = \"http://u:p@",
+            "headers = { A = \"",
+            "9999999999999999999999",
         ];
-        for round in 0..3000 {
+        for round in 0..rounds {
             let mut text = SAMPLE.as_bytes().to_vec();
             for _ in 0..1 + next(4) {
                 let at = next(text.len());
