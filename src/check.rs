@@ -95,10 +95,22 @@ impl CheckResult {
 }
 
 /// Characters that change how the text around them shows without showing
-/// themselves: bidirectional overrides and isolates (a reason could read
-/// backwards), zero-width spaces and joiners, the byte-order mark.
+/// themselves: bidirectional marks, overrides and isolates (a reason could
+/// read backwards), the zero-width space, word joiners and invisible
+/// operators, the byte-order mark, tag characters. Zero-width (non-)joiners
+/// are kept: Persian, Indic scripts and emoji need them.
 pub fn is_invisible(c: char) -> bool {
-    matches!(c, '\u{200B}'..='\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2060}'..='\u{2069}' | '\u{FEFF}')
+    matches!(
+        c,
+        '\u{061C}'
+            | '\u{200B}'
+            | '\u{200E}'
+            | '\u{200F}'
+            | '\u{202A}'..='\u{202E}'
+            | '\u{2060}'..='\u{2069}'
+            | '\u{FEFF}'
+            | '\u{E0000}'..='\u{E007F}'
+    )
 }
 
 /// Reasons land in one table cell and one email subject line: fold newlines

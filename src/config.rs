@@ -493,7 +493,7 @@ struct HttpUrl(String);
 impl<'de> Deserialize<'de> for HttpUrl {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         from_str(d, |s| {
-            let bad = |why: &str| format!("invalid URL {s:?}: {why}");
+            let bad = |why: &str| format!("invalid URL {:?}: {why}", redacted_url(s));
             if !s.contains("://") {
                 return Err(bad("it needs http:// or https://"));
             }
@@ -626,11 +626,17 @@ fn read_capped(path: &Path, max: u64) -> std::io::Result<String> {
 /// access is left alone: `root:upcheck 0640` is the intended install.
 fn exposure_warnings(config: &Config) -> Vec<String> {
     use std::os::unix::fs::PermissionsExt;
+    // Readable by others, and reachable: every folder above it lets others in.
     let readable_by_all = |path: &Path| {
-        std::fs::metadata(path)
+        let path = std::fs::canonicalize(path).ok()?;
+        let reachable = path
+            .ancestors()
+            .skip(1)
+            .all(|dir| std::fs::metadata(dir).is_ok_and(|m| m.permissions().mode() & 0o001 != 0));
+        std::fs::metadata(&path)
             .ok()
             .map(|m| m.permissions().mode() & 0o777)
-            .filter(|mode| mode & 0o004 != 0)
+            .filter(|mode| reachable && mode & 0o004 != 0)
     };
     let mut warnings = Vec::new();
     let password_file = config
@@ -666,8 +672,25 @@ fn exposure_warnings(config: &Config) -> Vec<String> {
 }
 
 fn holds_credentials(config: &Config) -> bool {
+    // Header names that carry credentials by convention.
+    let secret_header = |name: &str| {
+        let name = name.to_ascii_lowercase();
+        [
+            "authorization",
+            "cookie",
+            "token",
+            "key",
+            "secret",
+            "auth",
+            "password",
+        ]
+        .iter()
+        .any(|word| name.contains(word))
+    };
     let http = config.services.iter().any(|s| match &s.target {
-        Target::Http(h) => !h.headers.is_empty() || url_has_password(&h.url),
+        Target::Http(h) => {
+            h.headers.iter().any(|(name, _)| secret_header(name)) || url_has_password(&h.url)
+        }
         _ => false,
     });
     let heartbeat = config.heartbeat.as_ref().is_some_and(|h| {
@@ -709,9 +732,9 @@ fn label_problem(label: &str) -> Option<String> {
     if label.chars().count() > MAX_LABEL_CHARS {
         return Some(format!("longer than {MAX_LABEL_CHARS} characters"));
     }
-    let bad = label
-        .chars()
-        .find(|c| c.is_control() || crate::check::is_invisible(*c))?;
+    let bad = label.chars().find(|c| {
+        c.is_control() || (c.is_whitespace() && *c != ' ') || crate::check::is_invisible(*c)
+    })?;
     Some(format!(
         "contains the character {:?} (U+{:04X}): names and titles are one line of visible text",
         bad, bad as u32

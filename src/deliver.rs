@@ -122,7 +122,9 @@ fn email(
     let message = digest::render(digest);
     let ids: Vec<i64> = due.iter().map(|d| d.id).collect();
     let restart_ids: Vec<i64> = digest.restarts.iter().filter_map(|r| r.id).collect();
-    db.record_sending(&ids)?;
+    // Not being able to note the send (a locked or full database) must not
+    // hold the alert back: it goes out anyway, at least once.
+    let marked = db.record_sending(&ids);
     let sent = mail::send(email, &config.host, &message);
     if config.fault == Some(Fault::AbortAfterSend) && sent.is_ok() {
         std::process::abort();
@@ -138,7 +140,7 @@ fn email(
     )?;
     sent.context("delivering the report (it stays due; the next run retries)")?;
     log::info(&format!("sent {:?}", message.subject));
-    Ok(())
+    marked
 }
 
 /// Test-only faults (debug builds): prove that a late failure loses nothing.

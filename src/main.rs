@@ -119,6 +119,16 @@ fn steps(config: &Config, args: &RunArgs, session: &mut Option<Session>) -> Resu
     let begun = Instant::now();
     let lock = lock::acquire(&config.lock_path(), config.lock_timeout)?;
     let (mut db, set_aside) = Store::open_or_set_aside(&config.database)?;
+    let set_aside = set_aside.map(|aside| {
+        let news = format!(
+            "the database {} could not be read (not an SQLite database, or corrupt); it was moved to {} and a new one started",
+            config.database.display(),
+            aside.display()
+        );
+        // Said now, whatever happens to the rest of the run.
+        log::error(&news);
+        news
+    });
     let run = db.begin_run(Utc::now(), args.force, &config.host)?;
     let Session { db, run, .. } = session.insert(Session {
         _lock: lock,
@@ -144,23 +154,21 @@ fn steps(config: &Config, args: &RunArgs, session: &mut Option<Session>) -> Resu
         (Err(d), Err(p)) => Err(d.context(format!("{p:#}"))),
         (d, p) => d.and(p),
     };
-    // The run went on with a new database; this failure makes sure a person
+    // The run went on with a new database; failing it makes sure a person
     // hears (exit 1, the fallback email) that the old one needs looking at.
-    match set_aside {
-        Some(aside) => outcome.and(Err(anyhow::anyhow!(
-            "the database {} could not be read (not an SQLite database, or corrupt); it was moved to {} and a new one started. This run's checks and alerts went into the new one",
-            config.database.display(),
-            aside.display()
-        ))),
-        None => outcome,
+    match (set_aside, outcome) {
+        (Some(news), Ok(())) => Err(anyhow::anyhow!(news)),
+        (Some(news), Err(e)) => Err(e.context(news)),
+        (None, outcome) => outcome,
     }
 }
 
 /// A run's lock and database, from when both are held.
 struct Session {
-    _lock: lock::RunLock,
+    // Dropped in this order: the database is closed before the lock goes.
     db: Store,
     run: store::RunId,
+    _lock: lock::RunLock,
 }
 
 /// Records the heartbeat and closes the run's row. A failed heartbeat is a
@@ -180,5 +188,11 @@ fn finish(
         db.record_heartbeat(run, beat)?;
     }
     let error = outcome.as_ref().err().map(|e| format!("{e:#}"));
-    db.finish_run(run, Utc::now(), error.as_deref())
+    db.finish_run(run, Utc::now(), error.as_deref())?;
+    if !db.close()? {
+        log::info(
+            "the WAL was not emptied: another program has the database open; the next run tries again",
+        );
+    }
+    Ok(())
 }

@@ -69,6 +69,9 @@ pub struct Due {
 /// `notifications.error` while a send is under way; a run that dies before
 /// the transport answers leaves it, and the next run knows what that means.
 const SENDING: &str = "a run was stopped while sending this; it may have gone out";
+/// How a later failure is recorded once a send may have gone out: the
+/// uncertainty stays until a send succeeds, so the retry is still labelled.
+const SENT_MAYBE_THEN: &str = "an earlier run was stopped while sending this; since then: ";
 
 /// What `status` and the reports show per service, read from the database.
 #[derive(Clone, Debug, PartialEq)]
@@ -87,19 +90,6 @@ pub struct Uptime {
     pub d7: Option<f64>,
     pub d30: Option<f64>,
     pub all: Option<f64>,
-}
-
-/// Between runs `upcheck.db` must be the whole database: a plain copy of
-/// the file then has every run, and a file restored or replaced between runs
-/// is not overlaid by pages an old WAL still holds. So the last step of every
-/// run, failed or not, moves the WAL into the file and empties it.
-impl Drop for Store {
-    fn drop(&mut self) {
-        // Best effort: a failure leaves the WAL for the next run to apply.
-        let _ = self
-            .conn
-            .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()));
-    }
 }
 
 impl Store {
@@ -170,9 +160,9 @@ impl Store {
             .pragma_update(None, "journal_mode", "WAL")
             .context("switching to WAL mode")?;
         self.conn.pragma_update(None, "synchronous", "NORMAL")?;
-        // At close (see `Drop`) the WAL is checkpointed and truncated rather
-        // than deleted: SQLite's default close costs two more fsyncs, deleting
-        // and recreating the file every run.
+        // A run ends with `close`, which checkpoints and truncates the WAL
+        // rather than deleting it: SQLite's default close costs two more
+        // fsyncs, deleting and recreating the file every run.
         self.conn.set_db_config(
             rusqlite::config::DbConfig::SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE,
             true,
@@ -380,11 +370,11 @@ impl Store {
     /// Alerts, reminders and recoveries not yet delivered, oldest first.
     pub fn due_notifications(&self) -> Result<Vec<Due>> {
         let mut stmt = self.conn.prepare(
-            "SELECT id, service, kind, created_at, error IS ?1 FROM notifications
+            "SELECT id, service, kind, created_at, coalesce(error = ?1 OR error LIKE ?2 || '%', 0) FROM notifications
              WHERE sent_at IS NULL AND kind IN ('down', 'reminder', 'recovery')
              ORDER BY id",
         )?;
-        let rows = stmt.query_map([SENDING], |r| {
+        let rows = stmt.query_map([SENDING, SENT_MAYBE_THEN], |r| {
             Ok(Due {
                 id: r.get(0)?,
                 service: r.get::<_, Option<String>>(1)?.unwrap_or_default(),
@@ -402,11 +392,17 @@ impl Store {
     pub fn record_sending(&mut self, ids: &[i64]) -> Result<()> {
         let tx = self.conn.transaction().context("recording a send")?;
         {
+            // A mark left by a run that died becomes the lasting kind; one
+            // already lasting is kept; anything else gets this attempt's mark.
             let mut update = tx.prepare_cached(
-                "UPDATE notifications SET attempts = attempts + 1, error = ?2 WHERE id = ?1",
+                "UPDATE notifications SET attempts = attempts + 1,
+                     error = CASE WHEN error = ?2 THEN ?3 || 'retried'
+                                  WHEN error LIKE ?3 || '%' THEN error
+                                  ELSE ?2 END
+                 WHERE id = ?1",
             )?;
             for id in ids {
-                update.execute(params![id, SENDING])?;
+                update.execute(params![id, SENDING, SENT_MAYBE_THEN])?;
             }
         }
         tx.commit().context("recording a send")
@@ -425,15 +421,17 @@ impl Store {
     ) -> Result<()> {
         let tx = self.conn.transaction().context("recording the delivery")?;
         {
+            // A failure after a send that may have gone out keeps saying so.
             let mut update = tx.prepare_cached(
                 "UPDATE notifications
-                 SET error = ?2,
+                 SET error = CASE WHEN ?2 IS NOT NULL AND error LIKE ?5 || '%'
+                                  THEN ?5 || ?2 ELSE ?2 END,
                      sent_at = CASE WHEN ?2 IS NULL THEN ?3 END,
                      sent_run_id = CASE WHEN ?2 IS NULL THEN ?4 END
                  WHERE id = ?1",
             )?;
             for id in ids {
-                update.execute(params![id, error, iso(at), run.0])?;
+                update.execute(params![id, error, iso(at), run.0, SENT_MAYBE_THEN])?;
             }
             if error.is_none() {
                 let mut reported =
@@ -603,6 +601,22 @@ impl Store {
         Ok(())
     }
 
+    /// The last step of a run, failed or not: moves the WAL into the file and
+    /// empties it, so that between runs `upcheck.db` is the whole database (a
+    /// plain copy has every run; a file restored over it is not overlaid by
+    /// an old WAL's pages). A `sqlite3` session holding a read or write
+    /// transaction keeps the checkpoint from finishing: it is then skipped at
+    /// once (not waited for), and the next run's close tries again.
+    /// `Ok(false)`: skipped.
+    pub fn close(self) -> Result<bool> {
+        self.conn.busy_timeout(Duration::ZERO)?;
+        let busy: i64 = self
+            .conn
+            .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |r| r.get(0))
+            .context("checkpointing the database")?;
+        Ok(busy == 0)
+    }
+
     /// Closes a run's row: when it ended and, if it failed, why.
     pub fn finish_run(
         &mut self,
@@ -741,9 +755,16 @@ mod tests {
             !due[0].interrupted,
             "a failure is known not to have gone out"
         );
-        // A run that dies while sending leaves the mark for the next one.
+        // A run that dies while sending leaves the mark for the next one...
         store.record_sending(&[due[0].id]).unwrap();
         assert!(store.due_notifications().unwrap()[0].interrupted);
+        // ... and a failed retry does not wipe it: it may still have gone out.
+        store.record_sending(&[due[0].id]).unwrap();
+        store
+            .record_delivery(run, &[due[0].id], &[], false, at, Some("refused"))
+            .unwrap();
+        assert!(store.due_notifications().unwrap()[0].interrupted);
+        store.record_sending(&[due[0].id]).unwrap();
         store
             .record_delivery(run, &[due[0].id], &[], true, at, None)
             .unwrap();
@@ -757,7 +778,7 @@ mod tests {
                 |r| Ok((r.get(0)?, r.get(1)?)),
             )
             .unwrap();
-        assert_eq!((attempts, reports), (2, 1));
+        assert_eq!((attempts, reports), (4, 1));
         assert_eq!(
             iso(store.summaries().unwrap()["web"].since),
             "2026-11-21T10:00:00.000Z"

@@ -40,6 +40,9 @@ pub fn agent() -> Agent {
     let config = Agent::config_builder()
         .http_status_as_error(false)
         .max_redirects(MAX_REDIRECTS)
+        // `Authorization` follows a redirect on the same host (a health URL
+        // moved to `/health/` must not turn into a 401), never to another.
+        .redirect_auth_headers(ureq::config::RedirectAuthHeaders::SameHost)
         .max_response_header_size(MAX_HEADER_BYTES)
         // Room past the header limit, so ureq can tell a huge header from a stall.
         .input_buffer_size(MAX_HEADER_BYTES + BUFFER_BYTES)
@@ -191,26 +194,38 @@ fn judge(
         .as_reader()
         .take(BODY_LIMIT)
         .read_to_end(&mut body);
-    if let Err(e) = read {
-        let (status, reason, _) = describe_io(&e, "");
-        let mut r = match reason {
-            Some(reason) => {
-                outcome(Status::Degraded).with_reason(format!("reading the body: {reason}"))
+    match &read {
+        // The search needs the body: without it there is no verdict in time.
+        Err(e) if t.body_contains.is_some() && is_timeout_io(e) => {
+            let mut r = outcome(Status::Timeout);
+            r.status_code = Some(code);
+            return r;
+        }
+        // A streaming or stalled body after a good head is a fault of the
+        // answer, not silence: said as such, with whatever else was wrong.
+        Err(e) if is_timeout_io(e) => problems.push(format!(
+            "the body did not finish within {}",
+            human(started.elapsed())
+        )),
+        Err(e) => {
+            let (_, reason, _) = describe_io(e, "");
+            problems.push(format!(
+                "reading the body: {}",
+                reason.unwrap_or_else(|| e.to_string())
+            ));
+        }
+        Ok(_) => {
+            if let Some(needle) = &t.body_contains
+                && !contains(&body, needle.as_bytes())
+            {
+                let scope = if body.len() as u64 >= BODY_LIMIT {
+                    " (first 256 KiB)"
+                } else {
+                    ""
+                };
+                problems.push(format!("body lacks {needle:?}{scope}"));
             }
-            None => outcome(status),
-        };
-        r.status_code = Some(code);
-        return r;
-    }
-    if let Some(needle) = &t.body_contains
-        && !contains(&body, needle.as_bytes())
-    {
-        let scope = if body.len() as u64 >= BODY_LIMIT {
-            " (first 256 KiB)"
-        } else {
-            ""
-        };
-        problems.push(format!("body lacks {needle:?}{scope}"));
+        }
     }
     let elapsed = started.elapsed();
     if let Some(limit) = t.slow_after.filter(|l| elapsed > *l) {
@@ -315,6 +330,11 @@ fn describe(e: &ureq::Error, host: &str) -> (Status, Option<String>, Option<TlsP
         ureq::Error::ConnectionFailed => (Status::Offline, Some("connection failed".into()), None),
         other => (Status::Offline, Some(other.to_string()), None),
     }
+}
+
+/// A read that ran out of time, however ureq wrapped it.
+fn is_timeout_io(e: &io::Error) -> bool {
+    matches!(describe_io(e, ""), (Status::Timeout, None, _))
 }
 
 fn describe_io(e: &io::Error, host: &str) -> (Status, Option<String>, Option<TlsProblem>) {

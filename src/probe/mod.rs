@@ -42,10 +42,15 @@ const FILES_PER_PROBE: u64 = 6;
 /// shared memory, the lock, mail and heartbeat sockets, outputs.
 const FILES_RESERVED: u64 = 64;
 
-/// How many probes may be in flight without running out of file descriptors,
-/// which would fail healthy services with "Too many open files". The soft
-/// limit is first raised to the hard one, as most daemons do at start.
-fn workers_within_open_files() -> usize {
+/// How many of `wanted` probes may be in flight without running out of file
+/// descriptors, which would fail healthy services with "Too many open
+/// files". A soft limit too low for `wanted` is first raised, towards the
+/// hard limit but no further than needed: the programs we start inherit it,
+/// and some still assume 1024.
+fn workers_within_open_files(wanted: usize) -> usize {
+    let needed = (wanted as u64)
+        .saturating_mul(FILES_PER_PROBE)
+        .saturating_add(FILES_RESERVED);
     let mut limit = libc::rlimit {
         rlim_cur: 0,
         rlim_max: 0,
@@ -55,9 +60,9 @@ fn workers_within_open_files() -> usize {
         if libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) != 0 {
             return usize::MAX;
         }
-        if limit.rlim_cur < limit.rlim_max {
+        if limit.rlim_cur < needed.min(limit.rlim_max) {
             let raised = libc::rlimit {
-                rlim_cur: limit.rlim_max,
+                rlim_cur: needed.min(limit.rlim_max),
                 ..limit
             };
             if libc::setrlimit(libc::RLIMIT_NOFILE, &raised) == 0 {
@@ -106,10 +111,13 @@ pub fn run_all(config: &Config, last_ms: &HashMap<String, u64>) -> Vec<CheckResu
             alive.insert(next_worker);
         }
     };
-    let max_workers = config
-        .parallel
-        .clamp(1, services.len().max(1))
-        .min(workers_within_open_files());
+    let max_workers =
+        config
+            .parallel
+            .clamp(1, services.len().max(1))
+            .min(workers_within_open_files(
+                config.parallel.min(services.len()),
+            ));
     if max_workers < config.parallel.min(services.len()) {
         log::info(&format!(
             "probing {max_workers} at a time, not {}: the open-files limit (ulimit -n) allows no more",

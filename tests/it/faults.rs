@@ -226,6 +226,10 @@ fn a_run_killed_after_the_mail_server_accepted_flags_the_retry_as_a_possible_rep
     assert_eq!(smtp.received().len(), 1, "the server had accepted it");
     assert!(!smtp.received()[0].text().contains(MAYBE_REPEAT));
     assert_eq!(due(&world), 1, "not noted as sent");
+    // A retry that fails (the server refuses) does not wipe the uncertainty.
+    smtp.refusing.store(true, Ordering::SeqCst);
+    assert_eq!(world.run(&[]).code, 1);
+    smtp.refusing.store(false, Ordering::SeqCst);
 
     assert_eq!(
         run_and_collect(&world, &smtp, &[]),
@@ -304,6 +308,7 @@ fn kill_9_at_random_moments_loses_no_check_and_no_alert() {
         );
     }
     let context = format!("seed {seed}, {killed} killed, {completed} completed");
+    assert!(killed > 0, "no run was killed: {context}");
     let integrity: String = world
         .db()
         .query_row("PRAGMA integrity_check", [], |r| r.get(0))
@@ -369,8 +374,16 @@ fn a_full_disk_fails_the_run_loudly_and_the_next_run_after_space_returns_catches
         "$BIN" --config upcheck.toml >out3 2>err3; echo $? >code3
         cp state/upcheck.db after.db
     "#;
+    // Root mounts in a private mount namespace; anyone else needs a user
+    // namespace too, where they are root over that mount only.
+    let mut args = vec!["--mount", "--propagation", "private"];
+    // SAFETY: geteuid has no preconditions.
+    if unsafe { libc::geteuid() } != 0 {
+        args.insert(0, "--map-root-user");
+    }
     let out = Command::new("unshare")
-        .args(["--mount", "--propagation", "private", "sh", "-c", script])
+        .args(&args)
+        .args(["sh", "-c", script])
         .current_dir(world.dir.path())
         .env_clear()
         .env("PATH", std::env::var_os("PATH").unwrap_or_default())

@@ -58,12 +58,7 @@ fn the_smtp_password_appears_nowhere_upcheck_writes() {
     for m in smtp.received() {
         written.extend_from_slice(&m.data);
     }
-    for file in [
-        "upcheck.db",
-        "upcheck.db-wal",
-        "status.html",
-        "upcheck.prom",
-    ] {
+    for file in ["upcheck.db", "status.html", "upcheck.prom"] {
         written.extend(std::fs::read(world.path(file)).unwrap_or_default());
     }
     let written = String::from_utf8_lossy(&written);
@@ -83,6 +78,8 @@ fn the_smtp_password_appears_nowhere_upcheck_writes() {
 #[test]
 fn secrets_readable_by_every_user_draw_a_warning() {
     let world = World::new("");
+    // Others may enter the folder (a temp dir is 0700): the files' own modes decide.
+    std::fs::set_permissions(world.dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
     world.write("smtp-password", PASSWORD);
     world.write(
         "upcheck.toml",
@@ -129,7 +126,21 @@ fn secrets_readable_by_every_user_draw_a_warning() {
             !said.contains("t0ken") && !said.contains("hunter2"),
             "{said}"
         );
+        // Behind a folder others cannot enter, it is not exposed.
+        std::fs::set_permissions(world.dir.path(), std::fs::Permissions::from_mode(0o700)).unwrap();
+        assert_eq!(world.run(&["check-config"]).stderr, "");
+        std::fs::set_permissions(world.dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
         chmod(&world, "upcheck.toml", 0o640);
         assert_eq!(world.run(&["check-config"]).stderr, "");
     }
+    // A header that carries no credential is no secret.
+    world.write(
+        "upcheck.toml",
+        &services(&[(
+            "api",
+            "url = \"http://127.0.0.1:1/\"\nheaders = { Accept = \"application/json\" }",
+        )]),
+    );
+    chmod(&world, "upcheck.toml", 0o644);
+    assert_eq!(world.run(&["check-config"]).stderr, "");
 }

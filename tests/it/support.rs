@@ -184,6 +184,10 @@ fn answer(request: tiny_http::Request) {
             let location = Header::from_bytes("Location", "/ok").unwrap();
             request.respond(text(302, "").with_header(location))
         }
+        ["redirect-to-auth"] => {
+            let location = Header::from_bytes("Location", "/auth").unwrap();
+            request.respond(text(302, "").with_header(location))
+        }
         ["redirect-loop"] => {
             let location = Header::from_bytes("Location", "/redirect-loop").unwrap();
             request.respond(text(302, "").with_header(location))
@@ -569,7 +573,13 @@ pub fn assert_checker_passed(what: &str, out: &std::process::Output, input: &str
 /// A TCP server on 127.0.0.1 that hands every connection to `behaviour`, in a
 /// thread of its own: for targets that misbehave below HTTP's level.
 pub fn raw_server(behaviour: impl Fn(TcpStream) + Send + Sync + 'static) -> u16 {
-    let listener = TcpListener::bind("127.0.0.1:0").expect("bind raw");
+    raw_server_on("127.0.0.1", behaviour)
+}
+
+/// `raw_server` on another loopback address (127.0.0.2 is another host by
+/// address, and still this machine).
+pub fn raw_server_on(ip: &str, behaviour: impl Fn(TcpStream) + Send + Sync + 'static) -> u16 {
+    let listener = TcpListener::bind((ip, 0)).expect("bind raw");
     let port = listener.local_addr().unwrap().port();
     let behaviour = Arc::new(behaviour);
     thread::spawn(move || {
