@@ -181,6 +181,28 @@ fn the_heartbeat_is_pinged_after_every_run_and_fail_url_after_a_failed_one() {
 }
 
 #[test]
+fn a_heartbeat_that_never_answers_is_bounded_by_its_timeout() {
+    // Takes the request and says nothing.
+    let silent = crate::support::raw_server(|mut s| {
+        crate::support::read_head(&mut s);
+        std::thread::sleep(Duration::from_secs(30));
+    });
+    let world = World::new(&format!(
+        "[heartbeat]\nurl = \"http://127.0.0.1:{silent}/ping\"\ntimeout = \"1s\"\n\n{}",
+        services(&[("api", "command = [\"true\"]")])
+    ));
+    let started = Instant::now();
+    let run = world.run(&[]);
+    assert_eq!(run.code, 0, "{run:?}");
+    assert_contains(&run.stderr, "the heartbeat failed");
+    assert!(
+        started.elapsed() < Duration::from_secs(12),
+        "{:?}",
+        started.elapsed()
+    );
+}
+
+#[test]
 fn an_unreachable_heartbeat_is_a_warning_not_a_failed_run() {
     let world = World::new(&format!(
         "[heartbeat]\nurl = \"http://127.0.0.1:{}/ping\"\ntimeout = \"2s\"\n\n{}",

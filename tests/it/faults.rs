@@ -85,6 +85,26 @@ fn an_smtp_connection_cut_mid_data_keeps_the_alert_due() {
 }
 
 #[test]
+fn implicit_tls_against_a_plain_smtp_server_fails_in_bounded_time() {
+    let smtp = SmtpServer::plain();
+    let world =
+        World::new(&mail_config(smtp.port).replace("smtp_tls = \"none\"", "smtp_tls = \"tls\""));
+    set_down(&world, "api", true);
+    let started = Instant::now();
+    let run = world.run(&[]);
+    assert_eq!(run.code, 1, "{run:?}");
+    assert_contains(&run.stderr, "sending mail through 127.0.0.1");
+    // Two attempts (the report, then the fallback), each bounded by smtp_timeout.
+    assert!(
+        started.elapsed() < Duration::from_secs(25),
+        "{:?}",
+        started.elapsed()
+    );
+    assert!(smtp.received().is_empty());
+    assert_eq!(due(&world), 1);
+}
+
+#[test]
 fn starttls_required_but_not_offered_sends_nothing_in_the_clear() {
     let smtp = SmtpServer::plain();
     let world = World::new(
