@@ -59,7 +59,7 @@ pub fn dry_run_text(title: &str, results: &[CheckResult]) -> String {
     let mut sorted: Vec<&CheckResult> = results.iter().collect();
     sorted.sort_by_key(|r| r.status);
     let failing = results.iter().filter(|r| r.status.is_failure()).count();
-    let mut out = headline(title, failing, results.len());
+    let mut out = headline(title, failing, 0, results.len());
     let body = sorted
         .iter()
         .map(|r| {
@@ -82,7 +82,8 @@ pub fn dry_run_text(title: &str, results: &[CheckResult]) -> String {
 /// What `status` prints: latest status, since when, last response, uptime.
 pub fn status_text(title: &str, rows: &[Row], now: DateTime<Utc>) -> String {
     let failing = rows.iter().filter(|r| r.status.is_failure()).count();
-    let mut out = headline(title, failing, rows.len());
+    let unchecked = rows.iter().filter(|r| r.status == Status::Unknown).count();
+    let mut out = headline(title, failing, unchecked, rows.len());
     let body = rows
         .iter()
         .map(|r| {
@@ -205,9 +206,16 @@ pub fn status_json(
     }
 }
 
-fn headline(title: &str, failing: usize, total: usize) -> String {
+/// A service added since the last run is not checked yet: it is neither
+/// online nor failing, and "all online" would claim too much.
+fn headline(title: &str, failing: usize, unchecked: usize, total: usize) -> String {
     let plural = if total == 1 { "" } else { "s" };
-    if failing == 0 {
+    if failing == 0 && unchecked > 0 {
+        format!(
+            "{title}: {} of {total} service{plural} online, {unchecked} not checked yet\n\n",
+            total - unchecked
+        )
+    } else if failing == 0 {
         format!("{title}: all {total} service{plural} online\n\n")
     } else {
         format!("{title}: {failing} of {total} service{plural} failing\n\n")
@@ -280,5 +288,15 @@ mod tests {
         let j = status_json("t", &[], &runs, at("2026-11-21T10:06:00Z"));
         assert_eq!(j.next_run.as_deref(), Some("2026-11-21T10:10:00.000Z"));
         assert_eq!(status_json("t", &[], &runs[..1], runs[0]).next_run, None);
+    }
+
+    #[test]
+    fn the_headline_never_calls_an_unchecked_service_online() {
+        assert_eq!(headline("vps", 0, 0, 3), "vps: all 3 services online\n\n");
+        assert_eq!(
+            headline("vps", 0, 1, 3),
+            "vps: 2 of 3 services online, 1 not checked yet\n\n"
+        );
+        assert_eq!(headline("vps", 1, 1, 3), "vps: 1 of 3 services failing\n\n");
     }
 }
