@@ -193,7 +193,7 @@ fn a_slowloris_status_line_times_out_at_the_service_timeout() {
     });
     let p = probe_alone(&format!("{}\ntimeout = \"2s\"", url(port, "/")));
     p.is("timeout", "no answer within 2s");
-    p.bounded(Duration::from_secs(3));
+    p.bounded(Duration::from_secs(4));
 }
 
 #[test]
@@ -208,7 +208,7 @@ fn a_slowloris_body_times_out_at_the_service_timeout() {
         url(port, "/")
     ));
     p.is("timeout", "no answer within 2s");
-    p.bounded(Duration::from_secs(3));
+    p.bounded(Duration::from_secs(4));
     // Nothing to search: the head was fine, the body never ended (a stream).
     let p = probe_alone(&format!("{}\ntimeout = \"2s\"", url(port, "/")));
     assert_eq!(p.status, "degraded", "{p:?}");
@@ -216,7 +216,7 @@ fn a_slowloris_body_times_out_at_the_service_timeout() {
         p.reason.as_deref().unwrap_or(""),
         "the body did not finish within 2",
     );
-    p.bounded(Duration::from_secs(3));
+    p.bounded(Duration::from_secs(4));
 }
 
 #[test]
@@ -389,7 +389,7 @@ fn a_tls_handshake_that_stalls_times_out() {
         "url = \"https://127.0.0.1:{port}/\"\ntimeout = \"1s\""
     ));
     p.is("timeout", "no answer within 1s");
-    p.bounded(Duration::from_secs(2));
+    p.bounded(Duration::from_secs(3));
 }
 
 #[test]
@@ -587,8 +587,8 @@ fn a_port_that_drops_the_handshake_times_out_for_tcp_and_http() {
     let (port, _fillers) = blackhole();
     let tcp = probe_alone(&format!("tcp = \"127.0.0.1:{port}\"\ntimeout = \"1s\""));
     tcp.is("timeout", "no answer within 1s");
-    tcp.bounded(Duration::from_secs(2));
+    tcp.bounded(Duration::from_secs(3));
     let http = probe_alone(&format!("{}\ntimeout = \"1s\"", url(port, "/")));
     http.is("timeout", "no answer within 1s");
-    http.bounded(Duration::from_secs(2));
+    http.bounded(Duration::from_secs(3));
 }

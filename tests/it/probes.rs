@@ -146,10 +146,15 @@ fn slow_hanging_and_huge_answers_are_bounded() {
     let (status, reason) = world.latest("slow");
     assert_eq!(status, "degraded");
     let reason = reason.unwrap();
-    assert!(
-        reason.starts_with("slow: 4") && reason.ends_with("(slow_after 100ms)"),
-        "{reason}"
-    );
+    // At least the 400 ms the server waited; how much more depends on the machine.
+    let took = reason
+        .strip_prefix("slow: ")
+        .and_then(|r| r.strip_suffix(" (slow_after 100ms)"))
+        .and_then(|t| match t.strip_suffix("ms") {
+            Some(ms) => ms.parse::<f64>().ok(),
+            None => t.strip_suffix('s')?.parse::<f64>().ok().map(|s| s * 1000.0),
+        });
+    assert!(took.is_some_and(|ms| ms >= 400.0), "{reason}");
     expect(&world, "hanging", "timeout", Some("no answer within 500ms"));
     // Only the first 256 KiB of the 1 GB body is read.
     expect(
@@ -167,7 +172,7 @@ fn slow_hanging_and_huge_answers_are_bounded() {
         )
         .unwrap();
     assert!(
-        (500..1500).contains(&hanging_ms),
+        (500..5000).contains(&hanging_ms),
         "waited {hanging_ms}ms for a 500ms timeout"
     );
 }
@@ -323,8 +328,9 @@ fn probes_run_in_parallel_up_to_the_limit() {
         let t = |s: &str| chrono::DateTime::parse_from_rfc3339(s).unwrap();
         (t(&times[times.len() - 1]) - t(&times[0])).num_milliseconds()
     };
-    // All twelve start together when parallel allows it...
-    assert!(starts(32) < 400, "probes did not start together");
+    // All twelve start together when parallel allows it (well inside one
+    // 600 ms wave, however slowly a busy machine starts threads)...
+    assert!(starts(32) < 590, "probes did not start together");
     // ...and in waves of four, 600ms apart, when it does not.
     assert!(starts(4) >= 1200, "parallel = 4 was not respected");
 }
