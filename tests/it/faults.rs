@@ -10,8 +10,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use crate::support::{
-    SmtpServer, World, assert_contains, cutting_proxy, run_and_collect, services, set_down,
-    switchable,
+    SmtpServer, World, assert_contains, cutting_proxy, integrity, run_and_collect, services,
+    set_down, switchable,
 };
 
 /// One service, `api`, that fails while `api.down` exists; mail to `port`.
@@ -191,11 +191,7 @@ fn a_database_deleted_between_runs_starts_afresh() {
     assert_eq!((run.code, run.stderr.as_str()), (0, ""));
     assert_eq!(count(&world, "SELECT count(*) FROM runs"), 1);
     assert_eq!(count(&world, "SELECT count(*) FROM checks"), 1);
-    let integrity: String = world
-        .db()
-        .query_row("PRAGMA integrity_check", [], |r| r.get(0))
-        .unwrap();
-    assert_eq!(integrity, "ok");
+    assert_eq!(integrity(&world.db()), "ok");
 }
 
 #[test]
@@ -329,11 +325,7 @@ fn kill_9_at_random_moments_loses_no_check_and_no_alert() {
     }
     let context = format!("seed {seed}, {killed} killed, {completed} completed");
     assert!(killed > 0, "no run was killed: {context}");
-    let integrity: String = world
-        .db()
-        .query_row("PRAGMA integrity_check", [], |r| r.get(0))
-        .unwrap();
-    assert_eq!(integrity, "ok", "{context}");
+    assert_eq!(integrity(&world.db()), "ok", "{context}");
     // A run's checks are stored whole or not at all.
     let partial = count(
         &world,
@@ -435,10 +427,7 @@ fn a_full_disk_fails_the_run_loudly_and_the_next_run_after_space_returns_catches
     );
     assert_eq!(mails[1].subject(), "[vps-1] DOWN: api (1 of 1 services)");
     let db = rusqlite::Connection::open(world.path("after.db")).unwrap();
-    let integrity: String = db
-        .query_row("PRAGMA integrity_check", [], |r| r.get(0))
-        .unwrap();
-    assert_eq!(integrity, "ok");
+    assert_eq!(integrity(&db), "ok");
     let stored: i64 = db
         .query_row("SELECT count(*) FROM checks", [], |r| r.get(0))
         .unwrap();

@@ -63,14 +63,7 @@ fn probe_alone(body: &str) -> Probed {
         "a run against a hostile target completes silently"
     );
     let (status, reason) = world.latest("target");
-    let probe_ms: i64 = world
-        .db()
-        .query_row(
-            "SELECT response_ms FROM latest WHERE service = 'target'",
-            [],
-            |r| r.get(0),
-        )
-        .unwrap();
+    let probe_ms = world.response_ms("target");
     Probed {
         status,
         reason,
@@ -445,14 +438,7 @@ fn a_command_whose_child_keeps_the_pipe_open_ends_when_the_command_does() {
     )]));
     let run = world.run(&[]);
     assert_eq!((run.code, run.stderr.as_str()), (0, ""));
-    let ms: i64 = world
-        .db()
-        .query_row(
-            "SELECT response_ms FROM latest WHERE service = 'target'",
-            [],
-            |r| r.get(0),
-        )
-        .unwrap();
+    let ms = world.response_ms("target");
     assert!(ms < 5_000, "waited {ms} ms for the child's pipe");
     assert_eq!(world.latest("target"), ("online".to_string(), None));
 }

@@ -9,7 +9,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use crate::support::{
-    HttpServer, World, assert_checker_passed, assert_contains, closed_port, services,
+    HttpServer, World, assert_checker_passed, assert_contains, closed_port, integrity, services,
 };
 
 fn world_with_outputs() -> World {
@@ -189,10 +189,7 @@ fn a_backup_taken_during_a_run_is_consistent() {
     );
     assert!(running.wait().unwrap().success());
     let copy = rusqlite::Connection::open(&backup).unwrap();
-    let integrity: String = copy
-        .query_row("PRAGMA integrity_check", [], |r| r.get(0))
-        .unwrap();
-    assert_eq!(integrity, "ok");
+    assert_eq!(integrity(&copy), "ok");
     let checks: i64 = copy
         .query_row("SELECT count(*) FROM checks", [], |r| r.get(0))
         .unwrap();

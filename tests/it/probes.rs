@@ -163,14 +163,7 @@ fn slow_hanging_and_huge_answers_are_bounded() {
         "degraded",
         Some("body lacks \"zzz\" (first 256 KiB)"),
     );
-    let hanging_ms: i64 = world
-        .db()
-        .query_row(
-            "SELECT response_ms FROM latest WHERE service = 'hanging'",
-            [],
-            |r| r.get(0),
-        )
-        .unwrap();
+    let hanging_ms = world.response_ms("hanging");
     assert!(
         (500..5000).contains(&hanging_ms),
         "waited {hanging_ms}ms for a 500ms timeout"

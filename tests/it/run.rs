@@ -5,7 +5,7 @@ use std::fs::File;
 use std::thread;
 use std::time::Duration;
 
-use crate::support::{HttpServer, World, assert_contains, closed_port, services};
+use crate::support::{HttpServer, World, assert_contains, closed_port, integrity, services};
 
 fn healthy() -> String {
     services(&[("shell", "command = [\"true\"]")])
@@ -210,10 +210,7 @@ fn two_runs_at_once_take_turns() {
         .query_row("SELECT count(*) FROM checks", [], |r| r.get(0))
         .unwrap();
     assert_eq!(checks, 2);
-    let integrity: String = db
-        .query_row("PRAGMA integrity_check", [], |r| r.get(0))
-        .unwrap();
-    assert_eq!(integrity, "ok");
+    assert_eq!(integrity(&db), "ok");
 }
 
 #[test]

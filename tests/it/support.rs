@@ -96,6 +96,17 @@ impl World {
         Connection::open(self.path("upcheck.db")).expect("open db")
     }
 
+    /// How long the latest probe of `service` took, as upcheck recorded it.
+    pub fn response_ms(&self, service: &str) -> i64 {
+        self.db()
+            .query_row(
+                "SELECT response_ms FROM latest WHERE service = ?1",
+                [service],
+                |r| r.get(0),
+            )
+            .unwrap_or_else(|e| panic!("no response time for {service}: {e}"))
+    }
+
     /// `(status, reason)` of each service's latest check, read from the `latest` view.
     pub fn latest(&self, service: &str) -> (String, Option<String>) {
         self.db()
@@ -689,4 +700,10 @@ pub fn cutting_proxy(upstream: u16, cut: Arc<std::sync::atomic::AtomicBool>) -> 
         }
         let _ = to_server.shutdown(std::net::Shutdown::Both);
     })
+}
+
+/// What SQLite's `PRAGMA integrity_check` says of a database: "ok" when whole.
+pub fn integrity(db: &Connection) -> String {
+    db.query_row("PRAGMA integrity_check", [], |r| r.get(0))
+        .expect("integrity_check")
 }
