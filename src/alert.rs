@@ -3,44 +3,63 @@
 //! no clock (time comes in as a value), so long histories are unit-tested here.
 
 use std::collections::HashMap;
+use std::fmt;
+use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 
 use crate::check::{CheckResult, Status};
-use crate::config::{AlertPolicy, Remind, Service};
+use crate::timefmt::format_duration;
 
-/// What a notification is about. `Report` and `Fallback` are not per-service
-/// policy outcomes but share the `notifications` table.
+/// What a run's decision makes due for one service; also the `kind` of its
+/// row in `notifications` (which holds forced `report`s besides, written by
+/// the store alone).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum Kind {
+pub enum Notice {
     Down,
     Reminder,
     Recovery,
-    Report,
-    Fallback,
 }
 
-impl Kind {
+impl Notice {
+    pub const ALL: [Notice; 3] = [Notice::Down, Notice::Reminder, Notice::Recovery];
+
     pub fn as_str(self) -> &'static str {
         match self {
-            Kind::Down => "down",
-            Kind::Reminder => "reminder",
-            Kind::Recovery => "recovery",
-            Kind::Report => "report",
-            Kind::Fallback => "fallback",
+            Notice::Down => "down",
+            Notice::Reminder => "reminder",
+            Notice::Recovery => "recovery",
         }
     }
 
-    pub fn parse(s: &str) -> Option<Kind> {
-        [
-            Kind::Down,
-            Kind::Reminder,
-            Kind::Recovery,
-            Kind::Report,
-            Kind::Fallback,
-        ]
-        .into_iter()
-        .find(|k| k.as_str() == s)
+    pub fn parse(s: &str) -> Option<Notice> {
+        Notice::ALL.into_iter().find(|k| k.as_str() == s)
+    }
+}
+
+/// How one service is alerted on: thresholds, reminders, recovery notices.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AlertPolicy {
+    pub alert_after: u32,
+    pub recover_after: u32,
+    pub remind: Remind,
+    pub notify_recovery: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Remind {
+    Exponential,
+    Never,
+    Every(Duration),
+}
+
+impl fmt::Display for Remind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Remind::Exponential => f.write_str("exponential"),
+            Remind::Never => f.write_str("never"),
+            Remind::Every(d) => write!(f, "every {}", format_duration(*d)),
+        }
     }
 }
 
@@ -68,24 +87,25 @@ pub struct AlertState {
 pub struct Decision {
     pub service: String,
     pub state: AlertState,
-    pub due: Option<Kind>,
+    pub due: Option<Notice>,
 }
 
-/// Applies the policy to every service probed this run. Services without a
-/// stored state (new, or renamed) start fresh; removed ones are not touched.
-pub fn decide(
-    services: &[Service],
+/// Applies the policy to every service probed this run: `services` (name and
+/// policy) in the same order as `results`. Services without a stored state
+/// (new, or renamed) start fresh; removed ones are not touched.
+pub fn decide<'a>(
+    services: impl IntoIterator<Item = (&'a str, &'a AlertPolicy)>,
     states: &HashMap<String, AlertState>,
     results: &[CheckResult],
 ) -> Vec<Decision> {
     services
-        .iter()
+        .into_iter()
         .zip(results)
-        .map(|(service, result)| {
-            let prev = states.get(&service.name).cloned().unwrap_or_default();
-            let (state, due) = step(&prev, result.status, result.checked_at, &service.policy);
+        .map(|((name, policy), result)| {
+            let prev = states.get(name).cloned().unwrap_or_default();
+            let (state, due) = step(&prev, result.status, result.checked_at, policy);
             Decision {
-                service: service.name.clone(),
+                service: name.to_string(),
                 state,
                 due,
             }
@@ -99,7 +119,7 @@ pub fn step(
     status: Status,
     at: DateTime<Utc>,
     policy: &AlertPolicy,
-) -> (AlertState, Option<Kind>) {
+) -> (AlertState, Option<Notice>) {
     let failing = status.is_failure();
     let mut s = prev.clone();
     let was_failing = prev.status.is_failure();
@@ -127,13 +147,13 @@ pub fn step(
             };
             reminder_due.then(|| {
                 s.last_notice_at = Some(at);
-                Kind::Reminder
+                Notice::Reminder
             })
         } else if s.pass_streak >= policy.recover_after {
             s.down = false;
             s.runs_since_alert = 0;
             s.last_notice_at = None;
-            policy.notify_recovery.then_some(Kind::Recovery)
+            policy.notify_recovery.then_some(Notice::Recovery)
         } else {
             None
         }
@@ -142,7 +162,7 @@ pub fn step(
         s.down = true;
         s.runs_since_alert = 0;
         s.last_notice_at = Some(at);
-        Some(Kind::Down)
+        Some(Notice::Down)
     } else {
         None
     };
@@ -152,7 +172,6 @@ pub fn step(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::time::Duration;
 
     use Status::{Degraded, Offline, Online, Timeout};
 
@@ -170,7 +189,7 @@ mod tests {
     }
 
     /// Runs `statuses` one per 5 minutes from a fresh state; returns what each run made due.
-    fn check(statuses: &[Status], p: &AlertPolicy) -> Vec<Option<Kind>> {
+    fn check(statuses: &[Status], p: &AlertPolicy) -> Vec<Option<Notice>> {
         let mut state = AlertState::default();
         statuses
             .iter()
@@ -189,10 +208,9 @@ mod tests {
             .into_iter()
             .map(|k| match k {
                 None => '.',
-                Some(Kind::Down) => 'D',
-                Some(Kind::Reminder) => 'R',
-                Some(Kind::Recovery) => 'U',
-                Some(_) => '?',
+                Some(Notice::Down) => 'D',
+                Some(Notice::Reminder) => 'R',
+                Some(Notice::Recovery) => 'U',
             })
             .collect();
         assert_eq!(got, expected, "for {statuses:?}");
@@ -275,7 +293,7 @@ mod tests {
         }
         assert!(!state.down);
         let (state, due) = step(&state, Offline, minute(3), &policy(2, 1, Remind::Never));
-        assert_eq!(due, Some(Kind::Down));
+        assert_eq!(due, Some(Notice::Down));
         assert!(state.down);
     }
 
@@ -299,11 +317,11 @@ mod tests {
         let p = policy(1, 1, Remind::Exponential);
         let (s, _) = step(&AlertState::default(), Offline, minute(0), &p);
         let (s, due) = step(&s, Offline, minute(600), &p);
-        assert_eq!(due, Some(Kind::Reminder));
+        assert_eq!(due, Some(Notice::Reminder));
         let (_, due) = step(&s, Offline, minute(1200), &p);
         assert_eq!(
             due,
-            Some(Kind::Reminder),
+            Some(Notice::Reminder),
             "the 2nd failing run after the alert"
         );
         // With a duration, the hours matter: a reminder at the first run after the gap.
@@ -311,7 +329,7 @@ mod tests {
         let (s, _) = step(&AlertState::default(), Offline, minute(0), &hourly);
         let (s, a) = step(&s, Offline, minute(5), &hourly);
         let (_, b) = step(&s, Offline, minute(300), &hourly);
-        assert_eq!((a, b), (None, Some(Kind::Reminder)));
+        assert_eq!((a, b), (None, Some(Notice::Reminder)));
     }
 
     #[test]
@@ -327,14 +345,7 @@ mod tests {
 
     #[test]
     fn decide_covers_configured_services_only() {
-        use crate::config::{Service, Target};
-        let svc = |name: &str| Service {
-            name: name.into(),
-            target: Target::Tcp("127.0.0.1:1".into()),
-            timeout: Duration::from_secs(1),
-            policy: policy(1, 1, Remind::Never),
-            restart: None,
-        };
+        let p = policy(1, 1, Remind::Never);
         // "old" was removed from the config, "new" was added (or "old" renamed to it).
         let mut states = HashMap::new();
         let down_old = step(
@@ -350,14 +361,17 @@ mod tests {
             CheckResult::new("kept", minute(5), Online),
             CheckResult::new("new", minute(5), Offline),
         ];
-        let decisions = decide(&[svc("kept"), svc("new")], &states, &results);
-        let due: Vec<(&str, Option<Kind>)> = decisions
+        let decisions = decide([("kept", &p), ("new", &p)], &states, &results);
+        let due: Vec<(&str, Option<Notice>)> = decisions
             .iter()
             .map(|d| (d.service.as_str(), d.due))
             .collect();
         assert_eq!(
             due,
-            [("kept", Some(Kind::Recovery)), ("new", Some(Kind::Down))]
+            [
+                ("kept", Some(Notice::Recovery)),
+                ("new", Some(Notice::Down))
+            ]
         );
     }
 }

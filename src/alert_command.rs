@@ -6,7 +6,6 @@
 
 use std::time::Instant;
 
-use crate::alert::Kind;
 use crate::config::AlertCommand;
 use crate::digest::{Digest, subject};
 use crate::process;
@@ -41,7 +40,7 @@ pub fn env_for(due: &CommandDue, digest: &Digest) -> Vec<(&'static str, String)>
 pub fn fallback_env(host: &str, subject: &str, error: &str) -> Vec<(&'static str, String)> {
     vec![
         ("UPCHECK_SERVICE", String::new()),
-        ("UPCHECK_KIND", Kind::Fallback.as_str().to_string()),
+        ("UPCHECK_KIND", "fallback".to_string()),
         ("UPCHECK_STATUS", String::new()),
         ("UPCHECK_REASON", error.to_string()),
         ("UPCHECK_SINCE", String::new()),

@@ -94,6 +94,25 @@ impl CheckResult {
     }
 }
 
+/// What `status` and the reports show per service, read from the database.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ServiceSummary {
+    pub status: Status,
+    /// When the current status began.
+    pub since: DateTime<Utc>,
+    pub last: CheckResult,
+    pub uptime: Uptime,
+}
+
+/// Percent online per window; `None` when the window holds no checks.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct Uptime {
+    pub h24: Option<f64>,
+    pub d7: Option<f64>,
+    pub d30: Option<f64>,
+    pub all: Option<f64>,
+}
+
 /// Characters that change how the text around them shows without showing
 /// themselves: bidirectional marks, overrides and isolates (a reason could
 /// read backwards), the zero-width space, word joiners and invisible

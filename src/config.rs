@@ -12,7 +12,8 @@ use serde::Deserialize;
 use serde::de::{self, Deserializer};
 use toml::Spanned;
 
-use crate::timefmt::{format_duration, parse_duration};
+use crate::alert::{AlertPolicy, Remind};
+use crate::timefmt::parse_duration;
 
 /// Where the config is looked for when `--config` is not given.
 pub const CONFIG_ENV: &str = "UPCHECK_CONFIG";
@@ -90,7 +91,10 @@ pub struct Heartbeat {
 #[derive(Debug, Clone, PartialEq)]
 pub struct AlertCommand {
     pub argv: Vec<String>,
-    pub on: Vec<crate::alert::Kind>,
+    /// The per-service notices it runs for.
+    pub on: Vec<crate::alert::Notice>,
+    /// Whether it also runs for the fallback alert (upcheck itself failed).
+    pub on_fallback: bool,
     pub timeout: Duration,
     pub dir: PathBuf,
 }
@@ -132,21 +136,6 @@ pub struct CommandTarget {
     pub argv: Vec<String>,
     /// The config's folder: relative arguments work the same from cron or a shell.
     pub dir: PathBuf,
-}
-
-#[derive(Debug, Clone, PartialEq)]
-pub struct AlertPolicy {
-    pub alert_after: u32,
-    pub recover_after: u32,
-    pub remind: Remind,
-    pub notify_recovery: bool,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub enum Remind {
-    Exponential,
-    Never,
-    Every(Duration),
 }
 
 #[derive(Debug, Clone)]
@@ -825,28 +814,30 @@ fn build(
     });
     let alert_commands = std::mem::take(&mut raw.alert_command)
         .into_iter()
-        .map(|c| AlertCommand {
-            argv: resolve_program(c.command.0, dir),
-            on: c
-                .on
-                .unwrap_or_else(|| {
-                    vec![
-                        AlertKind::Down,
-                        AlertKind::Reminder,
-                        AlertKind::Recovery,
-                        AlertKind::Fallback,
-                    ]
-                })
-                .into_iter()
-                .map(|k| match k {
-                    AlertKind::Down => crate::alert::Kind::Down,
-                    AlertKind::Reminder => crate::alert::Kind::Reminder,
-                    AlertKind::Recovery => crate::alert::Kind::Recovery,
-                    AlertKind::Fallback => crate::alert::Kind::Fallback,
-                })
-                .collect(),
-            timeout: c.timeout.map_or(Duration::from_secs(30), |d| d.0),
-            dir: dir.to_path_buf(),
+        .map(|c| {
+            let on = c.on.unwrap_or_else(|| {
+                vec![
+                    AlertKind::Down,
+                    AlertKind::Reminder,
+                    AlertKind::Recovery,
+                    AlertKind::Fallback,
+                ]
+            });
+            AlertCommand {
+                argv: resolve_program(c.command.0, dir),
+                on_fallback: on.iter().any(|k| matches!(k, AlertKind::Fallback)),
+                on: on
+                    .into_iter()
+                    .filter_map(|k| match k {
+                        AlertKind::Down => Some(crate::alert::Notice::Down),
+                        AlertKind::Reminder => Some(crate::alert::Notice::Reminder),
+                        AlertKind::Recovery => Some(crate::alert::Notice::Recovery),
+                        AlertKind::Fallback => None,
+                    })
+                    .collect(),
+                timeout: c.timeout.map_or(Duration::from_secs(30), |d| d.0),
+                dir: dir.to_path_buf(),
+            }
         })
         .collect();
     let defaults = &raw;
@@ -1113,16 +1104,6 @@ fn host_name() -> String {
         .ok()
         .filter(|h| !h.is_empty())
         .unwrap_or_else(|| "localhost".to_string())
-}
-
-impl fmt::Display for Remind {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Remind::Exponential => f.write_str("exponential"),
-            Remind::Never => f.write_str("never"),
-            Remind::Every(d) => write!(f, "every {}", format_duration(*d)),
-        }
-    }
 }
 
 #[cfg(test)]

@@ -6,7 +6,7 @@ use std::path::Path;
 
 use chrono::{DateTime, Utc};
 
-use crate::alert::Kind;
+use crate::alert::Notice;
 use crate::check::one_line;
 use crate::report::{Row, pct, table};
 use crate::templates;
@@ -47,7 +47,7 @@ pub struct Digest<'a> {
 #[derive(Clone, Debug, PartialEq)]
 pub struct Alert {
     pub service: String,
-    pub kind: Kind,
+    pub kind: Notice,
     /// When it was decided (earlier than now if delivery failed before).
     pub at: DateTime<Utc>,
 }
@@ -63,7 +63,7 @@ pub fn collapse(mut due: Vec<Alert>, rows: &[Row]) -> Vec<Alert> {
         match latest.last_mut() {
             Some(last) if last.service == a.service => {
                 // A reminder after an undelivered DOWN is still news of the outage.
-                if !(last.kind == Kind::Down && a.kind == Kind::Reminder) {
+                if !(last.kind == Notice::Down && a.kind == Notice::Reminder) {
                     *last = a;
                 }
             }
@@ -85,10 +85,10 @@ pub fn collapse(mut due: Vec<Alert>, rows: &[Row]) -> Vec<Alert> {
     latest
 }
 
-fn order(kind: Kind) -> u8 {
+fn order(kind: Notice) -> u8 {
     match kind {
-        Kind::Down => 0,
-        Kind::Recovery => 1,
+        Notice::Down => 0,
+        Notice::Recovery => 1,
         _ => 2,
     }
 }
@@ -106,7 +106,7 @@ pub fn render(d: &Digest) -> Message {
 pub fn subject(d: &Digest) -> String {
     let total = d.rows.len();
     let failing = d.rows.iter().filter(|r| r.status.is_failure()).count();
-    let names = |kind: Kind| -> Vec<&str> {
+    let names = |kind: Notice| -> Vec<&str> {
         d.alerts
             .iter()
             .filter(|a| a.kind == kind)
@@ -114,18 +114,18 @@ pub fn subject(d: &Digest) -> String {
             .collect()
     };
     let mut parts = Vec::new();
-    let down = names(Kind::Down);
+    let down = names(Notice::Down);
     if !down.is_empty() {
         parts.push(format!(
             "DOWN: {} ({failing} of {total} services)",
             list(&down)
         ));
     }
-    let recovered = names(Kind::Recovery);
+    let recovered = names(Notice::Recovery);
     if !recovered.is_empty() {
         parts.push(format!("RECOVERED: {}", list(&recovered)));
     }
-    let still = names(Kind::Reminder);
+    let still = names(Notice::Reminder);
     if !still.is_empty() {
         parts.push(format!("still down: {}", list(&still)));
     }
@@ -164,7 +164,7 @@ pub fn alert_detail(d: &Digest, a: &Alert) -> String {
     let row = d.rows.iter().find(|r| r.name == a.service);
     let status = row.map_or("no longer configured", |r| r.status.as_str());
     let mut line = match a.kind {
-        Kind::Recovery => format!("{status} again"),
+        Notice::Recovery => format!("{status} again"),
         _ => status.to_string(),
     };
     if let Some(since) = row.and_then(|r| r.since) {
@@ -176,20 +176,18 @@ pub fn alert_detail(d: &Digest, a: &Alert) -> String {
     let reason = row
         .and_then(|r| r.last.as_ref())
         .and_then(|l| l.reason.as_deref());
-    if let (Some(reason), false) = (reason, a.kind == Kind::Recovery) {
+    if let (Some(reason), false) = (reason, a.kind == Notice::Recovery) {
         line.push_str(&format!(": {reason}"));
     }
     line
 }
 
 /// The label before an alert: what happened.
-pub fn kind_label(kind: Kind) -> &'static str {
+pub fn kind_label(kind: Notice) -> &'static str {
     match kind {
-        Kind::Down => "DOWN",
-        Kind::Reminder => "STILL DOWN",
-        Kind::Recovery => "RECOVERED",
-        Kind::Report => "REPORT",
-        Kind::Fallback => "FAILED",
+        Notice::Down => "DOWN",
+        Notice::Reminder => "STILL DOWN",
+        Notice::Recovery => "RECOVERED",
     }
 }
 
@@ -308,8 +306,8 @@ pub fn fallback(title: &str, host: &str, error: &str, now: DateTime<Utc>) -> Mes
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::check::Uptime;
     use crate::check::{CheckResult, Status};
-    use crate::store::Uptime;
     use crate::timefmt::parse_iso;
 
     fn at(s: &str) -> DateTime<Utc> {
@@ -339,7 +337,7 @@ mod tests {
         }
     }
 
-    fn alert(service: &str, kind: Kind, t: &str) -> Alert {
+    fn alert(service: &str, kind: Notice, t: &str) -> Alert {
         Alert {
             service: service.into(),
             kind,
@@ -361,8 +359,8 @@ mod tests {
             database: Path::new("/var/lib/upcheck/upcheck.db"),
             forced: false,
             alerts: vec![
-                alert("price-api", Kind::Down, "2026-11-21T10:20:00Z"),
-                alert("chat", Kind::Down, "2026-11-21T10:20:00Z"),
+                alert("price-api", Notice::Down, "2026-11-21T10:20:00Z"),
+                alert("chat", Notice::Down, "2026-11-21T10:20:00Z"),
             ],
             restarts: vec![RestartAttempt {
                 id: Some(1),
@@ -395,9 +393,9 @@ mod tests {
             subject(&d),
             "[vps-1] DOWN: price-api, chat (3 of 14 services)"
         );
-        d.alerts = vec![alert("price-api", Kind::Recovery, "2026-11-21T10:20:00Z")];
+        d.alerts = vec![alert("price-api", Notice::Recovery, "2026-11-21T10:20:00Z")];
         assert_eq!(subject(&d), "[vps-1] RECOVERED: price-api");
-        d.alerts = vec![alert("chat", Kind::Reminder, "2026-11-21T10:20:00Z")];
+        d.alerts = vec![alert("chat", Notice::Reminder, "2026-11-21T10:20:00Z")];
         assert_eq!(subject(&d), "[vps-1] still down: chat");
         d.alerts.clear();
         d.forced = true;
@@ -411,8 +409,8 @@ mod tests {
         let mut d = sample();
         d.restarts.clear();
         d.alerts = (0..6)
-            .map(|i| alert(&format!("svc-{i:02}"), Kind::Down, "2026-11-21T10:20:00Z"))
-            .chain([alert("chat", Kind::Recovery, "2026-11-21T10:20:00Z")])
+            .map(|i| alert(&format!("svc-{i:02}"), Notice::Down, "2026-11-21T10:20:00Z"))
+            .chain([alert("chat", Notice::Recovery, "2026-11-21T10:20:00Z")])
             .collect();
         assert_eq!(
             subject(&d),
@@ -423,29 +421,29 @@ mod tests {
     #[test]
     fn collapse_keeps_the_latest_news_per_service() {
         let due = vec![
-            alert("a", Kind::Down, "2026-11-21T10:00:00Z"),
-            alert("a", Kind::Reminder, "2026-11-21T10:05:00Z"),
-            alert("b", Kind::Reminder, "2026-11-21T10:00:00Z"),
-            alert("b", Kind::Reminder, "2026-11-21T10:05:00Z"),
-            alert("c", Kind::Down, "2026-11-21T10:00:00Z"),
-            alert("c", Kind::Recovery, "2026-11-21T10:05:00Z"),
+            alert("a", Notice::Down, "2026-11-21T10:00:00Z"),
+            alert("a", Notice::Reminder, "2026-11-21T10:05:00Z"),
+            alert("b", Notice::Reminder, "2026-11-21T10:00:00Z"),
+            alert("b", Notice::Reminder, "2026-11-21T10:05:00Z"),
+            alert("c", Notice::Down, "2026-11-21T10:00:00Z"),
+            alert("c", Notice::Recovery, "2026-11-21T10:05:00Z"),
         ];
-        let kept: Vec<(String, Kind, String)> = collapse(due, &[])
+        let kept: Vec<(String, Notice, String)> = collapse(due, &[])
             .into_iter()
             .map(|a| (a.service, a.kind, crate::timefmt::iso(a.at)))
             .collect();
         assert_eq!(
             kept,
             [
-                ("a".into(), Kind::Down, "2026-11-21T10:00:00.000Z".into()),
+                ("a".into(), Notice::Down, "2026-11-21T10:00:00.000Z".into()),
                 (
                     "c".into(),
-                    Kind::Recovery,
+                    Notice::Recovery,
                     "2026-11-21T10:05:00.000Z".into()
                 ),
                 (
                     "b".into(),
-                    Kind::Reminder,
+                    Notice::Reminder,
                     "2026-11-21T10:05:00.000Z".into()
                 ),
             ]
@@ -457,7 +455,7 @@ mod tests {
         let mut d = sample();
         d.restarts[0].service = "a\r\nb".into();
         d.title = "vps\r\nBcc: victim@example.com";
-        d.alerts = vec![alert("x\ny", Kind::Down, "2026-11-21T10:20:00Z")];
+        d.alerts = vec![alert("x\ny", Notice::Down, "2026-11-21T10:20:00Z")];
         let s = subject(&d);
         assert!(!s.contains('\n') && !s.contains('\r'), "{s:?}");
     }
@@ -487,7 +485,7 @@ mod tests {
         d.rows[0].last.as_mut().unwrap().reason = Some("\"><img src=x onerror=alert(2)>".into());
         d.alerts = vec![alert(
             "<script>alert(1)</script>",
-            Kind::Down,
+            Notice::Down,
             "2026-11-21T10:20:00Z",
         )];
         let html = render(&d).html.unwrap();

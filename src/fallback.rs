@@ -8,7 +8,6 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use chrono::Utc;
 
-use crate::alert::Kind;
 use crate::config::{AlertCommand, Config, Email};
 use crate::{alert_command, digest, log, mail};
 
@@ -33,7 +32,7 @@ pub fn arm(config: &Config) {
         commands: config
             .alert_commands
             .iter()
-            .filter(|c| c.on.contains(&Kind::Fallback))
+            .filter(|c| c.on_fallback)
             .cloned()
             .collect(),
     });

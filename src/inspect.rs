@@ -136,7 +136,10 @@ fn describe_commands(config: &Config) -> String {
         .alert_commands
         .iter()
         .map(|c| {
-            let on: Vec<&str> = c.on.iter().map(|k| k.as_str()).collect();
+            let mut on: Vec<&str> = c.on.iter().map(|k| k.as_str()).collect();
+            if c.on_fallback {
+                on.push("fallback");
+            }
             format!("alert      {:?} on {}\n", c.argv, on.join(", "))
         })
         .collect()

@@ -136,7 +136,8 @@ fn steps(config: &Config, args: &RunArgs, session: &mut Option<Session>) -> Resu
         run,
     });
     let results = probe::run_all(config, &db.last_response_ms()?);
-    let decisions = alert::decide(&config.services, &db.alert_states()?, &results);
+    let policies = config.services.iter().map(|s| (s.name.as_str(), &s.policy));
+    let decisions = alert::decide(policies, &db.alert_states()?, &results);
     db.record_run(*run, &results, &decisions, &config.alert_commands)?;
     // Everything after this point may fail without losing the checks above.
     db.prune(Utc::now() - config.retention, store::PRUNE_BATCH)?;

@@ -128,7 +128,7 @@ fn escape(value: &str) -> String {
 mod tests {
     use super::*;
     use crate::check::CheckResult;
-    use crate::store::Uptime;
+    use crate::check::Uptime;
     use crate::timefmt::parse_iso;
 
     fn row(name: &str, kind: &'static str, status: Status, code: Option<u16>) -> Row {

@@ -6,9 +6,8 @@ use std::collections::HashMap;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
-use crate::check::{CheckResult, Status};
+use crate::check::{CheckResult, ServiceSummary, Status, Uptime};
 use crate::config::{Service, Target};
-use crate::store::{ServiceSummary, Uptime};
 use crate::timefmt::{human, iso, minute};
 
 /// One configured service as the reports show it.

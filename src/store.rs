@@ -10,8 +10,8 @@ use anyhow::{Context, Result, bail};
 use chrono::{DateTime, Utc};
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 
-use crate::alert::{AlertState, Decision, Kind};
-use crate::check::{CheckResult, Status};
+use crate::alert::{AlertState, Decision, Notice};
+use crate::check::{CheckResult, ServiceSummary, Status, Uptime};
 use crate::config::AlertCommand;
 use crate::heartbeat::Beat;
 use crate::timefmt::{iso, parse_iso};
@@ -50,7 +50,7 @@ pub struct CommandDue {
     /// The command's key (argv as JSON).
     pub command: String,
     pub service: String,
-    pub kind: Kind,
+    pub kind: Notice,
     pub created_at: DateTime<Utc>,
 }
 
@@ -59,7 +59,7 @@ pub struct CommandDue {
 pub struct Due {
     pub id: i64,
     pub service: String,
-    pub kind: Kind,
+    pub kind: Notice,
     pub created_at: DateTime<Utc>,
     /// A run was stopped (killed, crashed) while sending it: it may have
     /// gone out already, so the retry says it may be a repeat.
@@ -72,25 +72,6 @@ const SENDING: &str = "a run was stopped while sending this; it may have gone ou
 /// How a later failure is recorded once a send may have gone out: the
 /// uncertainty stays until a send succeeds, so the retry is still labelled.
 const SENT_MAYBE_THEN: &str = "an earlier run was stopped while sending this; since then: ";
-
-/// What `status` and the reports show per service, read from the database.
-#[derive(Clone, Debug, PartialEq)]
-pub struct ServiceSummary {
-    pub status: Status,
-    /// When the current status began.
-    pub since: DateTime<Utc>,
-    pub last: CheckResult,
-    pub uptime: Uptime,
-}
-
-/// Percent online per window; `None` when the window holds no checks.
-#[derive(Clone, Copy, Debug, Default, PartialEq)]
-pub struct Uptime {
-    pub h24: Option<f64>,
-    pub d7: Option<f64>,
-    pub d30: Option<f64>,
-    pub all: Option<f64>,
-}
 
 impl Store {
     /// Opens the database, creating it from `schema.sql` on first use and
@@ -378,7 +359,7 @@ impl Store {
             Ok(Due {
                 id: r.get(0)?,
                 service: r.get::<_, Option<String>>(1)?.unwrap_or_default(),
-                kind: Kind::parse(&r.get::<_, String>(2)?).unwrap_or(Kind::Down),
+                kind: Notice::parse(&r.get::<_, String>(2)?).unwrap_or(Notice::Down),
                 created_at: parse_iso(&r.get::<_, String>(3)?).unwrap_or_default(),
                 interrupted: r.get(4)?,
             })
@@ -515,7 +496,7 @@ impl Store {
                 notification_id: r.get(0)?,
                 command: r.get(1)?,
                 service: r.get::<_, Option<String>>(2)?.unwrap_or_default(),
-                kind: Kind::parse(&r.get::<_, String>(3)?).unwrap_or(Kind::Down),
+                kind: Notice::parse(&r.get::<_, String>(3)?).unwrap_or(Notice::Down),
                 created_at: parse_iso(&r.get::<_, String>(4)?).unwrap_or_default(),
             })
         })?;
@@ -732,7 +713,7 @@ mod tests {
         let decision = Decision {
             service: "web".into(),
             state: state.clone(),
-            due: Some(Kind::Down),
+            due: Some(Notice::Down),
         };
         store
             .record_run(
@@ -744,7 +725,7 @@ mod tests {
             .unwrap();
         assert_eq!(store.alert_states().unwrap()["web"], state);
         let due = store.due_notifications().unwrap();
-        assert_eq!((due.len(), due[0].kind), (1, Kind::Down));
+        assert_eq!((due.len(), due[0].kind), (1, Notice::Down));
         store.record_sending(&[due[0].id]).unwrap();
         store
             .record_delivery(run, &[due[0].id], &[], false, at, Some("refused"))
