@@ -1,16 +1,13 @@
-//! The watchdog: restarting a service that runs but no longer serves. After
-//! `restart_after` failing runs in a row its `restart` command runs (no shell,
-//! bounded by `restart_timeout`), at most `restart_limit` times per
-//! `restart_window`. Every attempt is stored and told in the next email.
-
-use std::thread;
-use std::time::Instant;
+//! The watchdog's policy: restarting a service that runs but no longer
+//! serves. After `restart_after` failing runs in a row its `restart` command
+//! is due, at most `restart_limit` times per `restart_window`. Pure: the
+//! commands are run by `notify::restart`; every attempt is stored and told
+//! in the next email.
 
 use chrono::{DateTime, Utc};
 
 use crate::alert::AlertState;
-use crate::config::{Restart, Service};
-use crate::process;
+use crate::config::Restart;
 use crate::timefmt::format_duration;
 
 /// One run of a restart command, as stored in `restarts`.
@@ -55,6 +52,17 @@ pub fn verdict(restart: &Restart, state: &AlertState, recent: u32) -> Verdict {
     }
 }
 
+/// Whether the budget is spent once this run's verdict is carried out: a
+/// restart that uses the last one left counts, so the same email tells of the
+/// restart and that no more will come.
+pub fn spent_after(restart: &Restart, verdict: Verdict, recent: u32) -> bool {
+    match verdict {
+        Verdict::Wait => false,
+        Verdict::Restart => recent + 1 >= restart.limit,
+        Verdict::BudgetSpent => true,
+    }
+}
+
 /// What the email says of a spent budget.
 pub fn budget_note(restart: &Restart) -> String {
     format!(
@@ -63,41 +71,6 @@ pub fn budget_note(restart: &Restart) -> String {
         if restart.limit == 1 { "" } else { "s" },
         format_duration(restart.window)
     )
-}
-
-/// Runs the restart commands of `services` at once, each bounded by its own timeout.
-pub fn restart_all(services: &[&Service]) -> Vec<RestartAttempt> {
-    thread::scope(|scope| {
-        let handles: Vec<_> = services
-            .iter()
-            .filter_map(|s| s.restart.as_ref().map(|r| (s, r)))
-            .map(|(s, r)| scope.spawn(move || restart_one(&s.name, r)))
-            .collect();
-        handles.into_iter().filter_map(|h| h.join().ok()).collect()
-    })
-}
-
-fn restart_one(service: &str, r: &Restart) -> RestartAttempt {
-    let started_at = Utc::now();
-    let clock = Instant::now();
-    let done = process::run(
-        &r.argv,
-        Some(&r.dir),
-        &[("UPCHECK_SERVICE", service.to_string())],
-        clock + r.timeout,
-    );
-    RestartAttempt {
-        id: None,
-        service: service.to_string(),
-        started_at,
-        exit_code: match done.exit {
-            process::Exit::Code(c) => Some(c),
-            _ => None,
-        },
-        outcome: done.describe(),
-        output: done.output(2000),
-        duration_ms: clock.elapsed().as_millis() as u64,
-    }
 }
 
 /// The window's start, for counting recent restarts.
@@ -137,6 +110,15 @@ mod tests {
         assert_eq!(verdict(&r, &failing(2), 0), Verdict::Restart);
         assert_eq!(verdict(&r, &failing(5), 2), Verdict::Restart);
         assert_eq!(verdict(&r, &failing(6), 3), Verdict::BudgetSpent);
+    }
+
+    #[test]
+    fn the_budget_counts_as_spent_once_the_last_restart_is_used() {
+        let r = restart(2, 3);
+        assert!(!spent_after(&r, Verdict::Wait, 3));
+        assert!(!spent_after(&r, Verdict::Restart, 1));
+        assert!(spent_after(&r, Verdict::Restart, 2));
+        assert!(spent_after(&r, Verdict::BudgetSpent, 3));
     }
 
     #[test]

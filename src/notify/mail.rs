@@ -3,7 +3,6 @@
 //! sendmail, or `.eml` files in an outbox folder. `Ok` means the transport
 //! accepted the message, and nothing less.
 
-use std::io::Write;
 use std::path::Path;
 use std::sync::atomic::{AtomicU32, Ordering};
 
@@ -16,8 +15,9 @@ use lettre::transport::smtp::client::{Certificate, Tls, TlsParameters};
 use lettre::transport::smtp::extension::ClientId;
 use lettre::{SendmailTransport, SmtpTransport, Transport as _};
 
+use crate::atomic_file::{self, Mode};
 use crate::config::{Email, Smtp, SmtpTls, Transport};
-use crate::digest::Message;
+use crate::render::email::Message;
 
 /// Sends `msg` to the configured recipients; `host` names this machine in EHLO.
 pub fn send(email: &Email, host: &str, msg: &Message) -> Result<()> {
@@ -127,22 +127,14 @@ fn smtp_error(e: &lettre::transport::smtp::Error) -> String {
 /// never sees half a message.
 fn write_eml(dir: &Path, bytes: &[u8]) -> Result<()> {
     static SEQ: AtomicU32 = AtomicU32::new(0);
-    std::fs::create_dir_all(dir)
-        .with_context(|| format!("creating the outbox {}", dir.display()))?;
     let name = format!(
         "{}-{}-{}.eml",
         Utc::now().format("%Y%m%dT%H%M%S%.3fZ"),
         std::process::id(),
         SEQ.fetch_add(1, Ordering::Relaxed)
     );
-    let tmp = dir.join(format!(".{name}.tmp"));
-    let write = || -> std::io::Result<()> {
-        let mut f = std::fs::File::create(&tmp)?;
-        f.write_all(bytes)?;
-        f.sync_all()?;
-        std::fs::rename(&tmp, dir.join(&name))
-    };
-    write().with_context(|| format!("writing {} in the outbox {}", name, dir.display()))
+    atomic_file::write(&dir.join(&name), bytes, Mode::Umask)
+        .with_context(|| format!("writing {} in the outbox {}", name, dir.display()))
 }
 
 /// `Auto-Submitted: auto-generated`.

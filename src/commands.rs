@@ -1,12 +1,15 @@
-//! The read-only commands: `status` (from the database, no probing) and
-//! `check-config` (what would be checked, and where mail goes).
+//! The read-mostly commands: `status` (from the database, no probing),
+//! `check-config` (what would be checked, and where mail goes) and `backup`
+//! (a consistent copy of the database).
 
 use anyhow::{Context, Result};
 use chrono::Utc;
 
+use crate::atomic_file::{self, Mode};
 use crate::config::{self, Config, ConfigError, Target};
+use crate::notify::mail;
+use crate::render::{self, status};
 use crate::store::Store;
-use crate::{mail, report};
 
 /// `status`: from the database only, no probing.
 pub fn status(config: &Config, json: bool) -> Result<()> {
@@ -17,12 +20,12 @@ pub fn status(config: &Config, json: bool) -> Result<()> {
     } else {
         Default::default()
     };
-    let rows = report::rows(&config.services, &summaries);
+    let rows = render::rows(&config.services, &summaries);
     if json {
-        let doc = report::status_json(&config.title, &rows, &runs, now);
+        let doc = status::status_json(&config.title, &rows, &runs, now);
         println!("{}", serde_json::to_string_pretty(&doc)?);
     } else {
-        print!("{}", report::status_text(&config.title, &rows, now));
+        print!("{}", status::status_text(&config.title, &rows, now));
     }
     Ok(())
 }
@@ -40,13 +43,7 @@ pub fn backup(config: &Config, file: &std::path::Path) -> Result<()> {
         anyhow::bail!("there is no database at {} yet", config.database.display());
     }
     let db = Store::open(&config.database)?;
-    let mut tmp = file.as_os_str().to_owned();
-    tmp.push(".partial");
-    let tmp = std::path::PathBuf::from(tmp);
-    let _ = std::fs::remove_file(&tmp);
-    db.backup(&tmp)?;
-    std::fs::rename(&tmp, file)
-        .with_context(|| format!("moving the backup into place at {}", file.display()))
+    atomic_file::replace(file, Mode::Umask, |tmp| db.backup(tmp)).context("writing the backup")
 }
 
 /// `check-config`: what would be checked, and where mail goes.

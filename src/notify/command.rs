@@ -6,11 +6,42 @@
 
 use std::time::Instant;
 
-use crate::config::AlertCommand;
-use crate::digest::{Digest, subject};
+use anyhow::Result;
+use chrono::Utc;
+
+use crate::config::{AlertCommand, Config};
 use crate::process;
-use crate::store::CommandDue;
+use crate::render::digest::{Digest, subject};
+use crate::store::{CommandDue, Store};
 use crate::timefmt::iso;
+
+/// Runs every due command delivery and records each attempt; returns why
+/// the failed ones failed (they stay due).
+pub fn deliver(
+    config: &Config,
+    db: &mut Store,
+    due: &[CommandDue],
+    digest: &Digest,
+) -> Result<Vec<String>> {
+    let mut failures = Vec::new();
+    for d in due {
+        let Some(command) = config.alert_commands.iter().find(|c| c.key() == d.command) else {
+            // Removed from the config since: nothing left to run.
+            continue;
+        };
+        let result = run(command, &env_for(d, digest));
+        db.record_command_delivery(
+            d.notification_id,
+            &d.command,
+            Utc::now(),
+            result.as_ref().err().map(String::as_str),
+        )?;
+        if let Err(why) = result {
+            failures.push(format!("{why} (it stays due; the next run retries)"));
+        }
+    }
+    Ok(failures)
+}
 
 /// The environment a command gets for one notification. Pure.
 pub fn env_for(due: &CommandDue, digest: &Digest) -> Vec<(&'static str, String)> {

@@ -7,7 +7,9 @@ use maud::{Markup, html};
 use super::components::{self, Detail};
 use super::style::{self, INK};
 use crate::check::Status;
-use crate::digest::{Digest, MAYBE_REPEAT, alert_detail, kind_label, restart_line, subject, why};
+use crate::render::digest::{
+    Digest, MAYBE_REPEAT, alert_detail, kind_label, restart_line, subject, why,
+};
 use crate::timefmt::minute;
 
 pub fn page(d: &Digest) -> Markup {

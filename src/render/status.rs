@@ -1,57 +1,13 @@
-//! Plain-text and JSON views of service state, for `run --dry-run` and
-//! `status`. Pure: plain structs in, strings out, no I/O and no clock.
-
-use std::collections::HashMap;
+//! The plain-text and JSON views of service state: `run --dry-run`
+//! (this run's results) and `status` (what the database knows). Pure: rows
+//! in, strings and serializable structs out; the time comes in as `now`.
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
-use crate::check::{CheckResult, ServiceSummary, Status, Uptime};
-use crate::config::{Service, Target};
+use super::{Row, pct, table};
+use crate::check::{CheckResult, Status};
 use crate::timefmt::{human, iso, minute};
-
-/// One configured service as the reports show it.
-#[derive(Clone, Debug)]
-pub struct Row {
-    pub name: String,
-    pub kind: &'static str,
-    /// An https URL check: it has a certificate to watch.
-    pub https: bool,
-    pub status: Status,
-    pub since: Option<DateTime<Utc>>,
-    pub last: Option<CheckResult>,
-    pub uptime: Uptime,
-}
-
-/// Joins the configured services with what the database knows, problems first
-/// (offline, timeout, degraded, unknown, online), config order within each.
-pub fn rows(services: &[Service], summaries: &HashMap<String, ServiceSummary>) -> Vec<Row> {
-    let mut rows: Vec<Row> = services
-        .iter()
-        .map(|s| {
-            let summary = summaries.get(&s.name);
-            Row {
-                name: s.name.clone(),
-                kind: kind(&s.target),
-                https: matches!(&s.target, Target::Http(h) if h.url.starts_with("https:")),
-                status: summary.map_or(Status::Unknown, |x| x.status),
-                since: summary.map(|x| x.since),
-                last: summary.map(|x| x.last.clone()),
-                uptime: summary.map(|x| x.uptime).unwrap_or_default(),
-            }
-        })
-        .collect();
-    rows.sort_by_key(|r| r.status);
-    rows
-}
-
-fn kind(t: &Target) -> &'static str {
-    match t {
-        Target::Http(_) => "http",
-        Target::Tcp(_) => "tcp",
-        Target::Command(_) => "command",
-    }
-}
 
 /// What `run --dry-run` prints: this run's results, problems first.
 pub fn dry_run_text(title: &str, results: &[CheckResult]) -> String {
@@ -227,32 +183,6 @@ fn ms(v: Option<u64>) -> String {
 
 fn code(v: Option<u16>) -> String {
     v.map_or_else(|| "-".into(), |v| v.to_string())
-}
-
-pub fn pct(v: Option<f64>) -> String {
-    v.map_or_else(|| "-".into(), |v| format!("{v:.2}%"))
-}
-
-/// Left-aligned columns, two spaces apart, no trailing blanks.
-pub fn table(header: &[&str], rows: Vec<Vec<String>>) -> String {
-    let mut widths: Vec<usize> = header.iter().map(|h| h.chars().count()).collect();
-    for row in &rows {
-        for (w, cell) in widths.iter_mut().zip(row) {
-            *w = (*w).max(cell.chars().count());
-        }
-    }
-    let header = header.iter().map(|h| h.to_string()).collect();
-    let mut out = String::new();
-    for row in std::iter::once(header).chain(rows) {
-        let mut line = String::new();
-        for (cell, w) in row.iter().zip(&widths) {
-            line.push_str(cell);
-            line.push_str(&" ".repeat(w - cell.chars().count() + 2));
-        }
-        out.push_str(line.trim_end());
-        out.push('\n');
-    }
-    out
 }
 
 #[cfg(test)]

@@ -8,8 +8,10 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use chrono::Utc;
 
+use super::{command, mail};
 use crate::config::{AlertCommand, Config, Email};
-use crate::{alert_command, digest, log, mail};
+use crate::log;
+use crate::render::email;
 
 struct Target {
     title: String,
@@ -65,7 +67,7 @@ pub fn send(error: &str) {
         return;
     }
     let Some(target) = TARGET.get() else { return };
-    let message = digest::fallback(&target.title, &target.host, error, Utc::now());
+    let message = email::fallback(&target.title, &target.host, error, Utc::now());
     if let Some(email) = &target.email
         && let Err(e) = mail::send(email, &target.host, &message)
     {
@@ -73,9 +75,9 @@ pub fn send(error: &str) {
             "the fallback alert was not delivered either: {e:#}"
         ));
     }
-    let env = alert_command::fallback_env(&target.host, &message.subject, error);
+    let env = command::fallback_env(&target.host, &message.subject, error);
     for command in &target.commands {
-        if let Err(why) = alert_command::run(command, &env) {
+        if let Err(why) = command::run(command, &env) {
             log::error(&why);
         }
     }

@@ -8,7 +8,7 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 
 use crate::check::Status;
-use crate::report::Row;
+use crate::render::Row;
 
 /// A metric family: its name, type and help, then one sample line per series.
 struct Family {

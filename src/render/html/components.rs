@@ -7,7 +7,7 @@ use maud::{DOCTYPE, Markup, html};
 
 use super::style::{self, MUTED, PAGE_BG, RULE};
 use crate::check::Status;
-use crate::report::{Row, pct};
+use crate::render::{Row, pct};
 use crate::timefmt::{human, minute};
 
 /// How much the status table says per service.

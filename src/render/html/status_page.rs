@@ -6,7 +6,7 @@ use chrono::{DateTime, Utc};
 use maud::{Markup, html};
 
 use super::components::{self, Detail};
-use crate::report::Row;
+use crate::render::Row;
 use crate::timefmt::minute;
 
 pub fn page(

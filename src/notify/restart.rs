@@ -1,0 +1,83 @@
+//! Running the watchdog's restart commands: all at once, each with no shell,
+//! in its own process group, bounded by its `restart_timeout`. What is due
+//! is decided by `watchdog::verdict`; this only runs and times the commands.
+
+use std::thread;
+use std::time::Instant;
+
+use anyhow::Result;
+use chrono::Utc;
+
+use crate::alert::Decision;
+use crate::config::{Config, Restart, Service};
+use crate::store::{RunId, Store};
+use crate::watchdog::{self, RestartAttempt, Verdict};
+use crate::{log, process};
+
+/// Runs the restart commands of `services` at once, each bounded by its own timeout.
+fn restart_all(services: &[&Service]) -> Vec<RestartAttempt> {
+    thread::scope(|scope| {
+        let handles: Vec<_> = services
+            .iter()
+            .filter_map(|s| s.restart.as_ref().map(|r| (s, r)))
+            .map(|(s, r)| scope.spawn(move || restart_one(&s.name, r)))
+            .collect();
+        handles.into_iter().filter_map(|h| h.join().ok()).collect()
+    })
+}
+
+fn restart_one(service: &str, r: &Restart) -> RestartAttempt {
+    let started_at = Utc::now();
+    let clock = Instant::now();
+    let done = process::run(
+        &r.argv,
+        Some(&r.dir),
+        &[("UPCHECK_SERVICE", service.to_string())],
+        clock + r.timeout,
+    );
+    RestartAttempt {
+        id: None,
+        service: service.to_string(),
+        started_at,
+        exit_code: match done.exit {
+            process::Exit::Code(c) => Some(c),
+            _ => None,
+        },
+        outcome: done.describe(),
+        output: done.output(2000),
+        duration_ms: clock.elapsed().as_millis() as u64,
+    }
+}
+
+/// Runs the restarts due this run and stores every attempt. Each service's
+/// verdict is taken once; returns `(service, note)` for those failing with
+/// their restart budget spent (this run's restart included), for the email.
+pub fn run_due(
+    config: &Config,
+    db: &mut Store,
+    run: RunId,
+    decisions: &[Decision],
+) -> Result<Vec<(String, String)>> {
+    let now = Utc::now();
+    let mut due = Vec::new();
+    let mut exhausted = Vec::new();
+    for (service, decision) in config.services.iter().zip(decisions) {
+        let Some(r) = &service.restart else { continue };
+        let recent = db.restarts_since(&service.name, watchdog::window_start(r, now))?;
+        let verdict = watchdog::verdict(r, &decision.state, recent);
+        if verdict == Verdict::Restart {
+            due.push(service);
+        }
+        if watchdog::spent_after(r, verdict, recent) {
+            exhausted.push((service.name.clone(), watchdog::budget_note(r)));
+        }
+    }
+    for attempt in restart_all(&due) {
+        log::info(&format!(
+            "restarted {}: {}",
+            attempt.service, attempt.outcome
+        ));
+        db.record_restart(run, &attempt)?;
+    }
+    Ok(exhausted)
+}

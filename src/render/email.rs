@@ -1,0 +1,153 @@
+//! The one email a run sends, assembled from the digest: a plain
+//! `{subject, text, html}` (the text part aligned for a fixed font, the HTML
+//! from `html::email`), and the short plain fallback alert. Pure.
+
+use chrono::{DateTime, Utc};
+
+use super::digest::{Digest, MAYBE_REPEAT, alert_detail, kind_label, restart_line, subject, why};
+use super::{html, pct, table};
+use crate::check::one_line;
+use crate::timefmt::{human, minute};
+
+/// Mail content, before any transport sees it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Message {
+    pub subject: String,
+    pub text: String,
+    /// `None` for the plain-text fallback alert.
+    pub html: Option<String>,
+}
+
+pub fn render(d: &Digest) -> Message {
+    Message {
+        subject: subject(d),
+        text: text(d),
+        html: Some(html::email::page(d).into_string()),
+    }
+}
+
+/// The plain-text part: the same facts as the HTML, aligned for a fixed font.
+fn text(d: &Digest) -> String {
+    let mut out = format!("{}\n\n", subject(d));
+    if !d.alerts.is_empty() {
+        let alerts = d
+            .alerts
+            .iter()
+            .map(|a| {
+                vec![
+                    kind_label(a.kind).to_string(),
+                    a.service.clone(),
+                    alert_detail(d, a),
+                ]
+            })
+            .collect();
+        out.push_str(&table(&["ALERT", "SERVICE", "WHAT"], alerts));
+        out.push('\n');
+        if d.maybe_repeat {
+            out.push_str(&format!("{MAYBE_REPEAT}\n\n"));
+        }
+    }
+    for r in &d.restarts {
+        out.push_str(&format!("* {}\n", restart_line(r)));
+    }
+    for (service, note) in &d.exhausted {
+        out.push_str(&format!("* {service}: {note}\n"));
+    }
+    if !d.restarts.is_empty() || !d.exhausted.is_empty() {
+        out.push('\n');
+    }
+    let body = d
+        .rows
+        .iter()
+        .map(|r| {
+            let last = r.last.as_ref();
+            vec![
+                r.name.clone(),
+                r.status.to_string(),
+                r.since.map_or_else(|| "-".into(), minute),
+                r.since.map_or_else(
+                    || "-".into(),
+                    |s| human((d.now - s).to_std().unwrap_or_default()),
+                ),
+                last.and_then(|l| l.response_ms)
+                    .map_or_else(|| "-".into(), |ms| format!("{ms}ms")),
+                last.and_then(|l| l.status_code)
+                    .map_or_else(|| "-".into(), |c| c.to_string()),
+                pct(r.uptime.h24),
+                pct(r.uptime.d7),
+                pct(r.uptime.d30),
+                last.and_then(|l| l.reason.clone()).unwrap_or_default(),
+            ]
+        })
+        .collect();
+    out.push_str(&table(
+        &[
+            "SERVICE", "STATUS", "SINCE", "FOR", "RESPONSE", "HTTP", "24H", "7D", "30D", "REASON",
+        ],
+        body,
+    ));
+    out.push_str(&format!(
+        "\n-- \nSent by upcheck on {} at {} because: {}.\nDatabase: {}\n",
+        d.host,
+        minute(d.now),
+        why(d),
+        d.database.display()
+    ));
+    out
+}
+
+/// "upcheck failed on vps-1: <error>": short, plain, needing no database.
+pub fn fallback(title: &str, host: &str, error: &str, now: DateTime<Utc>) -> Message {
+    Message {
+        subject: one_line(&format!("[{title}] upcheck failed on {host}"), 250),
+        text: format!(
+            "upcheck failed on {host}: {error}\n\nAt {}. Results already probed were stored if the \
+             database was reachable; the next run retries anything not delivered.\n",
+            minute(now)
+        ),
+        html: None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::alert::Notice;
+    use crate::render::digest::tests::{alert, at, sample};
+
+    #[test]
+    fn text_part_snapshot() {
+        insta::assert_snapshot!(render(&sample()).text);
+    }
+
+    #[test]
+    fn html_part_snapshot() {
+        // One element per line, so a change to the look is a readable diff.
+        let html = render(&sample()).html.unwrap();
+        let readable = html
+            .replace("<tr", "\n<tr")
+            .replace("<td", "\n  <td")
+            .replace("<th", "\n  <th")
+            .replace("<div", "\n    <div");
+        insta::assert_snapshot!(readable);
+    }
+
+    #[test]
+    fn html_escapes_everything_from_targets_and_config() {
+        let mut d = sample();
+        d.title = "<b>vps</b>";
+        d.rows[0].name = "<script>alert(1)</script>".into();
+        d.rows[0].last.as_mut().unwrap().reason = Some("\"><img src=x onerror=alert(2)>".into());
+        d.alerts = vec![alert(
+            "<script>alert(1)</script>",
+            Notice::Down,
+            "2026-11-21T10:20:00Z",
+        )];
+        let html = render(&d).html.unwrap();
+        for raw in ["<script>", "<img", "<b>vps"] {
+            assert!(!html.contains(raw), "{raw} reached the HTML unescaped");
+        }
+        assert!(html.contains("&lt;script&gt;alert(1)&lt;/script&gt;"));
+        assert!(html.contains("&quot;&gt;&lt;img src=x onerror=alert(2)&gt;"));
+    }
+}

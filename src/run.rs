@@ -1,0 +1,144 @@
+//! A run, as a table of contents: config → lock → probe → decide + store →
+//! restart → render + deliver → side outputs → heartbeat → finish. Each step
+//! is one call into the module that owns it; this file only orders them and
+//! says what a failure of each means for the run.
+
+use std::time::Instant;
+
+use anyhow::{Result, anyhow};
+use chrono::Utc;
+
+use crate::cli::RunArgs;
+use crate::config::Config;
+use crate::render::Row;
+use crate::store::{self, RunId, Store};
+use crate::{alert, heartbeat, lock, log, notify, probe, publish, render, timefmt};
+
+/// `upcheck run`: the steps, then the heartbeat and the run's row closed,
+/// whatever the steps did.
+pub fn run(config: &Config, args: &RunArgs) -> Result<()> {
+    if args.dry_run {
+        let results = probe::run_all(config, &Default::default());
+        print!("{}", render::status::dry_run_text(&config.title, &results));
+        return Ok(());
+    }
+    let mut session = None;
+    let outcome = steps(config, args, &mut session);
+    let beat = config
+        .heartbeat
+        .as_ref()
+        .and_then(|h| heartbeat::ping(h, outcome.is_ok()));
+    finish(session, &outcome, beat)?;
+    outcome
+}
+
+/// The run itself; `session` holds the lock and the database once they exist,
+/// so `finish` can close the run's row whatever happened.
+fn steps(config: &Config, args: &RunArgs, session: &mut Option<Session>) -> Result<()> {
+    let begun = Instant::now();
+    let (opened, set_aside) = Session::open(config, args.force)?;
+    let Session { db, run, .. } = session.insert(opened);
+    let results = probe::run_all(config, &db.last_response_ms()?);
+    let policies = config.services.iter().map(|s| (s.name.as_str(), &s.policy));
+    let decisions = alert::decide(policies, &db.alert_states()?, &results);
+    db.record_run(*run, &results, &decisions, &config.alert_commands)?;
+    // Everything after this point may fail without losing the checks above.
+    db.prune(Utc::now() - config.retention, store::PRUNE_BATCH)?;
+    log::info(&format!(
+        "probed {} services in {}, {} failing",
+        results.len(),
+        timefmt::human(begun.elapsed()),
+        results.iter().filter(|r| r.status.is_failure()).count()
+    ));
+    let pending = notify::restart::run_due(config, db, *run, &decisions)
+        .and_then(|exhausted| notify::pending(config, db, args.force, exhausted));
+    let needed = publish::wanted(config) || pending.as_ref().is_ok_and(|p| !p.is_empty());
+    let rows = status_rows(config, db, needed)?;
+    let delivered = pending.and_then(|p| notify::deliver(config, db, *run, &p, &rows));
+    // The status page and metrics tell the stored story even when mail failed.
+    let outcome = both(delivered, publish::outputs(config, db, &rows, begun));
+    // The run went on with a new database; failing it makes sure a person
+    // hears (exit 1, the fallback email) that the old one needs looking at.
+    match (set_aside, outcome) {
+        (Some(news), Ok(())) => Err(anyhow!(news)),
+        (Some(news), Err(e)) => Err(e.context(news)),
+        (None, outcome) => outcome,
+    }
+}
+
+/// The status table as the database now tells it, read once per run and
+/// only when an email or an output will show it (empty otherwise).
+fn status_rows(config: &Config, db: &Store, needed: bool) -> Result<Vec<Row>> {
+    if !needed {
+        return Ok(Vec::new());
+    }
+    Ok(render::rows(&config.services, &db.summaries()?))
+}
+
+/// Both steps ran; the run failed if either did, and says why for both.
+fn both(first: Result<()>, second: Result<()>) -> Result<()> {
+    match (first, second) {
+        (Err(a), Err(b)) => Err(a.context(format!("{b:#}"))),
+        (a, b) => a.and(b),
+    }
+}
+
+/// A run's lock and database, from when both are held.
+struct Session {
+    // Dropped in this order: the database is closed before the lock goes.
+    db: Store,
+    run: RunId,
+    _lock: lock::RunLock,
+}
+
+impl Session {
+    /// Takes the lock, opens the database (setting an unreadable one aside:
+    /// the news comes back to fail the run at its end) and records the run.
+    fn open(config: &Config, forced: bool) -> Result<(Session, Option<String>)> {
+        let lock = lock::acquire(&config.lock_path(), config.lock_timeout)?;
+        let (mut db, set_aside) = Store::open_or_set_aside(&config.database)?;
+        let set_aside = set_aside.map(|aside| {
+            let news = format!(
+                "the database {} could not be read (not an SQLite database, or corrupt); it was moved to {} and a new one started",
+                config.database.display(),
+                aside.display()
+            );
+            // Said now, whatever happens to the rest of the run.
+            log::error(&news);
+            news
+        });
+        let run = db.begin_run(Utc::now(), forced, &config.host)?;
+        let session = Session {
+            _lock: lock,
+            db,
+            run,
+        };
+        Ok((session, set_aside))
+    }
+}
+
+/// Records the heartbeat and closes the run's row. A failed heartbeat is a
+/// warning, never a failed run.
+fn finish(
+    session: Option<Session>,
+    outcome: &Result<()>,
+    beat: Option<heartbeat::Beat>,
+) -> Result<()> {
+    if let Some(error) = beat.as_ref().and_then(|b| b.error.as_deref()) {
+        log::warn(error);
+    }
+    let Some(Session { mut db, run, .. }) = session else {
+        return Ok(());
+    };
+    if let Some(beat) = &beat {
+        db.record_heartbeat(run, beat)?;
+    }
+    let error = outcome.as_ref().err().map(|e| format!("{e:#}"));
+    db.finish_run(run, Utc::now(), error.as_deref())?;
+    if !db.close()? {
+        log::info(
+            "the WAL was not emptied: another program has the database open; the next run tries again",
+        );
+    }
+    Ok(())
+}
