@@ -113,7 +113,7 @@ pub fn fallback(title: &str, host: &str, error: &str, now: DateTime<Utc>) -> Mes
 mod tests {
     use super::*;
     use crate::alert::Notice;
-    use crate::render::digest::tests::{alert, at, sample};
+    use crate::render::digest::tests::{alert, sample};
 
     #[test]
     fn text_part_snapshot() {
