@@ -58,6 +58,39 @@ impl fmt::Display for Status {
     }
 }
 
+/// What one probe found, before the dispatcher names and dates it: the
+/// facts a probe module returns.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Finding {
+    pub status: Status,
+    /// Why it is not online; `None` when it is (or a plain timeout, worded later).
+    pub reason: Option<String>,
+    /// The final HTTP status code, for HTTP checks that got an answer.
+    pub status_code: Option<u16>,
+    /// notAfter of the certificate the target presented, when we saw one.
+    pub cert_expires_at: Option<DateTime<Utc>>,
+    /// How long the answer took, when the probe timed it itself (HTTP: not
+    /// counting the certificate's separate handshake).
+    pub response_ms: Option<u64>,
+}
+
+impl Finding {
+    pub fn new(status: Status) -> Finding {
+        Finding {
+            status,
+            reason: None,
+            status_code: None,
+            cert_expires_at: None,
+            response_ms: None,
+        }
+    }
+
+    pub fn with_reason(mut self, reason: impl Into<String>) -> Self {
+        self.reason = Some(one_line(&reason.into(), 300));
+        self
+    }
+}
+
 /// The result of probing one service once.
 #[derive(Clone, Debug, PartialEq)]
 pub struct CheckResult {
@@ -91,6 +124,25 @@ impl CheckResult {
     pub fn with_reason(mut self, reason: impl Into<String>) -> Self {
         self.reason = Some(one_line(&reason.into(), 300));
         self
+    }
+
+    /// `finding` about `service`, probed at `checked_at` for `elapsed_ms`
+    /// (the answer's own time instead, when the probe timed it).
+    pub fn found(
+        service: &str,
+        checked_at: DateTime<Utc>,
+        elapsed_ms: u64,
+        finding: Finding,
+    ) -> Self {
+        CheckResult {
+            service: service.to_string(),
+            checked_at,
+            status: finding.status,
+            response_ms: Some(finding.response_ms.unwrap_or(elapsed_ms)),
+            status_code: finding.status_code,
+            reason: finding.reason,
+            cert_expires_at: finding.cert_expires_at,
+        }
     }
 }
 

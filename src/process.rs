@@ -102,19 +102,47 @@ pub fn run(
     }
     let mut child = match command.spawn() {
         Ok(child) => child,
-        Err(e) => {
-            let why = match e.kind() {
-                std::io::ErrorKind::NotFound => "not found".to_string(),
-                std::io::ErrorKind::PermissionDenied => "permission denied".to_string(),
-                _ => e.to_string(),
-            };
-            return Finished {
-                exit: Exit::NotStarted(format!("could not start {program}: {why}")),
-                stdout: Vec::new(),
-                stderr: Vec::new(),
-            };
-        }
+        Err(e) => return not_started(program, &e),
     };
+    let outputs = drain(&mut child);
+    let status = wait_until(&mut child, deadline);
+    if status.is_none() {
+        kill_group(&child);
+        let _ = child.wait();
+    }
+    let [stdout, stderr] = collect(&child, &outputs);
+    let exit = match status {
+        None => Exit::TimedOut,
+        Some(s) => match (s.code(), s.signal()) {
+            (Some(code), _) => Exit::Code(code),
+            (None, Some(sig)) => Exit::Signal(sig),
+            _ => Exit::Code(-1),
+        },
+    };
+    Finished {
+        exit,
+        stdout,
+        stderr,
+    }
+}
+
+fn not_started(program: &str, e: &std::io::Error) -> Finished {
+    let why = match e.kind() {
+        std::io::ErrorKind::NotFound => "not found".to_string(),
+        std::io::ErrorKind::PermissionDenied => "permission denied".to_string(),
+        _ => e.to_string(),
+    };
+    Finished {
+        exit: Exit::NotStarted(format!("could not start {program}: {why}")),
+        stdout: Vec::new(),
+        stderr: Vec::new(),
+    }
+}
+
+/// Reads stdout and stderr in threads of their own, keeping each one's
+/// tail, so a chatty program never blocks on a full pipe. Each tail arrives
+/// on the channel as `(0 stdout | 1 stderr, bytes)` when its pipe closes.
+fn drain(child: &mut Child) -> mpsc::Receiver<(usize, Vec<u8>)> {
     let (tx, rx) = mpsc::channel();
     let pipes = [
         child
@@ -134,41 +162,27 @@ pub fn run(
             let _ = tx.send((index, read_tail(pipe)));
         });
     }
-    drop(tx);
+    rx
+}
 
-    let status = wait_until(&mut child, deadline);
-    if status.is_none() {
-        kill_group(&child);
-        let _ = child.wait();
-    }
-    // [stdout, stderr]
+/// The tails of stdout and stderr, waiting at most `PIPE_GRACE` after the
+/// child ended: something it started that still holds the pipes open is
+/// killed with its process group.
+fn collect(child: &Child, outputs: &mpsc::Receiver<(usize, Vec<u8>)>) -> [Vec<u8>; 2] {
     let mut output = [Vec::new(), Vec::new()];
     let grace_end = Instant::now() + PIPE_GRACE;
     for _ in 0..2 {
-        match rx.recv_timeout(grace_end.saturating_duration_since(Instant::now())) {
+        match outputs.recv_timeout(grace_end.saturating_duration_since(Instant::now())) {
             Ok((index, tail)) => output[index] = tail,
             Err(mpsc::RecvTimeoutError::Disconnected) => break,
             Err(mpsc::RecvTimeoutError::Timeout) => {
                 // Something it started still holds the pipes open.
-                kill_group(&child);
+                kill_group(child);
                 break;
             }
         }
     }
-    let [stdout, stderr] = output;
-    let exit = match status {
-        None => Exit::TimedOut,
-        Some(s) => match (s.code(), s.signal()) {
-            (Some(code), _) => Exit::Code(code),
-            (None, Some(sig)) => Exit::Signal(sig),
-            _ => Exit::Code(-1),
-        },
-    };
-    Finished {
-        exit,
-        stdout,
-        stderr,
-    }
+    output
 }
 
 /// Waits for the child to exit, or returns `None` at the deadline.

@@ -4,19 +4,17 @@
 
 use std::time::Instant;
 
-use crate::check::{CheckResult, Status};
+use crate::check::{Finding, Status};
 use crate::config::CommandTarget;
 use crate::process::{self, Exit};
 
-use super::outcome;
-
-pub fn probe(c: &CommandTarget, deadline: Instant) -> CheckResult {
+pub fn probe(c: &CommandTarget, deadline: Instant) -> Finding {
     let done = process::run(&c.argv, Some(&c.dir), &[], deadline);
     let last_line = done.last_line();
     match &done.exit {
-        Exit::Code(0) => outcome(Status::Online),
+        Exit::Code(0) => Finding::new(Status::Online),
         Exit::TimedOut => {
-            let mut r = outcome(Status::Timeout);
+            let mut r = Finding::new(Status::Timeout);
             if let Some(line) = last_line {
                 r = r.with_reason(format!(
                     "still running at the timeout, killed; last output: {line}"
@@ -30,7 +28,7 @@ pub fn probe(c: &CommandTarget, deadline: Instant) -> CheckResult {
                 Some(line) => format!("{how}: {line}"),
                 None => how,
             };
-            outcome(Status::Offline).with_reason(reason)
+            Finding::new(Status::Offline).with_reason(reason)
         }
     }
 }

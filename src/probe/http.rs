@@ -16,12 +16,12 @@ use ureq::tls::{Certificate, RootCerts, TlsConfig};
 use ureq::unversioned::resolver::{ResolvedSocketAddrs, Resolver};
 use ureq::unversioned::transport::{DefaultConnector, NextTimeout};
 
-use crate::check::{CheckResult, Status};
+use crate::check::{Finding, Status};
 use crate::config::HttpTarget;
 use crate::timefmt::{format_duration, human};
 
 use super::tcp::{io_reason, is_timeout};
-use super::{outcome, remaining, tls};
+use super::{remaining, tls};
 
 pub const MAX_REDIRECTS: u32 = 10;
 /// How much of a body `body_contains` searches; the rest is never read, so a
@@ -96,17 +96,17 @@ impl Resolver for InThreadResolver {
     }
 }
 
-pub fn probe(t: &HttpTarget, agent: &Agent, deadline: Instant) -> CheckResult {
+pub fn probe(t: &HttpTarget, agent: &Agent, deadline: Instant) -> Finding {
     let uri: Uri = match t.url.parse() {
         Ok(u) => u,
-        Err(e) => return outcome(Status::Offline).with_reason(format!("invalid URL: {e}")),
+        Err(e) => return Finding::new(Status::Offline).with_reason(format!("invalid URL: {e}")),
     };
     let started = Instant::now();
     let (mut result, tls_error) = match request(t, agent, deadline) {
         Ok(mut response) => (judge(t, &mut response, started), None),
         Err(e) => {
             let (status, reason, tls) = describe(&e, uri.host().unwrap_or_default());
-            let mut r = outcome(status);
+            let mut r = Finding::new(status);
             if let Some(reason) = reason {
                 r = r.with_reason(reason);
             }
@@ -161,31 +161,36 @@ fn tls_with_roots(path: &Path) -> Result<TlsConfig, ureq::Error> {
         .build())
 }
 
-/// Status, body and speed of an answer.
-fn judge(
-    t: &HttpTarget,
-    response: &mut ureq::http::Response<ureq::Body>,
-    started: Instant,
-) -> CheckResult {
-    let code = response.status().as_u16();
-    let mut problems = Vec::new();
+/// "HTTP 503, expected 2xx or 3xx" when the code is not one asked for.
+fn status_problem(t: &HttpTarget, code: u16) -> Option<String> {
     let expected = if t.expect_status.is_empty() {
         (200..400).contains(&code)
     } else {
         t.expect_status.contains(&code)
     };
-    if !expected {
-        let want = if t.expect_status.is_empty() {
-            "2xx or 3xx".to_string()
-        } else {
-            t.expect_status
-                .iter()
-                .map(u16::to_string)
-                .collect::<Vec<_>>()
-                .join(" or ")
-        };
-        problems.push(format!("HTTP {code}, expected {want}"));
+    if expected {
+        return None;
     }
+    let want = if t.expect_status.is_empty() {
+        "2xx or 3xx".to_string()
+    } else {
+        t.expect_status
+            .iter()
+            .map(u16::to_string)
+            .collect::<Vec<_>>()
+            .join(" or ")
+    };
+    Some(format!("HTTP {code}, expected {want}"))
+}
+
+/// Status, body and speed of an answer.
+fn judge(
+    t: &HttpTarget,
+    response: &mut ureq::http::Response<ureq::Body>,
+    started: Instant,
+) -> Finding {
+    let code = response.status().as_u16();
+    let mut problems: Vec<String> = status_problem(t, code).into_iter().collect();
     // The body is always read (up to the limit): an answer cut short by a
     // reset or an early close is a broken answer even when nothing is searched.
     let mut body = Vec::new();
@@ -197,7 +202,7 @@ fn judge(
     match &read {
         // The search needs the body: without it there is no verdict in time.
         Err(e) if t.body_contains.is_some() && is_timeout_io(e) => {
-            let mut r = outcome(Status::Timeout);
+            let mut r = Finding::new(Status::Timeout);
             r.status_code = Some(code);
             return r;
         }
@@ -236,9 +241,9 @@ fn judge(
         ));
     }
     let mut result = if problems.is_empty() {
-        outcome(Status::Online)
+        Finding::new(Status::Online)
     } else {
-        outcome(Status::Degraded).with_reason(problems.join("; "))
+        Finding::new(Status::Degraded).with_reason(problems.join("; "))
     };
     result.status_code = Some(code);
     result
@@ -250,7 +255,7 @@ fn check_certificate(
     t: &HttpTarget,
     uri: &Uri,
     deadline: Instant,
-    result: &mut CheckResult,
+    result: &mut Finding,
     tls_error: Option<TlsProblem>,
 ) {
     let host = uri.host().unwrap_or_default();

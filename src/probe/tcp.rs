@@ -4,14 +4,14 @@ use std::io;
 use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
 use std::time::Instant;
 
-use crate::check::{CheckResult, Status};
+use crate::check::{Finding, Status};
 
-use super::{outcome, remaining};
+use super::remaining;
 
-pub fn probe(addr: &str, deadline: Instant) -> CheckResult {
+pub fn probe(addr: &str, deadline: Instant) -> Finding {
     let addrs = match resolve(addr) {
         Ok(a) => a,
-        Err(reason) => return outcome(Status::Offline).with_reason(reason),
+        Err(reason) => return Finding::new(Status::Offline).with_reason(reason),
     };
     let mut last = None;
     for a in addrs {
@@ -19,13 +19,13 @@ pub fn probe(addr: &str, deadline: Instant) -> CheckResult {
             break;
         }
         match TcpStream::connect_timeout(&a, remaining(deadline)) {
-            Ok(_) => return outcome(Status::Online),
+            Ok(_) => return Finding::new(Status::Online),
             Err(e) => last = Some(e),
         }
     }
     match last {
-        Some(e) if !is_timeout(&e) => outcome(Status::Offline).with_reason(io_reason(&e)),
-        _ => outcome(Status::Timeout),
+        Some(e) if !is_timeout(&e) => Finding::new(Status::Offline).with_reason(io_reason(&e)),
+        _ => Finding::new(Status::Timeout),
     }
 }
 

@@ -18,8 +18,39 @@ struct Family {
 }
 
 pub fn render(rows: &[Row], finished_at: DateTime<Utc>, run_duration: Duration) -> String {
+    let mut families = service_families(rows);
+    families.push(Family {
+        name: "upcheck_last_run_timestamp_seconds",
+        help: "When upcheck's last run finished, Unix time.",
+        samples: vec![(
+            String::new(),
+            finished_at.timestamp_millis() as f64 / 1000.0,
+        )],
+    });
+    families.push(Family {
+        name: "upcheck_run_duration_seconds",
+        help: "How long upcheck's last run took, in seconds.",
+        samples: vec![(String::new(), run_duration.as_secs_f64())],
+    });
+    let mut out = String::new();
+    for f in families {
+        let _ = writeln!(out, "# HELP {} {}", f.name, f.help);
+        let _ = writeln!(out, "# TYPE {} gauge", f.name);
+        for (labels, value) in f.samples {
+            if labels.is_empty() {
+                let _ = writeln!(out, "{} {value}", f.name);
+            } else {
+                let _ = writeln!(out, "{}{{{labels}}} {value}", f.name);
+            }
+        }
+    }
+    out
+}
+
+/// One series per service for each per-service family.
+fn service_families(rows: &[Row]) -> Vec<Family> {
     let service = |r: &Row| format!("service=\"{}\"", escape(&r.name));
-    let mut families = vec![
+    vec![
         Family {
             name: "upcheck_up",
             help: "Whether the service's latest check was online (1) or not (0).",
@@ -87,33 +118,7 @@ pub fn render(rows: &[Row], finished_at: DateTime<Utc>, run_duration: Duration) 
                 })
                 .collect(),
         },
-    ];
-    families.push(Family {
-        name: "upcheck_last_run_timestamp_seconds",
-        help: "When upcheck's last run finished, Unix time.",
-        samples: vec![(
-            String::new(),
-            finished_at.timestamp_millis() as f64 / 1000.0,
-        )],
-    });
-    families.push(Family {
-        name: "upcheck_run_duration_seconds",
-        help: "How long upcheck's last run took, in seconds.",
-        samples: vec![(String::new(), run_duration.as_secs_f64())],
-    });
-    let mut out = String::new();
-    for f in families {
-        let _ = writeln!(out, "# HELP {} {}", f.name, f.help);
-        let _ = writeln!(out, "# TYPE {} gauge", f.name);
-        for (labels, value) in f.samples {
-            if labels.is_empty() {
-                let _ = writeln!(out, "{} {value}", f.name);
-            } else {
-                let _ = writeln!(out, "{}{{{labels}}} {value}", f.name);
-            }
-        }
-    }
-    out
+    ]
 }
 
 /// Label values: backslash, double quote and line feed are escaped.

@@ -1,0 +1,285 @@
+//! The probe workers and their dispatcher. Workers take services from a
+//! shared queue (slowest last time first); a few start, and more are hired,
+//! doubling up to the cap, while slow probes hold them all. A worker stuck
+//! past its probe's timeout (plus a grace) is abandoned, its service
+//! recorded as a timeout, and a fresh worker takes its place.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, mpsc};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use chrono::Utc;
+
+use super::{probe_guarded, timed_out};
+use crate::check::{CheckResult, Status};
+use crate::config::Service;
+use crate::timefmt::format_duration;
+
+/// A probe that overruns its own timeout by this much is abandoned and
+/// recorded as a timeout: a backstop for a resolver or a syscall that ignores
+/// our deadlines. The thread is left to die with the process.
+const BACKSTOP_GRACE: Duration = Duration::from_millis(500);
+/// Workers to start with. Most probes answer in a millisecond or two, and a
+/// thread costs more than that to start and stop; more are hired, doubling up
+/// to `parallel`, while every worker is busy with a slow probe.
+const FIRST_WORKERS: usize = 8;
+/// How long every worker must have been busy before more are hired.
+const BUSY: Duration = Duration::from_millis(10);
+/// Probes mostly wait on sockets; a small stack keeps 200 threads cheap.
+const PROBE_STACK: usize = 256 * 1024;
+
+/// What the workers share: the services in start order and a cursor into them.
+pub struct Pool {
+    pub services: Vec<Service>,
+    order: Vec<usize>,
+    next: AtomicUsize,
+    pub deadline: Instant,
+    pub run_timeout: Duration,
+    agent: Option<ureq::Agent>,
+    panic_injected: bool,
+}
+
+impl Pool {
+    pub fn new(
+        services: &[Service],
+        last_ms: &HashMap<String, u64>,
+        run_timeout: Duration,
+        agent: Option<ureq::Agent>,
+        panic_injected: bool,
+    ) -> Pool {
+        Pool {
+            services: services.to_vec(),
+            order: start_order(services, last_ms),
+            next: AtomicUsize::new(0),
+            deadline: Instant::now() + run_timeout,
+            run_timeout,
+            agent,
+            panic_injected,
+        }
+    }
+
+    /// Services not yet taken.
+    fn remaining(&self) -> usize {
+        self.order
+            .len()
+            .saturating_sub(self.next.load(Ordering::SeqCst))
+    }
+
+    /// The next service to probe, unless none is left or the run is out of time.
+    fn take(&self) -> Option<usize> {
+        if Instant::now() >= self.deadline {
+            return None;
+        }
+        self.order
+            .get(self.next.fetch_add(1, Ordering::SeqCst))
+            .copied()
+    }
+
+    fn probe(&self, i: usize) -> CheckResult {
+        probe_guarded(&self.services[i], self.agent.as_ref(), self.panic_injected)
+    }
+}
+
+/// What workers tell the dispatcher; `usize`s are worker ids, then service indices.
+enum Event {
+    Started(usize, usize, Instant),
+    Done(usize, CheckResult),
+    Exited(usize),
+}
+
+/// A service being probed: by which worker, since when, when to give up.
+struct InFlight {
+    worker: usize,
+    started: Instant,
+    give_up: Instant,
+}
+
+/// Hands services to workers and collects what they found, in config order.
+pub struct Dispatcher {
+    pool: Arc<Pool>,
+    max_workers: usize,
+    tx: mpsc::Sender<Event>,
+    rx: mpsc::Receiver<Event>,
+    /// Workers we count on: started, not finished, not given up on.
+    alive: HashSet<usize>,
+    last_worker: usize,
+    in_flight: HashMap<usize, InFlight>,
+    results: Vec<Option<CheckResult>>,
+}
+
+impl Dispatcher {
+    pub fn new(pool: Pool, max_workers: usize) -> Dispatcher {
+        let (tx, rx) = mpsc::channel();
+        let results = vec![None; pool.services.len()];
+        Dispatcher {
+            pool: Arc::new(pool),
+            max_workers,
+            tx,
+            rx,
+            alive: HashSet::new(),
+            last_worker: 0,
+            in_flight: HashMap::new(),
+            results,
+        }
+    }
+
+    /// Probes until every service has a result or the run's deadline passes;
+    /// `None` for a service the deadline kept from starting.
+    pub fn run(mut self) -> Vec<Option<CheckResult>> {
+        for _ in 0..self.max_workers.min(FIRST_WORKERS) {
+            self.hire();
+        }
+        while self.results.iter().any(Option::is_none) {
+            if self.alive.is_empty() {
+                // No worker could be started, or all have finished: probe what is left here.
+                match self.pool.take() {
+                    Some(i) => self.results[i] = Some(self.pool.probe(i)),
+                    None => break,
+                }
+                continue;
+            }
+            let may_grow = self.grow_while_busy();
+            let wake = self.next_wake(may_grow);
+            match self
+                .rx
+                .recv_timeout(wake.saturating_duration_since(Instant::now()))
+            {
+                Ok(event) => self.on(event),
+                Err(mpsc::RecvTimeoutError::Disconnected) => break,
+                Err(mpsc::RecvTimeoutError::Timeout) => {
+                    if self.give_up_on_overdue() {
+                        break;
+                    }
+                }
+            }
+        }
+        self.results
+    }
+
+    fn hire(&mut self) {
+        self.last_worker += 1;
+        if spawn_worker(self.last_worker, &self.pool, &self.tx) {
+            self.alive.insert(self.last_worker);
+        }
+    }
+
+    /// Slow probes hold every worker: hire more, doubling, up to the cap.
+    /// Returns whether the pool may still grow.
+    fn grow_while_busy(&mut self) -> bool {
+        let now = Instant::now();
+        let may_grow = self.pool.remaining() > 0 && self.alive.len() < self.max_workers;
+        if may_grow
+            && self.in_flight.len() >= self.alive.len()
+            && self.in_flight.values().all(|f| now - f.started >= BUSY)
+        {
+            for _ in 0..self.alive.len().min(self.max_workers - self.alive.len()) {
+                self.hire();
+            }
+        }
+        may_grow
+    }
+
+    /// The next moment something may need doing: a probe to give up on, the
+    /// run's deadline, or (while the pool may grow) a look at how busy it is.
+    fn next_wake(&self, may_grow: bool) -> Instant {
+        let deadline = self.pool.deadline;
+        let mut wake = self
+            .in_flight
+            .values()
+            .map(|f| f.give_up)
+            .min()
+            .unwrap_or(deadline)
+            .min(deadline);
+        if may_grow {
+            wake = wake.min(Instant::now() + BUSY);
+        }
+        wake
+    }
+
+    fn on(&mut self, event: Event) {
+        match event {
+            Event::Started(worker, i, started) => {
+                let give_up = started + self.pool.services[i].timeout + BACKSTOP_GRACE;
+                let give_up = give_up.min(self.pool.deadline);
+                self.in_flight.insert(
+                    i,
+                    InFlight {
+                        worker,
+                        started,
+                        give_up,
+                    },
+                );
+            }
+            Event::Done(i, result) => {
+                if self.in_flight.remove(&i).is_some() {
+                    self.results[i] = Some(result);
+                }
+            }
+            Event::Exited(worker) => {
+                self.alive.remove(&worker);
+            }
+        }
+    }
+
+    /// Records every probe past its give-up time as a timeout and hires a
+    /// fresh worker for each stuck one. True when the run is out of time
+    /// and nothing is left in flight.
+    fn give_up_on_overdue(&mut self) -> bool {
+        let now = Instant::now();
+        let overdue: Vec<usize> = self
+            .in_flight
+            .iter()
+            .filter(|(_, f)| f.give_up <= now)
+            .map(|(i, _)| *i)
+            .collect();
+        for i in overdue {
+            let Some(f) = self.in_flight.remove(&i) else {
+                continue;
+            };
+            let s = &self.pool.services[i];
+            let r = CheckResult::new(&s.name, Utc::now(), Status::Timeout);
+            self.results[i] = Some(if now >= self.pool.deadline {
+                r.with_reason(format!(
+                    "no answer before the run's run_timeout ({}) ran out",
+                    format_duration(self.pool.run_timeout)
+                ))
+            } else {
+                timed_out(r, s.timeout)
+            });
+            // Its worker is stuck: count on a fresh one instead.
+            if self.alive.remove(&f.worker) {
+                self.hire();
+            }
+        }
+        now >= self.pool.deadline && self.in_flight.is_empty()
+    }
+}
+
+/// Starts a worker that probes services until none is left; false if the
+/// system would not give us a thread.
+fn spawn_worker(id: usize, pool: &Arc<Pool>, tx: &mpsc::Sender<Event>) -> bool {
+    let (pool, tx) = (pool.clone(), tx.clone());
+    thread::Builder::new()
+        .name("probe".into())
+        .stack_size(PROBE_STACK)
+        .spawn(move || {
+            while let Some(i) = pool.take() {
+                let _ = tx.send(Event::Started(id, i, Instant::now()));
+                let _ = tx.send(Event::Done(i, pool.probe(i)));
+            }
+            let _ = tx.send(Event::Exited(id));
+        })
+        .is_ok()
+}
+
+/// Indices of `services`, those never measured first, then the slowest last time.
+fn start_order(services: &[Service], last_ms: &HashMap<String, u64>) -> Vec<usize> {
+    let mut order: Vec<usize> = (0..services.len()).collect();
+    // Stable: services alike keep their config order.
+    order.sort_by_key(|&i| {
+        std::cmp::Reverse(last_ms.get(&services[i].name).copied().unwrap_or(u64::MAX))
+    });
+    order
+}
