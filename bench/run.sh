@@ -11,13 +11,16 @@
 #      holding 10.5 million checks (100 services, a year at 5-minute cadence,
 #      built with SQL): median healthy run, --force run, status --json, file
 #      size (target: the full database within 1.2x of the empty one).
+#   AB: scenario B's 50 healthy targets, run alternately by BASE (another
+#      upcheck binary, e.g. one built from an earlier commit) and this build:
+#      both medians and their ratio (BASE=/path/to/upcheck bash bench/run.sh AB).
 #   D: scale: `check-config` of a 10,000-service config (median of 10), and a
 #      run of 2,000 healthy targets with `ulimit -n 256` and parallel = 1000
 #      (median of 5; every service must come out online).
 # Reproduce: bash bench/run.sh [A] [B] [C] [D]   (default: all; C needs sqlite3,
 # installed with apt-get if missing, and about 2 GB of disk)
 set -euo pipefail
-SCENARIOS="${*:-A B C D}"
+SCENARIOS="${*:-A B C D}"  # AB only when asked for: it needs BASE
 want() { [[ " $SCENARIOS " == *" $1 "* ]]; }
 cd "$(dirname "$0")/.."
 
@@ -116,7 +119,30 @@ def main():
           f"peak RSS median {row['rss_median_mb']:.1f} MB (max {row['rss_max_mb']:.1f})"
           + (f"; {noisy} run(s) printed output" if noisy else ""))
 
-main()
+def ab(runs, warmup, dir_a, dir_b, bin_a, bin_b, config_name):
+    """Two binaries on the same targets, runs alternating (a b, b a, ...) so
+    that a busy moment of the machine falls on both: medians and their ratio."""
+    walls = {"a": [], "b": []}
+    for i in range(warmup + runs):
+        order = [("a", bin_a, dir_a), ("b", bin_b, dir_b)]
+        if i % 2:
+            order.reverse()
+        for key, binary, workdir in order:
+            out, err = os.path.join(workdir, "stdout"), os.path.join(workdir, "stderr")
+            wall, _, code, _ = once([binary, "--config", os.path.join(workdir, config_name)], out, err)
+            if code != 0:
+                sys.stderr.write(open(err).read())
+                sys.exit(f"{binary}: run {i + 1} exited {code}")
+            if i >= warmup:
+                walls[key].append(wall)
+    ma, mb = statistics.median(walls["a"]), statistics.median(walls["b"])
+    print(f"  {runs} alternating pairs after {warmup} warm-up: base {bin_a}: median {ma:.1f} ms; "
+          f"this build: median {mb:.1f} ms; ratio this/base {mb / ma:.2f}")
+
+if sys.argv[1] == "--ab":
+    ab(int(sys.argv[2]), int(sys.argv[3]), *sys.argv[4:8], sys.argv[8])
+else:
+    main()
 PY
 RESULTS="$TMP/results.jsonl"
 measure() { python3 "$TMP/measure.py" "$@"; }
@@ -183,6 +209,17 @@ dir="$TMP/b"
 mkdir "$dir"
 config "$dir/upcheck.toml" "" 50 0 spread
 measure "B 50 healthy" 30 3 "$dir" "$RESULTS" "$BIN" --config "$dir/upcheck.toml"
+fi
+
+if want AB; then
+echo
+echo "Scenario AB: 50 healthy targets, BASE=$BASE against this build, interleaved"
+[[ -x "${BASE:-}" ]] || { echo "AB needs BASE=/path/to/an/upcheck/binary" >&2; exit 1; }
+for side in base this; do
+    mkdir "$TMP/ab$side"
+    config "$TMP/ab$side/upcheck.toml" "" 50 0 spread
+done
+measure --ab 30 3 "$TMP/abbase" "$TMP/abthis" "$BASE" "$BIN" upcheck.toml
 fi
 
 if want C; then
