@@ -1,0 +1,110 @@
+//! The history: the only module that knows SQL. SQLite today; a second backend
+//! (PostgreSQL, say) would slot in behind the same `Store` functions, as callers
+//! only see domain types, never rows. `schema` opens and migrates the file, `runs`
+//! appends, `outbox` holds what is due, `read` answers reports, `types` spells values.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use anyhow::{Context, Result};
+use chrono::{DateTime, Utc};
+use rusqlite::Connection;
+
+use crate::alert::Notice;
+
+mod outbox;
+mod read;
+mod runs;
+mod schema;
+#[cfg(test)]
+mod tests;
+mod types;
+
+/// Raw checks deleted per run at most: a backlog (a lowered retention, a
+/// restored old database) drains over a few runs instead of stalling one.
+pub const PRUNE_BATCH: usize = 10_000;
+
+pub struct Store {
+    conn: Connection,
+    path: PathBuf,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RunId(pub i64);
+
+/// The start of `t`'s hour, as `checks_hourly.hour` spells it.
+pub fn hour_of(t: DateTime<Utc>) -> String {
+    t.format("%Y-%m-%dT%H:00:00.000Z").to_string()
+}
+
+/// An alert command still due for a notification.
+#[derive(Clone, Debug, PartialEq)]
+pub struct CommandDue {
+    pub notification_id: i64,
+    /// The command's key (argv as JSON).
+    pub command: String,
+    pub service: String,
+    pub kind: Notice,
+    pub created_at: DateTime<Utc>,
+}
+
+/// A notification not yet delivered.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Due {
+    pub id: i64,
+    pub service: String,
+    pub kind: Notice,
+    pub created_at: DateTime<Utc>,
+    /// A run was stopped (killed, crashed) while sending it: it may have
+    /// gone out already, so the retry says it may be a repeat.
+    pub interrupted: bool,
+}
+
+impl Store {
+    /// Opens the database, creating it from `schema.sql` on first use and
+    /// refusing one written by a newer upcheck.
+    pub fn open(path: &Path) -> Result<Store> {
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir)
+                .with_context(|| format!("creating the database folder {}", dir.display()))?;
+        }
+        let conn = Connection::open(path)
+            .with_context(|| format!("opening the database {}", path.display()))?;
+        let mut store = Store {
+            conn,
+            path: path.to_path_buf(),
+        };
+        store
+            .setup()
+            .with_context(|| format!("opening the database {}", path.display()))?;
+        Ok(store)
+    }
+
+    /// A consistent copy of the database at `dest`, taken with SQLite's online
+    /// backup API: safe while runs go on (it restarts its step if one writes).
+    pub fn backup(&self, dest: &Path) -> Result<()> {
+        let mut target = Connection::open(dest)
+            .with_context(|| format!("creating the backup {}", dest.display()))?;
+        let backup = rusqlite::backup::Backup::new(&self.conn, &mut target)?;
+        backup
+            .run_to_completion(256, Duration::from_millis(10), None)
+            .with_context(|| format!("copying {} to {}", self.path.display(), dest.display()))?;
+        Ok(())
+    }
+
+    /// The last step of a run, failed or not: moves the WAL into the file and
+    /// empties it, so that between runs `upcheck.db` is the whole database (a
+    /// plain copy has every run; a file restored over it is not overlaid by
+    /// an old WAL's pages). A `sqlite3` session holding a read or write
+    /// transaction keeps the checkpoint from finishing: it is then skipped at
+    /// once (not waited for), and the next run's close tries again.
+    /// `Ok(false)`: skipped.
+    pub fn close(self) -> Result<bool> {
+        self.conn.busy_timeout(Duration::ZERO)?;
+        let busy: i64 = self
+            .conn
+            .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |r| r.get(0))
+            .context("checkpointing the database")?;
+        Ok(busy == 0)
+    }
+}

@@ -1,0 +1,143 @@
+//! The outbox: alerts, reminders and recoveries, and alert-command runs, still
+//! due; marking a send as under way before the transport is called, and
+//! recording how each attempt ended, so a run that dies mid-send is told apart.
+
+use anyhow::{Context, Result};
+use chrono::{DateTime, Utc};
+use rusqlite::params;
+
+use super::types::Stamp;
+use super::{CommandDue, Due, RunId, Store};
+
+/// `notifications.error` while a send is under way; a run that dies before
+/// the transport answers leaves it, and the next run knows what that means.
+const SENDING: &str = "a run was stopped while sending this; it may have gone out";
+/// How a later failure is recorded once a send may have gone out: the
+/// uncertainty stays until a send succeeds, so the retry is still labelled.
+const SENT_MAYBE_THEN: &str = "an earlier run was stopped while sending this; since then: ";
+
+impl Store {
+    /// Alerts, reminders and recoveries not yet delivered, oldest first.
+    pub fn due_notifications(&self) -> Result<Vec<Due>> {
+        let mut stmt = self.conn.prepare(
+            "SELECT id, service, kind, created_at, coalesce(error = ?1 OR error LIKE ?2 || '%', 0) FROM notifications
+             WHERE sent_at IS NULL AND kind IN ('down', 'reminder', 'recovery')
+             ORDER BY id",
+        )?;
+        let rows = stmt.query_map([SENDING, SENT_MAYBE_THEN], |r| {
+            Ok(Due {
+                id: r.get(0)?,
+                service: r.get::<_, Option<String>>(1)?.unwrap_or_default(),
+                kind: r.get(2)?,
+                created_at: r.get::<_, Stamp>(3)?.0,
+                interrupted: r.get(4)?,
+            })
+        })?;
+        rows.collect::<rusqlite::Result<_>>()
+            .context("reading due notifications")
+    }
+
+    /// Marks `ids` as being sent, committed before the transport is called:
+    /// if the run dies before it answers, the next run can tell.
+    pub fn record_sending(&mut self, ids: &[i64]) -> Result<()> {
+        let tx = self.conn.transaction().context("recording a send")?;
+        {
+            // A mark left by a run that died becomes the lasting kind; one
+            // already lasting is kept; anything else gets this attempt's mark.
+            let mut update = tx.prepare_cached(
+                "UPDATE notifications SET attempts = attempts + 1,
+                     error = CASE WHEN error = ?2 THEN ?3 || 'retried'
+                                  WHEN error LIKE ?3 || '%' THEN error
+                                  ELSE ?2 END
+                 WHERE id = ?1",
+            )?;
+            for id in ids {
+                update.execute(params![id, SENDING, SENT_MAYBE_THEN])?;
+            }
+        }
+        tx.commit().context("recording a send")
+    }
+
+    /// Records the outcome of a send begun with `record_sending`: `ids` sent (when `error` is `None`) or still
+    /// due with the reason; a forced report gets a `report` row of its own.
+    pub fn record_delivery(
+        &mut self,
+        run: RunId,
+        ids: &[i64],
+        restarts: &[i64],
+        forced: bool,
+        at: DateTime<Utc>,
+        error: Option<&str>,
+    ) -> Result<()> {
+        let tx = self.conn.transaction().context("recording the delivery")?;
+        {
+            // A failure after a send that may have gone out keeps saying so.
+            let mut update = tx.prepare_cached(
+                "UPDATE notifications
+                 SET error = CASE WHEN ?2 IS NOT NULL AND error LIKE ?5 || '%'
+                                  THEN ?5 || ?2 ELSE ?2 END,
+                     sent_at = CASE WHEN ?2 IS NULL THEN ?3 END,
+                     sent_run_id = CASE WHEN ?2 IS NULL THEN ?4 END
+                 WHERE id = ?1",
+            )?;
+            for id in ids {
+                update.execute(params![id, error, Stamp(at), run.0, SENT_MAYBE_THEN])?;
+            }
+            if error.is_none() {
+                let mut reported =
+                    tx.prepare_cached("UPDATE restarts SET reported_at = ?2 WHERE id = ?1")?;
+                for id in restarts {
+                    reported.execute(params![id, Stamp(at)])?;
+                }
+            }
+            if forced {
+                tx.execute(
+                    "INSERT INTO notifications (run_id, kind, created_at, sent_at, sent_run_id, attempts, error)
+                     VALUES (?1, 'report', ?2, CASE WHEN ?3 IS NULL THEN ?2 END, CASE WHEN ?3 IS NULL THEN ?1 END, 1, ?3)",
+                    params![run.0, Stamp(at), error],
+                )?;
+            }
+        }
+        tx.commit().context("recording the delivery")?;
+        Ok(())
+    }
+
+    /// Alert-command deliveries still due, with what the command needs to know.
+    pub fn due_command_deliveries(&self) -> Result<Vec<CommandDue>> {
+        let mut stmt = self.conn.prepare(
+            "SELECT d.notification_id, d.command, n.service, n.kind, n.created_at
+             FROM command_deliveries d JOIN notifications n ON n.id = d.notification_id
+             WHERE d.sent_at IS NULL ORDER BY d.notification_id",
+        )?;
+        let rows = stmt.query_map([], |r| {
+            Ok(CommandDue {
+                notification_id: r.get(0)?,
+                command: r.get(1)?,
+                service: r.get::<_, Option<String>>(2)?.unwrap_or_default(),
+                kind: r.get(3)?,
+                created_at: r.get::<_, Stamp>(4)?.0,
+            })
+        })?;
+        rows.collect::<rusqlite::Result<_>>()
+            .context("reading due alert commands")
+    }
+
+    /// One alert-command attempt: done when `error` is `None`, else still due.
+    pub fn record_command_delivery(
+        &mut self,
+        notification_id: i64,
+        command: &str,
+        at: DateTime<Utc>,
+        error: Option<&str>,
+    ) -> Result<()> {
+        self.conn
+            .execute(
+                "UPDATE command_deliveries
+                 SET attempts = attempts + 1, error = ?3, sent_at = CASE WHEN ?3 IS NULL THEN ?4 END
+                 WHERE notification_id = ?1 AND command = ?2",
+                params![notification_id, command, error, Stamp(at)],
+            )
+            .context("recording an alert command")?;
+        Ok(())
+    }
+}

@@ -1,0 +1,105 @@
+//! What the reports and the next run read back: each service's summary
+//! (latest check and uptime), its alert state, its latest response time, and
+//! when the last runs started.
+
+use std::collections::HashMap;
+
+use anyhow::{Context, Result};
+use chrono::{DateTime, Utc};
+
+use super::Store;
+use super::types::Stamp;
+use crate::alert::AlertState;
+use crate::check::{CheckResult, ServiceSummary, Uptime};
+
+impl Store {
+    /// Each service's latest response time, to start the slow ones first.
+    pub fn last_response_ms(&self) -> Result<HashMap<String, u64>> {
+        let mut stmt = self.conn.prepare(
+            "SELECT s.service, c.response_ms FROM service_state s JOIN checks c ON c.id = s.last_check_id",
+        )?;
+        let rows = stmt.query_map([], |r| {
+            Ok((
+                r.get::<_, String>(0)?,
+                r.get::<_, Option<i64>>(1)?.unwrap_or(0).max(0) as u64,
+            ))
+        })?;
+        rows.collect::<rusqlite::Result<_>>()
+            .context("reading the latest response times")
+    }
+
+    /// Each service's alert state as the last run left it.
+    pub fn alert_states(&self) -> Result<HashMap<String, AlertState>> {
+        let mut stmt = self.conn.prepare(
+            "SELECT service, status, since, fail_streak, pass_streak, down, runs_since_alert, last_notice_at
+             FROM service_state",
+        )?;
+        let rows = stmt.query_map([], |r| {
+            let state = AlertState {
+                status: r.get(1)?,
+                since: r.get::<_, Option<Stamp>>(2)?.map(|s| s.0),
+                fail_streak: r.get(3)?,
+                pass_streak: r.get(4)?,
+                down: r.get(5)?,
+                runs_since_alert: r.get(6)?,
+                last_notice_at: r.get::<_, Option<Stamp>>(7)?.map(|s| s.0),
+            };
+            Ok((r.get::<_, String>(0)?, state))
+        })?;
+        rows.collect::<rusqlite::Result<_>>()
+            .context("reading the alert state")
+    }
+
+    /// The latest facts and uptime of every service that has been checked.
+    pub fn summaries(&self) -> Result<HashMap<String, ServiceSummary>> {
+        let mut stmt = self.conn.prepare(
+            "SELECT s.service, s.status, s.since, c.checked_at, c.response_ms, c.status_code, c.error,
+                    c.cert_expires_at, u.uptime_24h, u.uptime_7d, u.uptime_30d, u.uptime_all
+             FROM service_state s
+             JOIN checks c ON c.id = s.last_check_id
+             LEFT JOIN uptime u ON u.service = s.service",
+        )?;
+        let rows = stmt.query_map([], |row| {
+            let service: String = row.get(0)?;
+            let status = row.get(1)?;
+            let since = row.get::<_, Stamp>(2)?.0;
+            let last = CheckResult {
+                service: service.clone(),
+                checked_at: row.get::<_, Stamp>(3)?.0,
+                status,
+                response_ms: row.get::<_, Option<i64>>(4)?.map(|v| v.max(0) as u64),
+                status_code: row.get(5)?,
+                reason: row.get(6)?,
+                cert_expires_at: row.get::<_, Option<Stamp>>(7)?.map(|s| s.0),
+            };
+            let uptime = Uptime {
+                h24: row.get(8)?,
+                d7: row.get(9)?,
+                d30: row.get(10)?,
+                all: row.get(11)?,
+            };
+            Ok((
+                service,
+                ServiceSummary {
+                    status,
+                    since,
+                    last,
+                    uptime,
+                },
+            ))
+        })?;
+        rows.collect::<rusqlite::Result<_>>()
+            .with_context(|| format!("reading service summaries from {}", self.path.display()))
+    }
+
+    /// Start times of the two most recent runs, newest first: enough to guess
+    /// when the scheduler will run upcheck next.
+    pub fn recent_run_starts(&self) -> Result<Vec<DateTime<Utc>>> {
+        let mut stmt = self
+            .conn
+            .prepare("SELECT started_at FROM runs ORDER BY id DESC LIMIT 2")?;
+        stmt.query_map([], |r| Ok(r.get::<_, Stamp>(0)?.0))?
+            .collect::<rusqlite::Result<_>>()
+            .context("reading when the last runs started")
+    }
+}

@@ -1,0 +1,300 @@
+//! What a run appends: its row, its checks with their rollups and each
+//! service's new state, heartbeats and restarts; and retention, which
+//! deletes old raw checks while the rollups keep their story.
+
+use anyhow::{Context, Result};
+use chrono::{DateTime, Utc};
+use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
+
+use super::types::Stamp;
+use super::{RunId, Store, hour_of};
+use crate::alert::Decision;
+use crate::check::{CheckResult, Status};
+use crate::config::AlertCommand;
+use crate::heartbeat::Beat;
+use crate::timefmt::iso;
+use crate::watchdog::RestartAttempt;
+
+/// A check with the decision made for its service, and the check's row id.
+type Decided<'a> = (&'a CheckResult, &'a Decision, i64);
+
+impl Store {
+    /// Records that a run began, before any probing, so even a run that dies
+    /// leaves a row (with `finished_at` NULL).
+    pub fn begin_run(
+        &mut self,
+        started_at: DateTime<Utc>,
+        forced: bool,
+        host: &str,
+    ) -> Result<RunId> {
+        self.conn
+            .execute(
+                "INSERT INTO runs (started_at, forced, host, version) VALUES (?1, ?2, ?3, ?4)",
+                params![Stamp(started_at), forced, host, env!("CARGO_PKG_VERSION")],
+            )
+            .context("recording the run in the database")?;
+        Ok(RunId(self.conn.last_insert_rowid()))
+    }
+
+    /// Appends a run's checks, each service's new state and the notifications
+    /// now due, in one transaction: all of it reaches the file, or none.
+    pub fn record_run(
+        &mut self,
+        run: RunId,
+        results: &[CheckResult],
+        decisions: &[Decision],
+        commands: &[AlertCommand],
+    ) -> Result<()> {
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .context("storing the checks")?;
+        let check_ids = insert_checks(&tx, run, results)?;
+        bump_rollups(&tx, results)?;
+        // A service no decision was made for keeps its state, and nothing is due for it.
+        let decided: Vec<Decided> = results
+            .iter()
+            .zip(check_ids)
+            .filter_map(|(r, check_id)| {
+                let d = decisions.iter().find(|d| d.service == r.service)?;
+                Some((r, d, check_id))
+            })
+            .collect();
+        upsert_states(&tx, &decided)?;
+        enqueue_notifications(&tx, run, &decided, commands)?;
+        tx.commit().context("storing the checks")?;
+        Ok(())
+    }
+
+    /// Closes a run's row: when it ended and, if it failed, why.
+    pub fn finish_run(
+        &mut self,
+        run: RunId,
+        finished_at: DateTime<Utc>,
+        error: Option<&str>,
+    ) -> Result<()> {
+        self.conn
+            .execute(
+                "UPDATE runs SET finished_at = ?2, error = ?3 WHERE id = ?1",
+                params![run.0, Stamp(finished_at), error],
+            )
+            .context("recording the end of the run")?;
+        Ok(())
+    }
+
+    pub fn record_heartbeat(&mut self, run: RunId, beat: &Beat) -> Result<()> {
+        self.conn
+            .execute(
+                "INSERT INTO heartbeats (run_id, kind, requested_at, status_code, error) VALUES (?1, ?2, ?3, ?4, ?5)",
+                params![
+                    run.0,
+                    if beat.success_ping { "success" } else { "fail" },
+                    Stamp(beat.requested_at),
+                    beat.status_code,
+                    beat.error
+                ],
+            )
+            .context("recording the heartbeat")?;
+        Ok(())
+    }
+
+    pub fn record_restart(&mut self, run: RunId, attempt: &RestartAttempt) -> Result<()> {
+        self.conn
+            .execute(
+                "INSERT INTO restarts (run_id, service, started_at, exit_code, outcome, output, duration_ms)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                params![
+                    run.0,
+                    attempt.service,
+                    Stamp(attempt.started_at),
+                    attempt.exit_code,
+                    attempt.outcome,
+                    attempt.output,
+                    attempt.duration_ms as i64,
+                ],
+            )
+            .context("recording a restart")?;
+        Ok(())
+    }
+
+    /// How many restarts of `service` began at or after `since`.
+    pub fn restarts_since(&self, service: &str, since: DateTime<Utc>) -> Result<u32> {
+        self.conn
+            .query_row(
+                "SELECT count(*) FROM restarts WHERE service = ?1 AND started_at >= ?2",
+                params![service, Stamp(since)],
+                |r| r.get(0),
+            )
+            .context("counting restarts")
+    }
+
+    /// Restarts no email has told of yet, oldest first.
+    pub fn unreported_restarts(&self) -> Result<Vec<RestartAttempt>> {
+        let mut stmt = self.conn.prepare(
+            "SELECT id, service, started_at, exit_code, outcome, output, duration_ms
+             FROM restarts WHERE reported_at IS NULL ORDER BY id",
+        )?;
+        let rows = stmt.query_map([], |r| {
+            Ok(RestartAttempt {
+                id: Some(r.get(0)?),
+                service: r.get(1)?,
+                started_at: r.get::<_, Stamp>(2)?.0,
+                exit_code: r.get(3)?,
+                outcome: r.get(4)?,
+                output: r.get::<_, Option<String>>(5)?.unwrap_or_default(),
+                duration_ms: r.get::<_, i64>(6)?.max(0) as u64,
+            })
+        })?;
+        rows.collect::<rusqlite::Result<_>>()
+            .context("reading restarts")
+    }
+
+    /// Deletes raw checks older than `cutoff`, at most `batch` of them, so a
+    /// run never stalls on a huge delete; the rollups keep their story. Checks
+    /// are appended in time order, so the old ones are the lowest ids: the
+    /// delete looks at one bounded id range, and when the oldest check is
+    /// young enough (the usual case) it costs one row read. Returns how many went.
+    pub fn prune(&mut self, cutoff: DateTime<Utc>, batch: usize) -> Result<usize> {
+        let oldest: Option<(i64, String)> = self
+            .conn
+            .query_row(
+                // A service's latest check stays while service_state points at it.
+                "SELECT id, checked_at FROM checks
+                 WHERE id NOT IN (SELECT last_check_id FROM service_state)
+                 ORDER BY id LIMIT 1",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .optional()?;
+        // Compared as text, like the DELETE below does: the spelling sorts.
+        let cutoff = iso(cutoff);
+        let Some((first, _)) = oldest.filter(|(_, at)| *at < cutoff) else {
+            return Ok(0);
+        };
+        self.conn
+            .execute(
+                "DELETE FROM checks
+                 WHERE id >= ?1 AND id < ?1 + ?2 AND checked_at < ?3
+                   AND id NOT IN (SELECT last_check_id FROM service_state)",
+                params![first, batch as i64, cutoff],
+            )
+            .context("deleting checks older than the retention")
+    }
+}
+
+fn online(r: &CheckResult) -> i64 {
+    i64::from(r.status == Status::Online)
+}
+
+/// Appends the checks and tallies them on the run's row; returns the checks'
+/// row ids, in the order of `results`.
+fn insert_checks(tx: &Connection, run: RunId, results: &[CheckResult]) -> Result<Vec<i64>> {
+    let mut insert = tx.prepare_cached(
+        "INSERT INTO checks (run_id, service, checked_at, status, response_ms, status_code, error, cert_expires_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+    )?;
+    let mut ids = Vec::with_capacity(results.len());
+    for r in results {
+        insert.execute(params![
+            run.0,
+            r.service,
+            Stamp(r.checked_at),
+            r.status,
+            r.response_ms.map(|v| v as i64),
+            r.status_code,
+            r.reason,
+            r.cert_expires_at.map(Stamp),
+        ])?;
+        ids.push(tx.last_insert_rowid());
+    }
+    let failing = results.iter().filter(|r| r.status.is_failure()).count();
+    tx.execute(
+        "UPDATE runs SET services = ?2, failing = ?3 WHERE id = ?1",
+        params![run.0, results.len() as i64, failing as i64],
+    )?;
+    Ok(ids)
+}
+
+/// Counts each check into its service's hourly and daily rollup.
+fn bump_rollups(tx: &Connection, results: &[CheckResult]) -> Result<()> {
+    let mut hourly = tx.prepare_cached(
+        "INSERT INTO checks_hourly (service, hour, checks, online, total_ms) VALUES (?1, ?2, 1, ?3, ?4)
+         ON CONFLICT (hour, service) DO UPDATE SET
+             checks = checks + 1, online = online + excluded.online, total_ms = total_ms + excluded.total_ms",
+    )?;
+    let mut daily = tx.prepare_cached(
+        "INSERT INTO checks_daily (service, day, checks, online, total_ms) VALUES (?1, ?2, 1, ?3, ?4)
+         ON CONFLICT (day, service) DO UPDATE SET
+             checks = checks + 1, online = online + excluded.online, total_ms = total_ms + excluded.total_ms",
+    )?;
+    for r in results {
+        let ms = r.response_ms.unwrap_or(0) as i64;
+        hourly.execute(params![r.service, hour_of(r.checked_at), online(r), ms])?;
+        daily.execute(params![
+            r.service,
+            r.checked_at.format("%Y-%m-%d").to_string(),
+            online(r),
+            ms
+        ])?;
+    }
+    Ok(())
+}
+
+/// Writes each decided service's new alert state, pointing at its latest
+/// check, and counts the check into its all-time totals.
+fn upsert_states(tx: &Connection, decided: &[Decided]) -> Result<()> {
+    let mut state = tx.prepare_cached(
+        "INSERT INTO service_state
+             (service, status, since, last_check_id, fail_streak, pass_streak, down, runs_since_alert,
+              last_notice_at, checks_total, online_total)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, 1, ?10)
+         ON CONFLICT (service) DO UPDATE SET
+             status = excluded.status, since = excluded.since, last_check_id = excluded.last_check_id,
+             fail_streak = excluded.fail_streak, pass_streak = excluded.pass_streak, down = excluded.down,
+             runs_since_alert = excluded.runs_since_alert, last_notice_at = excluded.last_notice_at,
+             checks_total = checks_total + 1, online_total = online_total + excluded.online_total",
+    )?;
+    for &(r, d, check_id) in decided {
+        let s = &d.state;
+        state.execute(params![
+            r.service,
+            s.status,
+            Stamp(s.since.unwrap_or(r.checked_at)),
+            check_id,
+            s.fail_streak,
+            s.pass_streak,
+            s.down,
+            s.runs_since_alert,
+            s.last_notice_at.map(Stamp),
+            online(r),
+        ])?;
+    }
+    Ok(())
+}
+
+/// Queues the notifications the decisions made due, each with a delivery
+/// row for every alert command that wants its kind.
+fn enqueue_notifications(
+    tx: &Connection,
+    run: RunId,
+    decided: &[Decided],
+    commands: &[AlertCommand],
+) -> Result<()> {
+    let mut notify = tx.prepare_cached(
+        "INSERT INTO notifications (run_id, service, kind, created_at) VALUES (?1, ?2, ?3, ?4)",
+    )?;
+    let mut command_due = tx.prepare_cached(
+        "INSERT INTO command_deliveries (notification_id, command) VALUES (?1, ?2)",
+    )?;
+    for &(r, d, _) in decided {
+        let Some(kind) = d.due else {
+            continue;
+        };
+        notify.execute(params![run.0, r.service, kind, Stamp(r.checked_at)])?;
+        let notification = tx.last_insert_rowid();
+        for c in commands.iter().filter(|c| c.on.contains(&kind)) {
+            command_due.execute(params![notification, c.key()])?;
+        }
+    }
+    Ok(())
+}

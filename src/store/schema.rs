@@ -1,0 +1,119 @@
+//! The file itself: connection settings, creating the schema on first use,
+//! migrating an older one, refusing a newer one, and setting aside a file
+//! SQLite cannot read so that monitoring goes on.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use anyhow::{Context, Result, bail};
+use chrono::Utc;
+use rusqlite::TransactionBehavior;
+
+use super::Store;
+
+/// The schema `schema.sql` creates; `PRAGMA user_version` records it.
+pub const SCHEMA_VERSION: i64 = 2;
+const SCHEMA: &str = include_str!("../../schema.sql");
+/// `MIGRATIONS[i]` takes a database from version `i + 1` to `i + 2`.
+/// Append only: a released migration is never edited.
+const MIGRATIONS: &[&str] = &[include_str!("../../migrations/002-rollups.sql")];
+/// Long enough to outlast another run's write transaction (milliseconds), short
+/// enough that a stuck `sqlite3` session is reported rather than waited on forever.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
+
+impl Store {
+    /// `open` for a run: a file that SQLite says is not a database, or is
+    /// corrupt, is renamed aside (with its WAL and shared-memory files) and a
+    /// new database started, so monitoring goes on; the caller must report
+    /// where the old file went. Any other failure (locked, full, permissions)
+    /// is an error as usual: those are not the file's fault.
+    pub fn open_or_set_aside(path: &Path) -> Result<(Store, Option<PathBuf>)> {
+        let error = match Store::open(path) {
+            Ok(store) => return Ok((store, None)),
+            Err(e) => e,
+        };
+        let unreadable = error.chain().any(|cause| {
+            matches!(
+                cause.downcast_ref::<rusqlite::Error>(),
+                Some(rusqlite::Error::SqliteFailure(f, _))
+                    if matches!(f.code, rusqlite::ErrorCode::NotADatabase | rusqlite::ErrorCode::DatabaseCorrupt)
+            )
+        });
+        if !unreadable {
+            return Err(error);
+        }
+        let mut aside = path.as_os_str().to_owned();
+        aside.push(format!(
+            ".unreadable-{}",
+            Utc::now().format("%Y%m%dT%H%M%SZ")
+        ));
+        let aside = PathBuf::from(aside);
+        for suffix in ["", "-wal", "-shm"] {
+            let (mut from, mut to) = (path.as_os_str().to_owned(), aside.as_os_str().to_owned());
+            from.push(suffix);
+            to.push(suffix);
+            if Path::new(&from).exists() {
+                std::fs::rename(&from, &to).with_context(|| {
+                    format!("{error:#}; moving it aside to {} failed", aside.display())
+                })?;
+            }
+        }
+        let store = Store::open(path)?;
+        Ok((store, Some(aside)))
+    }
+
+    pub(super) fn setup(&mut self) -> Result<()> {
+        self.conn.busy_timeout(BUSY_TIMEOUT)?;
+        // WAL: `sqlite3` readers never block a run, and a run never blocks them.
+        // synchronous=NORMAL is durable across a process crash, the case that matters.
+        self.conn
+            .pragma_update(None, "journal_mode", "WAL")
+            .context("switching to WAL mode")?;
+        self.conn.pragma_update(None, "synchronous", "NORMAL")?;
+        // A run ends with `close`, which checkpoints and truncates the WAL
+        // rather than deleting it: SQLite's default close costs two more
+        // fsyncs, deleting and recreating the file every run.
+        self.conn.set_db_config(
+            rusqlite::config::DbConfig::SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE,
+            true,
+        )?;
+        self.conn.pragma_update(None, "foreign_keys", "ON")?;
+        self.migrate()
+    }
+
+    fn migrate(&mut self) -> Result<()> {
+        let version: i64 = self
+            .conn
+            .pragma_query_value(None, "user_version", |r| r.get(0))?;
+        if version == SCHEMA_VERSION {
+            return Ok(());
+        }
+        if version > SCHEMA_VERSION {
+            bail!(
+                "the database has schema version {version}, newer than this upcheck understands \
+                 ({SCHEMA_VERSION}); it was written by a newer upcheck: upgrade upcheck, or point `database` elsewhere"
+            );
+        }
+        // IMMEDIATE: two first runs at once must not both create the schema.
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let version: i64 = tx.pragma_query_value(None, "user_version", |r| r.get(0))?;
+        if version == 0 {
+            let objects: i64 =
+                tx.query_row("SELECT count(*) FROM sqlite_schema", [], |r| r.get(0))?;
+            if objects > 0 {
+                bail!("the file is an SQLite database, but not upcheck's (no schema version)");
+            }
+            tx.execute_batch(SCHEMA).context("creating the schema")?;
+        } else {
+            for (i, sql) in MIGRATIONS.iter().enumerate().skip(version as usize - 1) {
+                tx.execute_batch(sql)
+                    .with_context(|| format!("migrating to schema version {}", i + 2))?;
+            }
+        }
+        tx.pragma_update(None, "user_version", SCHEMA_VERSION)?;
+        tx.commit()?;
+        Ok(())
+    }
+}
