@@ -4,7 +4,7 @@
 use std::time::{Duration, Instant};
 
 use crate::support::{
-    Ca, Run, SmtpOptions, SmtpServer, World, assert_contains, closed_port, run_and_collect,
+    SmtpServer, World, assert_contains, assert_within, closed_port, hostname, run_and_collect,
     services, set_down, switchable,
 };
 
@@ -57,14 +57,8 @@ fn an_outage_is_mailed_once_the_threshold_is_reached_with_both_parts() {
     assert_contains(&html, "<strong>price-api</strong>");
     assert_contains(&html, "because: down price-api.");
     // The database records it as sent, once.
-    let sent: i64 = world
-        .db()
-        .query_row(
-            "SELECT count(*) FROM notifications WHERE kind = 'down' AND sent_at IS NOT NULL",
-            [],
-            |r| r.get(0),
-        )
-        .unwrap();
+    let sent = world
+        .count("SELECT count(*) FROM notifications WHERE kind = 'down' AND sent_at IS NOT NULL");
     assert_eq!(sent, 1);
 }
 
@@ -177,14 +171,8 @@ fn force_always_sends_the_full_report() {
     );
     let mail = smtp.received().pop().unwrap();
     assert_contains(&mail.text(), "because: --force.");
-    let reports: i64 = world
-        .db()
-        .query_row(
-            "SELECT count(*) FROM notifications WHERE kind = 'report' AND sent_at IS NOT NULL",
-            [],
-            |r| r.get(0),
-        )
-        .unwrap();
+    let reports = world
+        .count("SELECT count(*) FROM notifications WHERE kind = 'report' AND sent_at IS NOT NULL");
     assert_eq!(reports, 2);
 }
 
@@ -211,12 +199,13 @@ fn mail_down_keeps_the_alert_due_and_the_next_run_delivers_it_exactly_once() {
         "delivering the report (it stays due; the next run retries)",
     );
     assert_contains(&run.stderr, "Connection refused");
-    let db = world.db();
-    let checks: i64 = db
-        .query_row("SELECT count(*) FROM checks", [], |r| r.get(0))
-        .unwrap();
-    assert_eq!(checks, 1, "the checks were stored");
-    let (due, error): (i64, String) = db
+    assert_eq!(
+        world.count("SELECT count(*) FROM checks"),
+        1,
+        "the checks were stored"
+    );
+    let (due, error): (i64, String) = world
+        .db()
         .query_row(
             "SELECT count(*), max(error) FROM notifications WHERE sent_at IS NULL",
             [],
@@ -233,13 +222,7 @@ fn mail_down_keeps_the_alert_due_and_the_next_run_delivers_it_exactly_once() {
         ["[vps-1] DOWN: api (1 of 1 services)"]
     );
     assert!(run_and_collect(&world, &smtp, &[]).is_empty());
-    let runs_failed: i64 = db
-        .query_row(
-            "SELECT count(*) FROM runs WHERE error IS NOT NULL",
-            [],
-            |r| r.get(0),
-        )
-        .unwrap();
+    let runs_failed = world.count("SELECT count(*) FROM runs WHERE error IS NOT NULL");
     assert_eq!(runs_failed, 1);
 }
 
@@ -258,32 +241,19 @@ fn an_smtp_server_that_never_answers_cannot_hold_the_run() {
     assert_eq!(run.code, 1, "{run:?}");
     assert_contains(&run.stderr, "sending mail through 127.0.0.1");
     // Bounded: the 1s SMTP timeout, twice (report and fallback), plus the run itself.
-    assert!(
-        started.elapsed() < Duration::from_secs(30),
-        "took {:?}",
-        started.elapsed()
-    );
+    assert_within(started, Duration::from_secs(30));
     drop(silent);
 }
 
 #[test]
 fn starttls_and_auth_deliver_to_a_server_with_a_private_ca() {
-    let ca = Ca::new();
     let world = World::new("");
-    let (cert, key) = ca.issue_files(world.dir.path());
-    world.write("ca.pem", &ca.pem);
-    world.write("smtp-password", "correct horse\n");
-    let smtp = SmtpServer::start(SmtpOptions {
-        starttls: Some((cert, key)),
-        auth: Some(("upcheck".into(), "correct horse".into())),
-    });
+    let smtp = SmtpServer::starttls_with_auth(&world, "correct horse");
     world.write(
         "upcheck.toml",
         &format!(
-            "title = \"vps-1\"\n[email]\nto = [\"ops@example.com\"]\nfrom = \"upcheck@example.com\"\n\
-             smtp_host = \"127.0.0.1\"\nsmtp_port = {}\nsmtp_tls = \"starttls\"\nsmtp_ca_file = \"ca.pem\"\n\
-             smtp_user = \"upcheck\"\nsmtp_password_file = \"smtp-password\"\n\n{}",
-            smtp.port,
+            "title = \"vps-1\"\n{}{}",
+            smtp.starttls_email_config(),
             services(&[("api", "command = [\"true\"]")])
         ),
     );
@@ -320,10 +290,7 @@ fn an_unwritable_database_sends_the_fallback_alert() {
     assert_contains(&run.stderr, "not-a-folder");
     let mails = smtp.received();
     assert_eq!(mails.len(), 1);
-    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
-        .unwrap()
-        .trim()
-        .to_string();
+    let host = hostname();
     assert_eq!(
         mails[0].subject(),
         format!("[vps-1] upcheck failed on {host}")
@@ -342,12 +309,7 @@ fn a_panic_sends_one_fallback_and_the_due_alert_survives_for_the_next_run() {
         &[switch("api")],
     ));
     set_down(&world, "api", true);
-    let run: Run = world
-        .command(&[])
-        .env("UPCHECK_TEST_FAULT", "panic-after-store")
-        .output()
-        .unwrap()
-        .into();
+    let run = world.run_env(&[], &[("UPCHECK_TEST_FAULT", "panic-after-store")]);
     assert_eq!(run.code, 1, "{run:?}");
     assert_contains(&run.stderr, "injected panic after storing the checks");
     let subjects: Vec<String> = smtp.received().iter().map(|m| m.subject()).collect();
@@ -423,18 +385,13 @@ fn the_sendmail_transport_pipes_the_message_to_sendmail() {
     let bin = world.path("bin");
     std::fs::create_dir(&bin).unwrap();
     // A stand-in sendmail: a real process that keeps what it was given.
-    world.write(
+    world.script(
         "bin/sendmail",
         &format!(
             "#!/bin/sh\necho \"$@\" > {0}/args\ncat > {0}/message\n",
             world.dir.path().display()
         ),
     );
-    std::fs::set_permissions(
-        bin.join("sendmail"),
-        std::os::unix::fs::PermissionsExt::from_mode(0o755),
-    )
-    .unwrap();
     world.write(
         "upcheck.toml",
         &format!(
@@ -443,12 +400,7 @@ fn the_sendmail_transport_pipes_the_message_to_sendmail() {
         ),
     );
     let path = format!("{}:{}", bin.display(), std::env::var("PATH").unwrap());
-    let run: Run = world
-        .command(&["--force"])
-        .env("PATH", path)
-        .output()
-        .unwrap()
-        .into();
+    let run = world.run_env(&["--force"], &[("PATH", path.as_str())]);
     assert_eq!(run.code, 0, "{run:?}");
     assert_contains(
         &std::fs::read_to_string(world.path("args")).unwrap(),
@@ -466,12 +418,7 @@ fn panics_in_several_probe_threads_send_one_fallback_and_store_every_check() {
     let smtp = SmtpServer::plain();
     let entries: Vec<(String, String)> = (0..3).map(|i| switch(&format!("svc-{i}"))).collect();
     let world = World::new(&config("", &smtp, &entries));
-    let run: Run = world
-        .command(&[])
-        .env("UPCHECK_TEST_FAULT", "panic-in-probes")
-        .output()
-        .unwrap()
-        .into();
+    let run = world.run_env(&[], &[("UPCHECK_TEST_FAULT", "panic-in-probes")]);
     assert_eq!(run.code, 1, "{run:?}");
     assert_eq!(
         run.stderr.matches("injected panic in the probe of").count(),
@@ -486,11 +433,7 @@ fn panics_in_several_probe_threads_send_one_fallback_and_store_every_check() {
         "one fallback alert per run, however many threads panic"
     );
     assert_contains(&mails[0].text(), "injected panic in the probe of svc-");
-    let checks: i64 = world
-        .db()
-        .query_row("SELECT count(*) FROM checks", [], |r| r.get(0))
-        .unwrap();
-    assert_eq!(checks, 3);
+    assert_eq!(world.count("SELECT count(*) FROM checks"), 3);
     assert_contains(
         &world.latest("svc-0").1.unwrap(),
         "upcheck itself failed while probing this service",

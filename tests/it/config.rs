@@ -83,12 +83,7 @@ fn check_config_prints_what_would_be_checked_and_where_mail_goes() {
             ("postgres", "tcp = \"127.0.0.1:5432\""),
         ])
     ));
-    let run: crate::support::Run = world
-        .command(&["check-config"])
-        .env("UPCHECK_SMTP_PASSWORD", "hunter2")
-        .output()
-        .unwrap()
-        .into();
+    let run = world.run_env(&["check-config"], &[("UPCHECK_SMTP_PASSWORD", "hunter2")]);
     assert_eq!(run.code, 0, "{run:?}");
     assert_contains(&run.stdout, "title      vps-1");
     assert_contains(

@@ -9,9 +9,10 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
+use crate::support::rng::Rng;
 use crate::support::{
-    SmtpServer, World, assert_contains, cutting_proxy, integrity, run_and_collect, services,
-    set_down, switchable,
+    SmtpServer, World, assert_contains, assert_within, count, cutting_proxy, integrity,
+    run_and_collect, services, set_down, switchable,
 };
 
 /// One service, `api`, that fails while `api.down` exists; mail to `port`.
@@ -28,16 +29,9 @@ fn mail_config(port: u16) -> String {
     )
 }
 
-fn count(world: &World, sql: &str) -> i64 {
-    world.db().query_row(sql, [], |r| r.get(0)).unwrap()
-}
-
 /// Notifications stored but not yet delivered.
 fn due(world: &World) -> i64 {
-    count(
-        world,
-        "SELECT count(*) FROM notifications WHERE sent_at IS NULL",
-    )
+    world.count("SELECT count(*) FROM notifications WHERE sent_at IS NULL")
 }
 
 #[test]
@@ -50,7 +44,7 @@ fn an_smtp_server_refusing_the_recipient_keeps_the_alert_due() {
     assert_eq!(run.code, 1, "{run:?}");
     assert_contains(&run.stderr, "550");
     assert_contains(&run.stderr, "it stays due; the next run retries");
-    assert_eq!(count(&world, "SELECT count(*) FROM checks"), 1);
+    assert_eq!(world.count("SELECT count(*) FROM checks"), 1);
     assert_eq!(due(&world), 1);
     assert!(smtp.received().is_empty());
 
@@ -95,11 +89,7 @@ fn implicit_tls_against_a_plain_smtp_server_fails_in_bounded_time() {
     assert_eq!(run.code, 1, "{run:?}");
     assert_contains(&run.stderr, "sending mail through 127.0.0.1");
     // Two attempts (the report, then the fallback), each bounded by smtp_timeout.
-    assert!(
-        started.elapsed() < Duration::from_secs(25),
-        "{:?}",
-        started.elapsed()
-    );
+    assert_within(started, Duration::from_secs(25));
     assert!(smtp.received().is_empty());
     assert_eq!(due(&world), 1);
 }
@@ -116,7 +106,7 @@ fn starttls_required_but_not_offered_sends_nothing_in_the_clear() {
     assert_contains(&run.stderr, "sending mail through 127.0.0.1");
     assert!(smtp.received().is_empty(), "nothing went out unencrypted");
     assert_eq!(due(&world), 1);
-    assert_eq!(count(&world, "SELECT count(*) FROM checks"), 1);
+    assert_eq!(world.count("SELECT count(*) FROM checks"), 1);
 }
 
 /// A `sqlite3` shell holding the write lock on `world`'s database: an open
@@ -154,7 +144,7 @@ fn a_database_locked_briefly_by_sqlite3_makes_the_run_wait_not_fail() {
     let run = world.run(&[]);
     release.join().unwrap();
     assert_eq!((run.code, run.stderr.as_str()), (0, ""), "{run:?}");
-    assert_eq!(count(&world, "SELECT count(*) FROM checks"), 2);
+    assert_eq!(world.count("SELECT count(*) FROM checks"), 2);
 }
 
 #[test]
@@ -189,8 +179,8 @@ fn a_database_deleted_between_runs_starts_afresh() {
     std::fs::remove_file(world.path("upcheck.db")).unwrap();
     let run = world.run(&[]);
     assert_eq!((run.code, run.stderr.as_str()), (0, ""));
-    assert_eq!(count(&world, "SELECT count(*) FROM runs"), 1);
-    assert_eq!(count(&world, "SELECT count(*) FROM checks"), 1);
+    assert_eq!(world.count("SELECT count(*) FROM runs"), 1);
+    assert_eq!(world.count("SELECT count(*) FROM checks"), 1);
     assert_eq!(integrity(&world.db()), "ok");
 }
 
@@ -208,17 +198,14 @@ fn a_database_replaced_between_runs_is_the_one_used() {
     let run = world.run(&[]);
     assert_eq!((run.code, run.stderr.as_str()), (0, ""));
     assert_eq!(
-        count(&world, "SELECT count(*) FROM runs"),
+        world.count("SELECT count(*) FROM runs"),
         2,
         "the restored run and this one"
     );
     // A plain copy of the file between runs is a whole database too.
     std::fs::copy(world.path("upcheck.db"), world.path("copy.db")).unwrap();
     let copy = rusqlite::Connection::open(world.path("copy.db")).unwrap();
-    let runs: i64 = copy
-        .query_row("SELECT count(*) FROM runs", [], |r| r.get(0))
-        .unwrap();
-    assert_eq!(runs, 2);
+    assert_eq!(count(&copy, "SELECT count(*) FROM runs"), 2);
 }
 
 /// The email's words when it retries alerts a killed run may have sent.
@@ -232,12 +219,7 @@ fn a_run_killed_after_the_mail_server_accepted_flags_the_retry_as_a_possible_rep
     let smtp = SmtpServer::plain();
     let world = world_mailing_to(smtp.port);
     set_down(&world, "api", true);
-    let run: crate::support::Run = world
-        .command(&[])
-        .env("UPCHECK_TEST_FAULT", "abort-after-send")
-        .output()
-        .unwrap()
-        .into();
+    let run = world.run_env(&[], &[("UPCHECK_TEST_FAULT", "abort-after-send")]);
     assert_ne!(run.code, 0, "the run died: {run:?}");
     assert_eq!(smtp.received().len(), 1, "the server had accepted it");
     assert!(!smtp.received()[0].text().contains(MAYBE_REPEAT));
@@ -257,26 +239,14 @@ fn a_run_killed_after_the_mail_server_accepted_flags_the_retry_as_a_possible_rep
     assert!(run_and_collect(&world, &smtp, &[]).is_empty());
 }
 
-/// A small deterministic generator, so a failing sequence can be replayed from its seed.
-struct Lcg(u64);
-
-impl Lcg {
-    fn below(&mut self, n: u64) -> u64 {
-        self.0 = self
-            .0
-            .wrapping_mul(6364136223846793005)
-            .wrapping_add(1442695040888963407);
-        (self.0 >> 33) % n
-    }
-}
-
 #[test]
 fn kill_9_at_random_moments_loses_no_check_and_no_alert() {
     let seed = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap()
         .as_nanos() as u64;
-    let mut rng = Lcg(seed);
+    // Seeded from the clock; a failing sequence is replayed from the seed it prints.
+    let mut rng = Rng::new(seed);
     let smtp = SmtpServer::plain();
     let mut config = mail_config(smtp.port).replace(
         "remind = \"never\"",
@@ -327,8 +297,7 @@ fn kill_9_at_random_moments_loses_no_check_and_no_alert() {
     assert!(killed > 0, "no run was killed: {context}");
     assert_eq!(integrity(&world.db()), "ok", "{context}");
     // A run's checks are stored whole or not at all.
-    let partial = count(
-        &world,
+    let partial = world.count(
         "SELECT count(*) FROM (SELECT run_id FROM checks GROUP BY run_id HAVING count(*) != 21)",
     );
     assert_eq!(partial, 0, "{context}");
@@ -336,10 +305,9 @@ fn kill_9_at_random_moments_loses_no_check_and_no_alert() {
     // was cut off by a kill and then repeated with a warning.
     assert_eq!(due(&world), 0, "{context}");
     let mails = smtp.received();
-    let noted = count(
-        &world,
-        "SELECT count(DISTINCT sent_at) FROM notifications WHERE sent_at IS NOT NULL",
-    ) as usize;
+    let noted = world
+        .count("SELECT count(DISTINCT sent_at) FROM notifications WHERE sent_at IS NOT NULL")
+        as usize;
     let flagged = mails
         .iter()
         .filter(|m| m.text().contains(MAYBE_REPEAT))
@@ -428,9 +396,7 @@ fn a_full_disk_fails_the_run_loudly_and_the_next_run_after_space_returns_catches
     assert_eq!(mails[1].subject(), "[vps-1] DOWN: api (1 of 1 services)");
     let db = rusqlite::Connection::open(world.path("after.db")).unwrap();
     assert_eq!(integrity(&db), "ok");
-    let stored: i64 = db
-        .query_row("SELECT count(*) FROM checks", [], |r| r.get(0))
-        .unwrap();
+    let stored = count(&db, "SELECT count(*) FROM checks");
     assert_eq!(stored, 2, "the first and the last run's checks");
 }
 
@@ -483,7 +449,7 @@ fn the_clock_going_back_between_runs_neither_loses_nor_repeats_an_alert() {
         assert_contains(&silent_at(offset, &["status"]).stdout, "api");
         assert_contains(&silent_at(offset, &["status", "--json"]).stdout, "\"api\"");
     }
-    assert_eq!(count(&world, "SELECT count(*) FROM checks"), 5);
+    assert_eq!(world.count("SELECT count(*) FROM checks"), 5);
 }
 
 #[test]
@@ -542,7 +508,8 @@ fn a_database_replaced_by_garbage_is_set_aside_and_monitoring_goes_on() {
         ["[vps-1] DOWN: api (1 of 1 services)"]
     );
     // Not a database: overwritten by something else, or a half-copied file.
-    let garbage: Vec<u8> = (0..20_000u32).map(|i| (i * 7919 % 251) as u8).collect();
+    let mut rng = Rng::new(0x5eed);
+    let garbage: Vec<u8> = (0..20_000).map(|_| rng.below(256) as u8).collect();
     std::fs::write(world.path("upcheck.db"), &garbage).unwrap();
     let run = world.run(&[]);
     assert_eq!(run.code, 1, "{run:?}");
@@ -566,7 +533,7 @@ fn a_database_replaced_by_garbage_is_set_aside_and_monitoring_goes_on() {
     assert_eq!(std::fs::read(&aside[0]).unwrap(), garbage);
     // Monitoring went on: the new database has this run's check, and as its
     // alert state starts over, api is alerted again; the fallback says why.
-    assert_eq!(count(&world, "SELECT count(*) FROM checks"), 1);
+    assert_eq!(world.count("SELECT count(*) FROM checks"), 1);
     let subjects: Vec<String> = smtp.received()[1..].iter().map(|m| m.subject()).collect();
     assert_eq!(subjects.len(), 2, "{subjects:?}");
     assert_eq!(subjects[0], "[vps-1] DOWN: api (1 of 1 services)");

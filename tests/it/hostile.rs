@@ -8,7 +8,8 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use crate::support::{
-    Ca, Cert, HttpServer, World, assert_contains, raw_server, raw_server_on, read_head, services,
+    Ca, Cert, HttpServer, World, assert_contains, raw_answering, raw_server, raw_server_on,
+    read_head, services,
 };
 
 /// Peak memory a run against one hostile target may reach. A healthy run
@@ -214,12 +215,9 @@ fn a_slowloris_body_times_out_at_the_service_timeout() {
 
 #[test]
 fn a_redirect_to_another_scheme_is_a_clear_failure() {
-    let port = raw_server(|mut s| {
-        read_head(&mut s);
-        let _ = s.write_all(
-            b"HTTP/1.1 302 Found\r\nLocation: ftp://127.0.0.1/health\r\nContent-Length: 0\r\n\r\n",
-        );
-    });
+    let port = raw_answering(
+        b"HTTP/1.1 302 Found\r\nLocation: ftp://127.0.0.1/health\r\nContent-Length: 0\r\n\r\n",
+    );
     let p = probe_alone(&url(port, "/"));
     p.is(
         "degraded",
@@ -230,17 +228,10 @@ fn a_redirect_to_another_scheme_is_a_clear_failure() {
 
 #[test]
 fn a_redirect_to_another_port_is_followed() {
-    let plain = raw_server(|mut s| {
-        read_head(&mut s);
-        let _ = s.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok");
-    });
-    let redirecting = raw_server(move |mut s| {
-        read_head(&mut s);
-        let answer = format!(
-            "HTTP/1.1 301 Moved\r\nLocation: http://127.0.0.1:{plain}/\r\nContent-Length: 0\r\n\r\n"
-        );
-        let _ = s.write_all(answer.as_bytes());
-    });
+    let plain = raw_answering(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok");
+    let redirecting = raw_answering(format!(
+        "HTTP/1.1 301 Moved\r\nLocation: http://127.0.0.1:{plain}/\r\nContent-Length: 0\r\n\r\n"
+    ));
     let p = probe_alone(&url(redirecting, "/"));
     assert_eq!((p.status.as_str(), p.reason.as_deref()), ("online", None));
 }
@@ -254,13 +245,9 @@ fn a_redirect_to_another_host_does_not_carry_the_credentials() {
         heads.lock().unwrap().push(read_head(&mut s));
         let _ = s.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok");
     });
-    let redirecting = raw_server(move |mut s| {
-        read_head(&mut s);
-        let answer = format!(
-            "HTTP/1.1 302 Found\r\nLocation: http://127.0.0.2:{other}/landing\r\nContent-Length: 0\r\n\r\n"
-        );
-        let _ = s.write_all(answer.as_bytes());
-    });
+    let redirecting = raw_answering(format!(
+        "HTTP/1.1 302 Found\r\nLocation: http://127.0.0.2:{other}/landing\r\nContent-Length: 0\r\n\r\n"
+    ));
     let p = probe_alone(&format!(
         "{}\nheaders = {{ Authorization = \"Bearer s3cret\" }}",
         url(redirecting, "/")
@@ -288,12 +275,9 @@ fn a_redirect_on_the_same_host_keeps_the_credentials() {
 
 #[test]
 fn invalid_utf8_in_the_status_line_headers_and_body_is_handled() {
-    let port = raw_server(|mut s| {
-        read_head(&mut s);
-        let _ = s.write_all(
-            b"HTTP/1.1 503 \xff\xfe Unavailable\r\nX-Bad: \xc3\x28\r\nContent-Length: 12\r\n\r\n\xff\xfeok\xc3\x28 down\xff",
-        );
-    });
+    let port = raw_answering(
+        b"HTTP/1.1 503 \xff\xfe Unavailable\r\nX-Bad: \xc3\x28\r\nContent-Length: 12\r\n\r\n\xff\xfeok\xc3\x28 down\xff",
+    );
     let p = probe_alone(&format!("{}\nbody_contains = \"ok\"", url(port, "/")));
     p.is("degraded", "HTTP 503, expected 2xx or 3xx");
 }
@@ -344,10 +328,7 @@ fn a_connection_reset_mid_body_is_a_failure() {
 
 #[test]
 fn a_body_cut_short_is_a_failure() {
-    let port = raw_server(|mut s| {
-        read_head(&mut s);
-        let _ = s.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 100000\r\n\r\npartial");
-    });
+    let port = raw_answering(b"HTTP/1.1 200 OK\r\nContent-Length: 100000\r\n\r\npartial");
     let p = probe_alone(&url(port, "/"));
     p.is(
         "degraded",

@@ -9,7 +9,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use crate::support::{
-    HttpServer, World, assert_checker_passed, assert_contains, closed_port, integrity, services,
+    HttpServer, World, assert_checker_passed, assert_contains, closed_port, count, integrity,
+    services,
 };
 
 fn world_with_outputs() -> World {
@@ -163,11 +164,7 @@ fn an_output_that_cannot_be_written_fails_the_run_after_storing_the_checks() {
     let run = world.run(&[]);
     assert_eq!(run.code, 1, "{run:?}");
     assert_contains(&run.stderr, "writing the status page");
-    let checks: i64 = world
-        .db()
-        .query_row("SELECT count(*) FROM checks", [], |r| r.get(0))
-        .unwrap();
-    assert_eq!(checks, 3);
+    assert_eq!(world.count("SELECT count(*) FROM checks"), 3);
 }
 
 #[test]
@@ -190,9 +187,7 @@ fn a_backup_taken_during_a_run_is_consistent() {
     assert!(running.wait().unwrap().success());
     let copy = rusqlite::Connection::open(&backup).unwrap();
     assert_eq!(integrity(&copy), "ok");
-    let checks: i64 = copy
-        .query_row("SELECT count(*) FROM checks", [], |r| r.get(0))
-        .unwrap();
+    let checks = count(&copy, "SELECT count(*) FROM checks");
     assert!(checks >= 2, "the backup holds the first run's checks");
     // An existing file is never overwritten.
     let again = world.run(&["backup", backup.to_str().unwrap()]);

@@ -11,6 +11,17 @@ fn healthy() -> String {
     services(&[("shell", "command = [\"true\"]")])
 }
 
+/// `shell` passes and `db` is refused, under the title `vps-1`.
+fn one_of_two_failing() -> String {
+    format!(
+        "title = \"vps-1\"\n{}",
+        services(&[
+            ("shell", "command = [\"true\"]"),
+            ("db", &format!("tcp = \"127.0.0.1:{}\"", closed_port())),
+        ])
+    )
+}
+
 #[test]
 fn a_healthy_run_prints_nothing_and_stores_one_run() {
     let world = World::new(&healthy());
@@ -51,13 +62,7 @@ fn a_run_with_failures_still_exits_zero_and_prints_nothing() {
 
 #[test]
 fn dry_run_prints_the_report_and_writes_nothing() {
-    let world = World::new(&format!(
-        "title = \"vps-1\"\n{}",
-        services(&[
-            ("shell", "command = [\"true\"]"),
-            ("db", &format!("tcp = \"127.0.0.1:{}\"", closed_port())),
-        ])
-    ));
+    let world = World::new(&one_of_two_failing());
     let run = world.run(&["run", "--dry-run"]);
     assert_eq!(run.code, 0, "{run:?}");
     assert_contains(&run.stdout, "vps-1: 1 of 2 services failing");
@@ -145,11 +150,11 @@ fn a_database_from_a_newer_upcheck_is_refused() {
         &run.stderr,
         "schema version 99, newer than this upcheck understands (2)",
     );
-    let runs: i64 = world
-        .db()
-        .query_row("SELECT count(*) FROM runs", [], |r| r.get(0))
-        .unwrap();
-    assert_eq!(runs, 1, "nothing was written to the newer database");
+    assert_eq!(
+        world.count("SELECT count(*) FROM runs"),
+        1,
+        "nothing was written to the newer database"
+    );
 }
 
 #[test]
@@ -162,21 +167,17 @@ fn checks_are_stored_even_when_a_later_step_fails() {
             "injected panic after storing the checks",
         ),
     ] {
-        let run: crate::support::Run = world
-            .command(&[])
-            .env("UPCHECK_TEST_FAULT", fault)
-            .output()
-            .unwrap()
-            .into();
+        let run = world.run_env(&[], &[("UPCHECK_TEST_FAULT", fault)]);
         assert_eq!(run.code, 1, "{run:?}");
         assert_contains(&run.stderr, message);
     }
-    let db = world.db();
-    let checks: i64 = db
-        .query_row("SELECT count(*) FROM checks", [], |r| r.get(0))
-        .unwrap();
-    assert_eq!(checks, 2, "both runs' checks were stored");
-    let error: String = db
+    assert_eq!(
+        world.count("SELECT count(*) FROM checks"),
+        2,
+        "both runs' checks were stored"
+    );
+    let error: String = world
+        .db()
         .query_row("SELECT error FROM runs ORDER BY id LIMIT 1", [], |r| {
             r.get(0)
         })
@@ -206,10 +207,7 @@ fn two_runs_at_once_take_turns() {
     assert_eq!(runs.len(), 2);
     // The second began (took the lock) only after the first had finished.
     assert!(runs[1].0 >= runs[0].1, "runs overlapped: {runs:?}");
-    let checks: i64 = db
-        .query_row("SELECT count(*) FROM checks", [], |r| r.get(0))
-        .unwrap();
-    assert_eq!(checks, 2);
+    assert_eq!(world.count("SELECT count(*) FROM checks"), 2);
     assert_eq!(integrity(&db), "ok");
 }
 
@@ -234,13 +232,7 @@ fn a_run_that_cannot_get_the_lock_gives_up_with_a_clear_message() {
 
 #[test]
 fn status_reads_the_database_only() {
-    let world = World::new(&format!(
-        "title = \"vps-1\"\n{}",
-        services(&[
-            ("shell", "command = [\"true\"]"),
-            ("db", &format!("tcp = \"127.0.0.1:{}\"", closed_port())),
-        ])
-    ));
+    let world = World::new(&one_of_two_failing());
     // Before any run: every service unknown, and no database is created.
     let before = world.run(&["status"]);
     assert_eq!(before.code, 0, "{before:?}");

@@ -4,7 +4,7 @@
 
 use std::os::unix::fs::PermissionsExt;
 
-use crate::support::{Ca, SmtpOptions, SmtpServer, World, assert_contains, services};
+use crate::support::{SmtpServer, World, assert_contains, services};
 
 const PASSWORD: &str = "Sentinel-pa55-7f3a";
 const WRONG: &str = "Sentinel-wrong-91c2";
@@ -15,23 +15,13 @@ fn chmod(world: &World, name: &str, mode: u32) {
 
 #[test]
 fn the_smtp_password_appears_nowhere_upcheck_writes() {
-    let ca = Ca::new();
     let world = World::new("");
-    let (cert, key) = ca.issue_files(world.dir.path());
-    world.write("ca.pem", &ca.pem);
-    world.write("smtp-password", &format!("{PASSWORD}\n"));
-    let smtp = SmtpServer::start(SmtpOptions {
-        starttls: Some((cert, key)),
-        auth: Some(("upcheck".into(), PASSWORD.into())),
-    });
+    let smtp = SmtpServer::starttls_with_auth(&world, PASSWORD);
     world.write(
         "upcheck.toml",
         &format!(
-            "title = \"vps-1\"\nalert_after = 1\nstatus_page = \"status.html\"\nprometheus_textfile = \"upcheck.prom\"\n\
-             [email]\nto = [\"ops@example.com\"]\nfrom = \"upcheck@example.com\"\n\
-             smtp_host = \"127.0.0.1\"\nsmtp_port = {}\nsmtp_tls = \"starttls\"\nsmtp_ca_file = \"ca.pem\"\n\
-             smtp_user = \"upcheck\"\nsmtp_password_file = \"smtp-password\"\n\n{}",
-            smtp.port,
+            "title = \"vps-1\"\nalert_after = 1\nstatus_page = \"status.html\"\nprometheus_textfile = \"upcheck.prom\"\n{}{}",
+            smtp.starttls_email_config(),
             services(&[("api", "command = [\"false\"]")])
         ),
     );
