@@ -17,6 +17,10 @@ mod probe;
 mod process;
 mod publish;
 mod render;
+/// The seeded generator the unit and integration tests share.
+#[cfg(test)]
+#[path = "../tests/it/support/rng.rs"]
+mod rng;
 mod run;
 mod store;
 mod timefmt;

@@ -10,6 +10,7 @@ use super::schema::SCHEMA_VERSION;
 use crate::alert::{AlertState, Decision, Notice};
 use crate::check::{CheckResult, Status};
 use crate::config::AlertCommand;
+use crate::rng::Rng;
 use crate::timefmt::{iso, parse_iso};
 use crate::watchdog::RestartAttempt;
 
@@ -102,26 +103,13 @@ fn a_run_is_recorded_with_its_state_and_due_notifications() {
     );
 }
 
-/// A tiny deterministic generator: the property tests need variety, not a crate.
-struct Lcg(u64);
-
-impl Lcg {
-    fn next(&mut self, below: u64) -> u64 {
-        self.0 = self
-            .0
-            .wrapping_mul(6364136223846793005)
-            .wrapping_add(1442695040888963407);
-        (self.0 >> 33) % below
-    }
-}
-
 /// Appends a random history (3 services, `runs` runs at random times within
 /// the last 40 days, in time order) through `record_run`.
 fn random_history(store: &mut Store, seed: u64, runs: usize) {
-    let mut rng = Lcg(seed);
+    let mut rng = Rng::new(seed);
     let now = Utc::now();
     let mut offsets: Vec<i64> = (0..runs)
-        .map(|_| rng.next(40 * 86_400_000) as i64)
+        .map(|_| rng.below(40 * 86_400_000) as i64)
         .collect();
     offsets.sort_unstable_by(|a, b| b.cmp(a));
     for offset in offsets {
@@ -130,9 +118,9 @@ fn random_history(store: &mut Store, seed: u64, runs: usize) {
         let mut results = Vec::new();
         let mut decisions = Vec::new();
         for service in ["a", "b", "c"] {
-            let status = Status::STORED[rng.next(4) as usize];
+            let status = Status::STORED[rng.below(4) as usize];
             let mut r = result(service, &iso(at), status);
-            r.response_ms = Some(rng.next(3000));
+            r.response_ms = Some(rng.below(3000));
             decisions.push(Decision {
                 service: service.into(),
                 state: AlertState {
