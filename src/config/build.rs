@@ -1,0 +1,455 @@
+//! From the serde mirror to the plain [`Config`]: every default applied, every
+//! path resolved against the config's folder, and the checks that need more
+//! than one value (a service's kind, keys that do not apply, duplicate names).
+//! The mirror is read, not consumed: what the `Config` keeps is copied.
+
+use std::collections::HashSet;
+use std::ops::Range;
+use std::path::Path;
+use std::time::Duration;
+
+use toml::Spanned;
+
+use super::file::{
+    AlertKind, HttpUrl, Located, RawAlertCommand, RawConfig, RawEmail, RawHeartbeat, RawService,
+    TransportKind,
+};
+use super::{
+    AlertCommand, CommandTarget, Config, Email, Fault, Heartbeat, HttpTarget, PasswordSource,
+    Restart, Service, Smtp, SmtpTls, Target, Transport,
+};
+use crate::alert::{AlertPolicy, Notice, Remind};
+
+/// What an `[[alert_command]]` without `on` runs for: everything.
+const EVERY_ALERT_KIND: [AlertKind; 4] = [
+    AlertKind::Down,
+    AlertKind::Reminder,
+    AlertKind::Recovery,
+    AlertKind::Fallback,
+];
+
+/// The whole config; the first mistake found is the one reported, in this
+/// order: `parallel`, the services in file order, `[email]`, `title`.
+pub(super) fn build(
+    raw: &RawConfig,
+    path: &Path,
+    dir: &Path,
+    fault: Option<Fault>,
+) -> Result<Config, Located> {
+    let resolve = |p: &str| dir.join(p);
+    let host = host_name();
+    let parallel = parallel(raw.parallel.as_ref())?;
+    let heartbeat = raw.heartbeat.as_ref().map(heartbeat);
+    let alert_commands = raw
+        .alert_command
+        .iter()
+        .map(|c| alert_command(c, dir))
+        .collect();
+    let services = services(raw, dir)?;
+    let email = raw.email.as_ref().map(|e| email(e, dir)).transpose()?;
+    let title = title(raw.title.as_ref())?.unwrap_or_else(|| host.clone());
+    Ok(Config {
+        path: path.to_path_buf(),
+        title,
+        host,
+        database: resolve(raw.database.as_deref().unwrap_or("upcheck.db")),
+        parallel,
+        run_timeout: raw.run_timeout.map_or(Duration::from_secs(240), |d| d.0),
+        lock_timeout: raw.lock_timeout.map_or(Duration::from_secs(30), |d| d.0),
+        retention: raw
+            .retention
+            .map_or(Duration::from_secs(90 * 86_400), |d| d.0),
+        email,
+        heartbeat,
+        alert_commands,
+        status_page: raw.status_page.as_deref().map(resolve),
+        prometheus_textfile: raw.prometheus_textfile.as_deref().map(resolve),
+        services,
+        fault,
+        warnings: Vec::new(),
+    })
+}
+
+fn at(span: Range<usize>, key: impl Into<String>, message: impl Into<String>) -> Located {
+    Located {
+        span: Some(span),
+        key: Some(key.into()),
+        message: message.into(),
+    }
+}
+
+/// The first key in `keys` that is set.
+fn first_set<const N: usize>(keys: [(&'static str, bool); N]) -> Option<&'static str> {
+    keys.into_iter().find_map(|(key, set)| set.then_some(key))
+}
+
+/// Probes in flight at once: 32 unless set.
+fn parallel(parallel: Option<&Spanned<i64>>) -> Result<usize, Located> {
+    let Some(p) = parallel else {
+        return Ok(32);
+    };
+    match usize::try_from(*p.get_ref()) {
+        Ok(n) if n >= 1 => Ok(n),
+        _ => Err(at(p.span(), "parallel", "must be 1 or more")),
+    }
+}
+
+/// The title when set and not blank; it is a label like a service name.
+fn title(title: Option<&Spanned<String>>) -> Result<Option<String>, Located> {
+    let Some(title) = title else {
+        return Ok(None);
+    };
+    if let Some(problem) = label_problem(title.get_ref()) {
+        return Err(at(title.span(), "title", problem));
+    }
+    Ok(Some(title.get_ref().clone()).filter(|t| !t.trim().is_empty()))
+}
+
+fn heartbeat(h: &RawHeartbeat) -> Heartbeat {
+    Heartbeat {
+        url: h.url.0.clone(),
+        fail_url: h.fail_url.as_ref().map(|u| u.0.clone()),
+        timeout: h.timeout.map_or(Duration::from_secs(10), |d| d.0),
+    }
+}
+
+fn alert_command(c: &RawAlertCommand, dir: &Path) -> AlertCommand {
+    let on = c.on.as_deref().unwrap_or(&EVERY_ALERT_KIND);
+    AlertCommand {
+        argv: resolve_program(c.command.0.clone(), dir),
+        on_fallback: on.iter().any(|k| matches!(k, AlertKind::Fallback)),
+        on: on
+            .iter()
+            .filter_map(|k| match k {
+                AlertKind::Down => Some(Notice::Down),
+                AlertKind::Reminder => Some(Notice::Reminder),
+                AlertKind::Recovery => Some(Notice::Recovery),
+                AlertKind::Fallback => None,
+            })
+            .collect(),
+        timeout: c.timeout.map_or(Duration::from_secs(30), |d| d.0),
+        dir: dir.to_path_buf(),
+    }
+}
+
+/// Every `[[service]]`, in file order, each with a name of its own.
+fn services(raw: &RawConfig, dir: &Path) -> Result<Vec<Service>, Located> {
+    let mut seen = HashSet::new();
+    raw.service
+        .iter()
+        .enumerate()
+        .map(|(i, s)| service(i, s, raw, dir, &mut seen))
+        .collect()
+}
+
+/// One `[[service]]`: what it leaves unset comes from the top level
+/// (`defaults`). Its mistakes are reported at its name, under the key at fault.
+fn service(
+    index: usize,
+    s: &RawService,
+    defaults: &RawConfig,
+    dir: &Path,
+    seen: &mut HashSet<String>,
+) -> Result<Service, Located> {
+    let key = |k: &str| format!("service[{}].{k}", index + 1);
+    let name_span = s.name.span();
+    let name = s.name.get_ref();
+    if let Some(problem) = name_problem(name, seen) {
+        return Err(at(name_span, key("name"), problem));
+    }
+    if let Some(k) = stray_http_key(s) {
+        let message = format!("`{k}` applies only to `url` checks");
+        return Err(at(name_span, key(k), message));
+    }
+    let Some(target) = target(s, defaults, dir) else {
+        let message = format!("service {name:?} needs exactly one of `url`, `tcp` or `command`");
+        return Err(at(name_span, key("name"), message));
+    };
+    if let Some(k) = stray_restart_key(s) {
+        return Err(at(name_span, key(k), format!("`{k}` needs `restart` too")));
+    }
+    Ok(Service {
+        name: name.clone(),
+        target,
+        timeout: s
+            .timeout
+            .or(defaults.timeout)
+            .map_or(Duration::from_secs(10), |d| d.0),
+        policy: policy(s, defaults),
+        restart: restart(s, dir),
+    })
+}
+
+/// Why `name` cannot name a service, if it cannot: blank, not one line of
+/// visible text, or already taken. Marks it taken.
+fn name_problem(name: &str, seen: &mut HashSet<String>) -> Option<String> {
+    if name.trim().is_empty() {
+        return Some("a service needs a non-empty name".to_string());
+    }
+    if let Some(problem) = label_problem(name) {
+        return Some(problem);
+    }
+    if !seen.insert(name.to_string()) {
+        return Some(format!("duplicate service name {name:?}"));
+    }
+    None
+}
+
+/// The first key set that only a `url` check uses, when this is not one.
+fn stray_http_key(s: &RawService) -> Option<&'static str> {
+    if s.url.is_some() {
+        return None;
+    }
+    first_set([
+        ("method", s.method.is_some()),
+        ("headers", !s.headers.is_empty()),
+        ("expect_status", s.expect_status.is_some()),
+        ("body_contains", s.body_contains.is_some()),
+        ("slow_after", s.slow_after.is_some()),
+        ("cert_warn", s.cert_warn.is_some()),
+        ("ca_file", s.ca_file.is_some()),
+    ])
+}
+
+/// The first watchdog key set without `restart` itself.
+fn stray_restart_key(s: &RawService) -> Option<&'static str> {
+    if s.restart.is_some() {
+        return None;
+    }
+    first_set([
+        ("restart_after", s.restart_after.is_some()),
+        ("restart_limit", s.restart_limit.is_some()),
+        ("restart_window", s.restart_window.is_some()),
+        ("restart_timeout", s.restart_timeout.is_some()),
+    ])
+}
+
+/// What the service probes; `None` unless exactly one of `url`, `tcp` or
+/// `command` is set.
+fn target(s: &RawService, defaults: &RawConfig, dir: &Path) -> Option<Target> {
+    match (&s.url, &s.tcp, &s.command) {
+        (Some(url), None, None) => Some(Target::Http(http_target(url, s, defaults, dir))),
+        (None, Some(addr), None) => Some(Target::Tcp(addr.0.clone())),
+        (None, None, Some(argv)) => Some(Target::Command(CommandTarget {
+            argv: resolve_program(argv.0.clone(), dir),
+            dir: dir.to_path_buf(),
+        })),
+        _ => None,
+    }
+}
+
+fn http_target(url: &HttpUrl, s: &RawService, defaults: &RawConfig, dir: &Path) -> HttpTarget {
+    HttpTarget {
+        url: url.0.clone(),
+        method: s
+            .method
+            .as_ref()
+            .map_or_else(|| "GET".to_string(), |m| m.0.clone()),
+        headers: s
+            .headers
+            .iter()
+            .map(|(k, v)| (k.clone(), v.0.clone()))
+            .collect(),
+        expect_status: s.expect_status.iter().flatten().map(|c| c.0).collect(),
+        body_contains: s.body_contains.clone(),
+        slow_after: s.slow_after.or(defaults.slow_after).map(|d| d.0),
+        cert_warn: s
+            .cert_warn
+            .or(defaults.cert_warn)
+            .map_or(Duration::from_secs(14 * 86_400), |d| d.0),
+        ca_file: s
+            .ca_file
+            .as_deref()
+            .or(defaults.ca_file.as_deref())
+            .map(|f| dir.join(f)),
+    }
+}
+
+fn policy(s: &RawService, defaults: &RawConfig) -> AlertPolicy {
+    AlertPolicy {
+        alert_after: s.alert_after.or(defaults.alert_after).map_or(2, |c| c.0),
+        recover_after: s
+            .recover_after
+            .or(defaults.recover_after)
+            .map_or(1, |c| c.0),
+        remind: s
+            .remind
+            .or(defaults.remind)
+            .map_or(Remind::Exponential, |r| r.0),
+        notify_recovery: s
+            .notify_recovery
+            .or(defaults.notify_recovery)
+            .unwrap_or(true),
+    }
+}
+
+/// The watchdog, when `restart` is set.
+fn restart(s: &RawService, dir: &Path) -> Option<Restart> {
+    let argv = s.restart.as_ref()?;
+    Some(Restart {
+        argv: resolve_program(argv.0.clone(), dir),
+        after: s.restart_after.map_or(2, |c| c.0),
+        limit: s.restart_limit.map_or(3, |c| c.0),
+        window: s.restart_window.map_or(Duration::from_secs(3600), |d| d.0),
+        timeout: s.restart_timeout.map_or(Duration::from_secs(60), |d| d.0),
+        dir: dir.to_path_buf(),
+    })
+}
+
+/// `[email]`. Transport mistakes are reported at `transport`, or at `from`
+/// when the transport is the default SMTP.
+fn email(e: &RawEmail, dir: &Path) -> Result<Email, Located> {
+    let to = e.to.get_ref();
+    if to.is_empty() || to.iter().any(|a| a.trim().is_empty()) {
+        return Err(at(e.to.span(), "email.to", "needs at least one address"));
+    }
+    let from = e.from.get_ref();
+    if from.trim().is_empty() {
+        return Err(at(e.from.span(), "email.from", "needs an address"));
+    }
+    let (kind, kind_span) = match &e.transport {
+        Some(t) => (*t.get_ref(), t.span()),
+        None => (TransportKind::Smtp, e.from.span()),
+    };
+    check_transport_keys(e, kind, kind_span.clone())?;
+    let transport = match kind {
+        TransportKind::Sendmail => Transport::Sendmail,
+        TransportKind::File => Transport::File(dir.join(e.outbox.as_deref().unwrap_or("outbox"))),
+        TransportKind::Smtp => Transport::Smtp(smtp(e, kind_span, dir)?),
+    };
+    Ok(Email {
+        to: to.clone(),
+        from: from.clone(),
+        transport,
+    })
+}
+
+/// Refuses a key the chosen transport does not use: an `smtp_*` key without
+/// SMTP, `outbox` without "file".
+fn check_transport_keys(
+    e: &RawEmail,
+    kind: TransportKind,
+    kind_span: Range<usize>,
+) -> Result<(), Located> {
+    let stray_smtp_key = first_set([
+        ("smtp_host", e.smtp_host.is_some()),
+        ("smtp_port", e.smtp_port.is_some()),
+        ("smtp_tls", e.smtp_tls.is_some()),
+        ("smtp_user", e.smtp_user.is_some()),
+        ("smtp_password_env", e.smtp_password_env.is_some()),
+        ("smtp_password_file", e.smtp_password_file.is_some()),
+        ("smtp_ca_file", e.smtp_ca_file.is_some()),
+        ("smtp_timeout", e.smtp_timeout.is_some()),
+    ]);
+    if let (true, Some(k)) = (kind != TransportKind::Smtp, stray_smtp_key) {
+        return Err(at(
+            kind_span,
+            format!("email.{k}"),
+            "applies only to transport = \"smtp\"",
+        ));
+    }
+    if kind != TransportKind::File && e.outbox.is_some() {
+        return Err(at(
+            kind_span,
+            "email.outbox",
+            "applies only to transport = \"file\"",
+        ));
+    }
+    Ok(())
+}
+
+/// `transport = "smtp"`: the port follows from the TLS mode unless set.
+fn smtp(e: &RawEmail, kind_span: Range<usize>, dir: &Path) -> Result<Smtp, Located> {
+    let host = e
+        .smtp_host
+        .clone()
+        .filter(|h| !h.trim().is_empty())
+        .ok_or_else(|| {
+            at(
+                kind_span.clone(),
+                "email.smtp_host",
+                "transport \"smtp\" needs smtp_host",
+            )
+        })?;
+    let tls = e.smtp_tls.unwrap_or(SmtpTls::Starttls);
+    Ok(Smtp {
+        host,
+        port: e.smtp_port.unwrap_or(match tls {
+            SmtpTls::Starttls => 587,
+            SmtpTls::Tls => 465,
+            SmtpTls::None => 25,
+        }),
+        tls,
+        user: e.smtp_user.clone(),
+        password: smtp_password(e, kind_span, dir)?,
+        ca_file: e.smtp_ca_file.as_ref().map(|f| dir.join(f)),
+        timeout: e.smtp_timeout.map_or(Duration::from_secs(30), |d| d.0),
+    })
+}
+
+/// Where the SMTP password will be read from: an environment variable or a
+/// file, not both, and only with a user to log in as.
+fn smtp_password(
+    e: &RawEmail,
+    kind_span: Range<usize>,
+    dir: &Path,
+) -> Result<Option<PasswordSource>, Located> {
+    let password = match (&e.smtp_password_env, &e.smtp_password_file) {
+        (Some(_), Some(_)) => {
+            return Err(at(
+                kind_span,
+                "email.smtp_password_file",
+                "set smtp_password_env or smtp_password_file, not both",
+            ));
+        }
+        (Some(var), None) => Some(PasswordSource::Env(var.clone())),
+        (None, Some(file)) => Some(PasswordSource::File(dir.join(file))),
+        (None, None) => None,
+    };
+    if password.is_some() && e.smtp_user.is_none() {
+        return Err(at(
+            kind_span,
+            "email.smtp_user",
+            "a password needs smtp_user too",
+        ));
+    }
+    Ok(password)
+}
+
+/// Longest service name or title: they head table rows and email subjects.
+const MAX_LABEL_CHARS: usize = 100;
+
+/// Service names and the title are one-line labels in subjects, tables,
+/// metrics and the database: no control characters (a newline would break
+/// the text email's table), no invisible ones that reorder or hide text.
+fn label_problem(label: &str) -> Option<String> {
+    if label.chars().count() > MAX_LABEL_CHARS {
+        return Some(format!("longer than {MAX_LABEL_CHARS} characters"));
+    }
+    let bad = label.chars().find(|c| {
+        c.is_control() || (c.is_whitespace() && *c != ' ') || crate::check::is_invisible(*c)
+    })?;
+    Some(format!(
+        "contains the character {:?} (U+{:04X}): names and titles are one line of visible text",
+        bad, bad as u32
+    ))
+}
+
+/// `./check.sh` means the one beside the config, not in cron's working directory;
+/// a bare name is looked up in PATH as usual.
+fn resolve_program(mut argv: Vec<String>, dir: &Path) -> Vec<String> {
+    let program = Path::new(&argv[0]);
+    if program.is_relative() && argv[0].contains('/') {
+        argv[0] = dir.join(program).to_string_lossy().into_owned();
+    }
+    argv
+}
+
+fn host_name() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .or_else(|_| std::fs::read_to_string("/etc/hostname"))
+        .map(|h| h.trim().to_string())
+        .ok()
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "localhost".to_string())
+}

@@ -1,0 +1,348 @@
+//! The private serde mirror of `upcheck.toml` (`Raw*`), and `parse`: text →
+//! mirror. Values that can be checked on their own are checked while
+//! deserializing, so toml reports them with their span; [`Located`] turns
+//! that span into the line of a [`ConfigError`].
+
+use std::collections::BTreeMap;
+use std::ops::Range;
+use std::path::Path;
+use std::time::Duration;
+
+use serde::Deserialize;
+use serde::de::{self, Deserializer};
+use toml::Spanned;
+
+use super::secrets::redacted_url;
+use super::{ConfigError, SmtpTls};
+use crate::alert::Remind;
+use crate::timefmt::parse_duration;
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawConfig {
+    pub(super) title: Option<Spanned<String>>,
+    pub(super) database: Option<String>,
+    pub(super) timeout: Option<Dur>,
+    pub(super) parallel: Option<Spanned<i64>>,
+    pub(super) run_timeout: Option<Dur>,
+    pub(super) lock_timeout: Option<Dur>,
+    pub(super) retention: Option<Dur>,
+    pub(super) status_page: Option<String>,
+    pub(super) prometheus_textfile: Option<String>,
+    // Defaults for every service, each overridable in a [[service]].
+    pub(super) alert_after: Option<Count>,
+    pub(super) recover_after: Option<Count>,
+    pub(super) remind: Option<RemindValue>,
+    pub(super) notify_recovery: Option<bool>,
+    pub(super) slow_after: Option<Dur>,
+    pub(super) cert_warn: Option<Dur>,
+    pub(super) ca_file: Option<String>,
+    pub(super) email: Option<RawEmail>,
+    pub(super) heartbeat: Option<RawHeartbeat>,
+    #[serde(default)]
+    pub(super) alert_command: Vec<RawAlertCommand>,
+    #[serde(default)]
+    pub(super) service: Vec<RawService>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawHeartbeat {
+    pub(super) url: HttpUrl,
+    pub(super) fail_url: Option<HttpUrl>,
+    pub(super) timeout: Option<Dur>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawAlertCommand {
+    pub(super) command: Argv,
+    pub(super) on: Option<Vec<AlertKind>>,
+    pub(super) timeout: Option<Dur>,
+}
+
+/// The kinds an alert command may ask for.
+#[derive(Deserialize, Clone, Copy)]
+#[serde(rename_all = "lowercase")]
+pub(super) enum AlertKind {
+    Down,
+    Reminder,
+    Recovery,
+    Fallback,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawService {
+    pub(super) name: Spanned<String>,
+    pub(super) url: Option<HttpUrl>,
+    pub(super) tcp: Option<TcpAddr>,
+    pub(super) command: Option<Argv>,
+    pub(super) method: Option<Method>,
+    #[serde(default)]
+    pub(super) headers: BTreeMap<String, HeaderValue>,
+    pub(super) expect_status: Option<Vec<StatusCode>>,
+    pub(super) body_contains: Option<String>,
+    pub(super) timeout: Option<Dur>,
+    pub(super) alert_after: Option<Count>,
+    pub(super) recover_after: Option<Count>,
+    pub(super) remind: Option<RemindValue>,
+    pub(super) notify_recovery: Option<bool>,
+    pub(super) slow_after: Option<Dur>,
+    pub(super) cert_warn: Option<Dur>,
+    pub(super) ca_file: Option<String>,
+    pub(super) restart: Option<Argv>,
+    pub(super) restart_after: Option<Count>,
+    pub(super) restart_limit: Option<Count>,
+    pub(super) restart_window: Option<Dur>,
+    pub(super) restart_timeout: Option<Dur>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawEmail {
+    pub(super) to: Spanned<Vec<String>>,
+    pub(super) from: Spanned<String>,
+    pub(super) transport: Option<Spanned<TransportKind>>,
+    pub(super) smtp_host: Option<String>,
+    pub(super) smtp_port: Option<u16>,
+    pub(super) smtp_tls: Option<SmtpTls>,
+    pub(super) smtp_user: Option<String>,
+    pub(super) smtp_password_env: Option<String>,
+    pub(super) smtp_password_file: Option<String>,
+    pub(super) smtp_ca_file: Option<String>,
+    pub(super) smtp_timeout: Option<Dur>,
+    pub(super) outbox: Option<String>,
+}
+
+#[derive(Deserialize, Clone, Copy, PartialEq)]
+#[serde(rename_all = "lowercase")]
+pub(super) enum TransportKind {
+    Smtp,
+    Sendmail,
+    File,
+}
+
+/// Parses a value with `parse`, turning its error into a serde error so toml
+/// attaches the span of the offending value.
+fn from_str<'de, D, T>(d: D, parse: impl FnOnce(&str) -> Result<T, String>) -> Result<T, D::Error>
+where
+    D: Deserializer<'de>,
+{
+    let s = String::deserialize(d)?;
+    parse(&s).map_err(de::Error::custom)
+}
+
+/// A positive duration.
+#[derive(Clone, Copy)]
+pub(super) struct Dur(pub(super) Duration);
+
+impl<'de> Deserialize<'de> for Dur {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        from_str(d, |s| {
+            let dur = parse_duration(s)?;
+            if dur.is_zero() {
+                return Err(format!("{s:?} must be greater than zero"));
+            }
+            Ok(Dur(dur))
+        })
+    }
+}
+
+/// A run count: 1 or more.
+#[derive(Clone, Copy)]
+pub(super) struct Count(pub(super) u32);
+
+impl<'de> Deserialize<'de> for Count {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let n = i64::deserialize(d)?;
+        match u32::try_from(n) {
+            Ok(n) if n >= 1 => Ok(Count(n)),
+            _ => Err(de::Error::custom(format!(
+                "must be a whole number of runs, 1 or more (got {n})"
+            ))),
+        }
+    }
+}
+
+#[derive(Clone, Copy)]
+pub(super) struct RemindValue(pub(super) Remind);
+
+impl<'de> Deserialize<'de> for RemindValue {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        from_str(d, |s| match s {
+            "exponential" => Ok(RemindValue(Remind::Exponential)),
+            "never" => Ok(RemindValue(Remind::Never)),
+            other => match parse_duration(other) {
+                Ok(dur) if !dur.is_zero() => Ok(RemindValue(Remind::Every(dur))),
+                _ => Err(format!(
+                    "expected \"exponential\", \"never\" or a duration like \"6h\", got {other:?}"
+                )),
+            },
+        })
+    }
+}
+
+pub(super) struct HttpUrl(pub(super) String);
+
+impl<'de> Deserialize<'de> for HttpUrl {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        from_str(d, |s| {
+            let bad = |why: &str| format!("invalid URL {:?}: {why}", redacted_url(s));
+            if !s.contains("://") {
+                return Err(bad("it needs http:// or https://"));
+            }
+            let uri: ureq::http::Uri = s.parse().map_err(|e| bad(&format!("{e}")))?;
+            match uri.scheme_str() {
+                Some("http" | "https") => {}
+                Some(other) => return Err(bad(&format!("scheme {other:?} is not http or https"))),
+                None => return Err(bad("it needs http:// or https://")),
+            }
+            if uri.host().is_none_or(str::is_empty) {
+                return Err(bad("it has no host"));
+            }
+            Ok(HttpUrl(s.to_string()))
+        })
+    }
+}
+
+pub(super) struct TcpAddr(pub(super) String);
+
+impl<'de> Deserialize<'de> for TcpAddr {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        from_str(d, |s| {
+            let bad =
+                || format!("invalid address {s:?}: expected host:port, e.g. \"127.0.0.1:5432\"");
+            let (host, port) = s.rsplit_once(':').ok_or_else(bad)?;
+            let host = host
+                .strip_prefix('[')
+                .and_then(|h| h.strip_suffix(']'))
+                .unwrap_or(host);
+            if host.is_empty() || host.contains(['/', ' ']) {
+                return Err(bad());
+            }
+            match port.parse::<u16>() {
+                Ok(p) if p > 0 => Ok(TcpAddr(s.to_string())),
+                _ => Err(bad()),
+            }
+        })
+    }
+}
+
+pub(super) struct Argv(pub(super) Vec<String>);
+
+impl<'de> Deserialize<'de> for Argv {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let argv = Vec::<String>::deserialize(d)?;
+        if argv.first().is_none_or(|p| p.trim().is_empty()) {
+            return Err(de::Error::custom(
+                "expected a program and its arguments, e.g. [\"/usr/local/bin/check-backup\", \"--max-age\", \"26h\"]",
+            ));
+        }
+        Ok(Argv(argv))
+    }
+}
+
+pub(super) struct Method(pub(super) String);
+
+impl<'de> Deserialize<'de> for Method {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        from_str(d, |s| {
+            let m = s.to_ascii_uppercase();
+            match ureq::http::Method::from_bytes(m.as_bytes()) {
+                Ok(_) if !m.is_empty() => Ok(Method(m)),
+                _ => Err(format!("invalid HTTP method {s:?}")),
+            }
+        })
+    }
+}
+
+pub(super) struct HeaderValue(pub(super) String);
+
+impl<'de> Deserialize<'de> for HeaderValue {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        from_str(d, |s| {
+            ureq::http::HeaderValue::from_str(s)
+                .map(|_| HeaderValue(s.to_string()))
+                .map_err(|_| {
+                    "header values may not contain control characters or newlines".to_string()
+                })
+        })
+    }
+}
+
+pub(super) struct StatusCode(pub(super) u16);
+
+impl<'de> Deserialize<'de> for StatusCode {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let n = i64::deserialize(d)?;
+        match u16::try_from(n) {
+            Ok(n @ 100..=599) => Ok(StatusCode(n)),
+            _ => Err(de::Error::custom(format!(
+                "{n} is not an HTTP status code (100 to 599)"
+            ))),
+        }
+    }
+}
+
+/// Where in the text an error sits, and under which key.
+pub(super) struct Located {
+    pub(super) span: Option<Range<usize>>,
+    pub(super) key: Option<String>,
+    pub(super) message: String,
+}
+
+impl Located {
+    /// The error as the user sees it, the span turned into a line number.
+    pub(super) fn into_error(self, file: &Path, text: &str) -> ConfigError {
+        ConfigError {
+            file: file.to_path_buf(),
+            line: self
+                .span
+                .map(|s| text[..s.start.min(text.len())].matches('\n').count() + 1),
+            key: self.key,
+            message: self.message,
+        }
+    }
+}
+
+/// The text as the mirror, or its first TOML syntax error, unknown key or
+/// value that is wrong on its own.
+pub(super) fn parse(text: &str) -> Result<RawConfig, Located> {
+    let deserializer = toml::Deserializer::parse(text).map_err(|e| Located {
+        span: e.span(),
+        key: None,
+        message: e.message().trim().to_string(),
+    })?;
+    serde_path_to_error::deserialize(deserializer).map_err(|e| {
+        let key = key_path(e.path());
+        let inner = e.into_inner();
+        Located {
+            span: inner.span(),
+            key,
+            message: inner.message().trim().to_string(),
+        }
+    })
+}
+
+/// `service[3].timeout` (1-based: "the third [[service]]").
+fn key_path(path: &serde_path_to_error::Path) -> Option<String> {
+    use serde_path_to_error::Segment;
+    let mut out = String::new();
+    for seg in path.iter() {
+        match seg {
+            Segment::Seq { index } => out.push_str(&format!("[{}]", index + 1)),
+            // toml::Spanned's own wrapper is not a key the user wrote.
+            Segment::Map { key } if key.starts_with("$__serde_spanned") => {}
+            Segment::Map { key } => {
+                if !out.is_empty() {
+                    out.push('.');
+                }
+                out.push_str(key);
+            }
+            Segment::Enum { variant } => out.push_str(&format!("::{variant}")),
+            Segment::Unknown => {}
+        }
+    }
+    (!out.is_empty()).then_some(out)
+}

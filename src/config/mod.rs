@@ -1,0 +1,343 @@
+//! Finding, reading and validating `upcheck.toml` into one plain [`Config`]:
+//! every default applied, every path absolute, every mistake reported with
+//! file, line and key. The only module that reads environment variables.
+//! Here: the validated types and loading; `file` parses, `build` validates.
+
+mod build;
+mod file;
+mod secrets;
+#[cfg(test)]
+mod tests;
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use anyhow::{Context, Result, anyhow};
+use serde::Deserialize;
+
+use crate::alert::AlertPolicy;
+use file::Located;
+pub use secrets::redacted_url;
+
+/// Where the config is looked for when `--config` is not given.
+pub const CONFIG_ENV: &str = "UPCHECK_CONFIG";
+const DEFAULT_LOCATIONS: [&str; 2] = ["upcheck.toml", "/etc/upcheck/upcheck.toml"];
+
+/// Everything a run needs to know, validated. No serde or clap types in here.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// The file this came from (absolute).
+    pub path: PathBuf,
+    /// Report title; the host name unless set.
+    pub title: String,
+    /// The host upcheck runs on, for footers and fallback alerts.
+    pub host: String,
+    /// The SQLite history (absolute).
+    pub database: PathBuf,
+    /// Probes in flight at once.
+    pub parallel: usize,
+    /// No run lasts longer than this: probes still running are recorded as timeouts.
+    pub run_timeout: Duration,
+    /// How long a run waits for a previous one to finish before giving up.
+    pub lock_timeout: Duration,
+    /// Raw checks older than this are deleted.
+    pub retention: Duration,
+    /// Where reports go; `None` when there is no `[email]` section.
+    pub email: Option<Email>,
+    pub heartbeat: Option<Heartbeat>,
+    pub alert_commands: Vec<AlertCommand>,
+    /// Where to write the static status page after every run.
+    pub status_page: Option<PathBuf>,
+    /// Where to write the Prometheus textfile after every run.
+    pub prometheus_textfile: Option<PathBuf>,
+    /// In config-file order.
+    pub services: Vec<Service>,
+    /// Test-only fault injection; always `None` in release builds.
+    pub fault: Option<Fault>,
+    /// Said on stderr by every command: secrets that other users can read.
+    pub warnings: Vec<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Service {
+    pub name: String,
+    pub target: Target,
+    pub timeout: Duration,
+    pub policy: AlertPolicy,
+    /// What to run when it keeps failing (the watchdog), if anything.
+    pub restart: Option<Restart>,
+}
+
+/// The watchdog: after `after` failing runs in a row, run `argv`, at most
+/// `limit` times per `window`, each bounded by `timeout`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Restart {
+    pub argv: Vec<String>,
+    pub after: u32,
+    pub limit: u32,
+    pub window: Duration,
+    pub timeout: Duration,
+    /// The config's folder, as for command checks.
+    pub dir: PathBuf,
+}
+
+/// `[heartbeat]`: a dead-man's switch pinged after every run.
+#[derive(Debug, Clone)]
+pub struct Heartbeat {
+    /// Requested after every completed run.
+    pub url: String,
+    /// Requested after a failed run, when set.
+    pub fail_url: Option<String>,
+    pub timeout: Duration,
+}
+
+/// `[[alert_command]]`: run once per due notification of the kinds in `on`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AlertCommand {
+    pub argv: Vec<String>,
+    /// The per-service notices it runs for.
+    pub on: Vec<crate::alert::Notice>,
+    /// Whether it also runs for the fallback alert (upcheck itself failed).
+    pub on_fallback: bool,
+    pub timeout: Duration,
+    pub dir: PathBuf,
+}
+
+impl AlertCommand {
+    /// How the database names this command: its argv as JSON.
+    pub fn key(&self) -> String {
+        serde_json::to_string(&self.argv).unwrap_or_default()
+    }
+}
+
+/// What to probe, and what counts as passing.
+#[derive(Debug, Clone)]
+pub enum Target {
+    Http(HttpTarget),
+    /// `host:port`, connected to with a plain TCP handshake.
+    Tcp(String),
+    Command(CommandTarget),
+}
+
+#[derive(Debug, Clone)]
+pub struct HttpTarget {
+    pub url: String,
+    pub method: String,
+    pub headers: Vec<(String, String)>,
+    /// Empty: any 2xx or 3xx.
+    pub expect_status: Vec<u16>,
+    pub body_contains: Option<String>,
+    pub slow_after: Option<Duration>,
+    /// https only: a certificate expiring sooner than this is degraded.
+    pub cert_warn: Duration,
+    /// PEM roots to trust instead of the built-in Mozilla set (internal CAs).
+    pub ca_file: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone)]
+pub struct CommandTarget {
+    /// argv; `argv[0]` is resolved against the config folder when it is a relative path.
+    pub argv: Vec<String>,
+    /// The config's folder: relative arguments work the same from cron or a shell.
+    pub dir: PathBuf,
+}
+
+#[derive(Debug, Clone)]
+pub struct Email {
+    pub to: Vec<String>,
+    pub from: String,
+    pub transport: Transport,
+}
+
+#[derive(Debug, Clone)]
+pub enum Transport {
+    Smtp(Smtp),
+    Sendmail,
+    /// Each message as an `.eml` file in this folder.
+    File(PathBuf),
+}
+
+#[derive(Debug, Clone)]
+pub struct Smtp {
+    pub host: String,
+    pub port: u16,
+    pub tls: SmtpTls,
+    pub user: Option<String>,
+    pub password: Option<PasswordSource>,
+    /// PEM roots to trust for the server's certificate (a private relay).
+    pub ca_file: Option<PathBuf>,
+    /// Bounds the connect and each SMTP command.
+    pub timeout: Duration,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SmtpTls {
+    Starttls,
+    Tls,
+    None,
+}
+
+/// Where the SMTP password is read from, when mail is actually sent: a
+/// missing password must not stop `upcheck status`.
+#[derive(Debug, Clone)]
+pub enum PasswordSource {
+    Env(String),
+    File(PathBuf),
+}
+
+impl PasswordSource {
+    pub fn read(&self) -> Result<String> {
+        match self {
+            PasswordSource::Env(name) => std::env::var(name)
+                .map_err(|_| anyhow!("environment variable {name} (smtp_password_env) is not set")),
+            PasswordSource::File(path) => read_capped(path, MAX_PASSWORD_BYTES)
+                .map(|s| s.trim_end_matches(['\r', '\n']).to_string())
+                .with_context(|| format!("reading smtp_password_file {}", path.display())),
+        }
+    }
+}
+
+#[cfg_attr(not(debug_assertions), allow(dead_code))]
+/// Faults the integration tests inject to prove that nothing is lost when a
+/// late step fails. Only debug builds read `UPCHECK_TEST_FAULT`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Fault {
+    /// Fail the run right after its checks are stored.
+    AfterStore,
+    /// Panic right after the checks are stored.
+    PanicAfterStore,
+    /// Panic inside every probe thread.
+    PanicInProbes,
+    /// Die (abort, as under kill -9) right after the mail server accepted
+    /// the digest, before that is recorded.
+    AbortAfterSend,
+}
+
+/// A mistake in the config: exit code 2, nothing probed, nothing sent.
+#[derive(Debug)]
+pub struct ConfigError {
+    pub file: PathBuf,
+    pub line: Option<usize>,
+    pub key: Option<String>,
+    pub message: String,
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.file.display())?;
+        if let Some(line) = self.line {
+            write!(f, ":{line}")?;
+        }
+        write!(f, ": ")?;
+        if let Some(key) = &self.key {
+            write!(f, "key `{key}`: ")?;
+        }
+        write!(f, "{}", self.message)
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+impl ConfigError {
+    /// A problem with the file as a whole, not one line of it.
+    pub fn whole_file(file: &Path, message: impl Into<String>) -> ConfigError {
+        ConfigError {
+            file: file.to_path_buf(),
+            line: None,
+            key: None,
+            message: message.into(),
+        }
+    }
+}
+
+impl Config {
+    /// Finds the config (`--config`, `$UPCHECK_CONFIG`, `./upcheck.toml`,
+    /// `/etc/upcheck/upcheck.toml`) and loads it.
+    pub fn discover(explicit: Option<&Path>) -> Result<Config> {
+        let path = match explicit {
+            Some(p) => p.to_path_buf(),
+            None => match std::env::var_os(CONFIG_ENV) {
+                Some(p) if !p.is_empty() => PathBuf::from(p),
+                _ => DEFAULT_LOCATIONS
+                    .iter()
+                    .map(PathBuf::from)
+                    .find(|p| p.exists())
+                    .ok_or_else(|| {
+                        ConfigError::whole_file(
+                            Path::new(DEFAULT_LOCATIONS[0]),
+                            format!(
+                                "no config file found (looked for ./{} and {}); pass --config FILE or set {CONFIG_ENV}",
+                                DEFAULT_LOCATIONS[0], DEFAULT_LOCATIONS[1]
+                            ),
+                        )
+                    })?,
+            },
+        };
+        Config::load(&path)
+    }
+
+    pub fn load(path: &Path) -> Result<Config> {
+        let text = read_capped(path, MAX_CONFIG_BYTES)
+            .map_err(|e| ConfigError::whole_file(path, format!("cannot read: {e}")))?;
+        let path = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
+        let fault = test_fault();
+        let mut config = parse(&path, &text, fault)?;
+        config.warnings = secrets::exposure_warnings(&config);
+        Ok(config)
+    }
+
+    /// The lock file that keeps two runs from interleaving, beside the database.
+    pub fn lock_path(&self) -> PathBuf {
+        let mut name = self.database.as_os_str().to_owned();
+        name.push(".lock");
+        PathBuf::from(name)
+    }
+}
+
+/// The text of the config at `path` as a [`Config`], or its first mistake
+/// with line and key.
+fn parse(path: &Path, text: &str, fault: Option<Fault>) -> Result<Config, ConfigError> {
+    let to_error = |e: Located| e.into_error(path, text);
+    let raw = file::parse(text).map_err(to_error)?;
+    let dir = path.parent().unwrap_or(Path::new("/"));
+    build::build(&raw, path, dir, fault).map_err(to_error)
+}
+
+#[cfg(debug_assertions)]
+fn test_fault() -> Option<Fault> {
+    match std::env::var("UPCHECK_TEST_FAULT").ok()?.as_str() {
+        "after-store" => Some(Fault::AfterStore),
+        "panic-after-store" => Some(Fault::PanicAfterStore),
+        "panic-in-probes" => Some(Fault::PanicInProbes),
+        "abort-after-send" => Some(Fault::AbortAfterSend),
+        _ => None,
+    }
+}
+
+#[cfg(not(debug_assertions))]
+fn test_fault() -> Option<Fault> {
+    None
+}
+
+/// Far more than 10,000 services take (about 600 KiB): a bigger file is not
+/// a config, and `--config /dev/zero` must not eat the machine's memory.
+const MAX_CONFIG_BYTES: u64 = 16 * 1024 * 1024;
+const MAX_PASSWORD_BYTES: u64 = 64 * 1024;
+
+/// A text file read whole, refusing one larger than `max` bytes.
+fn read_capped(path: &Path, max: u64) -> std::io::Result<String> {
+    use std::io::Read;
+    let mut text = String::new();
+    std::fs::File::open(path)?
+        .take(max + 1)
+        .read_to_string(&mut text)?;
+    if text.len() as u64 > max {
+        return Err(std::io::Error::other(format!(
+            "larger than {} KiB",
+            max / 1024
+        )));
+    }
+    Ok(text)
+}
