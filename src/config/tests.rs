@@ -266,13 +266,8 @@ fn mangled_configs_get_clear_errors_never_a_panic() {
             .unwrap_or(default)
     };
     let rounds = setting("UPCHECK_FUZZ_ROUNDS", 3000);
-    let mut seed: u64 = setting("UPCHECK_FUZZ_SEED", 0x5eed);
-    let mut next = |below: usize| {
-        seed = seed
-            .wrapping_mul(6364136223846793005)
-            .wrapping_add(1442695040888963407);
-        ((seed >> 33) as usize) % below.max(1)
-    };
+    let mut rng = crate::rng::Rng::new(setting("UPCHECK_FUZZ_SEED", 0x5eed));
+    let mut next = |below: usize| rng.below(below as u64) as usize;
     let pieces = [
         "\"",
         "[",
