@@ -61,6 +61,37 @@ pub struct Due {
 }
 
 impl Store {
+    /// Every row `sql` returns, each read by `read`. A stored value that does
+    /// not read back (see `types`) is said once, with its column's name:
+    /// rusqlite would give its index and repeat the value.
+    fn read_all<T, C: FromIterator<T>>(
+        &self,
+        sql: &str,
+        params: impl rusqlite::Params,
+        what: &str,
+        read: impl FnMut(&rusqlite::Row<'_>) -> rusqlite::Result<T>,
+    ) -> Result<C> {
+        let read_rows = || -> rusqlite::Result<C> {
+            let mut stmt = self.conn.prepare_cached(sql)?;
+            let rows = stmt.query_map(params, read)?;
+            rows.collect()
+        };
+        read_rows()
+            .map_err(|e| match e {
+                rusqlite::Error::FromSqlConversionFailure(i, _, why) => {
+                    let column = self
+                        .conn
+                        .prepare_cached(sql)
+                        .ok()
+                        .and_then(|s| s.column_name(i).ok().map(str::to_string))
+                        .unwrap_or_else(|| format!("#{}", i + 1));
+                    anyhow::anyhow!("column {column}: {why}")
+                }
+                other => anyhow::Error::new(other),
+            })
+            .context(what.to_string())
+    }
+
     /// Opens the database, creating it from `schema.sql` on first use and
     /// refusing one written by a newer upcheck.
     pub fn open(path: &Path) -> Result<Store> {

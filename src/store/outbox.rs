@@ -19,22 +19,22 @@ const SENT_MAYBE_THEN: &str = "an earlier run was stopped while sending this; si
 impl Store {
     /// Alerts, reminders and recoveries not yet delivered, oldest first.
     pub fn due_notifications(&self) -> Result<Vec<Due>> {
-        let mut stmt = self.conn.prepare(
+        self.read_all(
             "SELECT id, service, kind, created_at, coalesce(error = ?1 OR error LIKE ?2 || '%', 0) FROM notifications
              WHERE sent_at IS NULL AND kind IN ('down', 'reminder', 'recovery')
              ORDER BY id",
-        )?;
-        let rows = stmt.query_map([SENDING, SENT_MAYBE_THEN], |r| {
-            Ok(Due {
-                id: r.get(0)?,
-                service: r.get::<_, Option<String>>(1)?.unwrap_or_default(),
-                kind: r.get(2)?,
-                created_at: r.get::<_, Stamp>(3)?.0,
-                interrupted: r.get(4)?,
-            })
-        })?;
-        rows.collect::<rusqlite::Result<_>>()
-            .context("reading due notifications")
+            [SENDING, SENT_MAYBE_THEN],
+            "reading due notifications",
+            |r| {
+                Ok(Due {
+                    id: r.get(0)?,
+                    service: r.get::<_, Option<String>>(1)?.unwrap_or_default(),
+                    kind: r.get(2)?,
+                    created_at: r.get::<_, Stamp>(3)?.0,
+                    interrupted: r.get(4)?,
+                })
+            },
+        )
     }
 
     /// Marks `ids` as being sent, committed before the transport is called:
@@ -104,22 +104,22 @@ impl Store {
 
     /// Alert-command deliveries still due, with what the command needs to know.
     pub fn due_command_deliveries(&self) -> Result<Vec<CommandDue>> {
-        let mut stmt = self.conn.prepare(
+        self.read_all(
             "SELECT d.notification_id, d.command, n.service, n.kind, n.created_at
              FROM command_deliveries d JOIN notifications n ON n.id = d.notification_id
              WHERE d.sent_at IS NULL ORDER BY d.notification_id",
-        )?;
-        let rows = stmt.query_map([], |r| {
-            Ok(CommandDue {
-                notification_id: r.get(0)?,
-                command: r.get(1)?,
-                service: r.get::<_, Option<String>>(2)?.unwrap_or_default(),
-                kind: r.get(3)?,
-                created_at: r.get::<_, Stamp>(4)?.0,
-            })
-        })?;
-        rows.collect::<rusqlite::Result<_>>()
-            .context("reading due alert commands")
+            [],
+            "reading due alert commands",
+            |r| {
+                Ok(CommandDue {
+                    notification_id: r.get(0)?,
+                    command: r.get(1)?,
+                    service: r.get::<_, Option<String>>(2)?.unwrap_or_default(),
+                    kind: r.get(3)?,
+                    created_at: r.get::<_, Stamp>(4)?.0,
+                })
+            },
+        )
     }
 
     /// One alert-command attempt: done when `error` is `None`, else still due.

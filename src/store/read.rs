@@ -4,7 +4,7 @@
 
 use std::collections::HashMap;
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 use chrono::{DateTime, Utc};
 
 use super::Store;
@@ -15,26 +15,27 @@ use crate::check::{CheckResult, ServiceSummary, Uptime};
 impl Store {
     /// Each service's latest response time, to start the slow ones first.
     pub fn last_response_ms(&self) -> Result<HashMap<String, u64>> {
-        let mut stmt = self.conn.prepare(
+        self.read_all(
             "SELECT s.service, c.response_ms FROM service_state s JOIN checks c ON c.id = s.last_check_id",
-        )?;
-        let rows = stmt.query_map([], |r| {
+            [],
+            "reading the latest response times",
+            |r| {
             Ok((
                 r.get::<_, String>(0)?,
                 r.get::<_, Option<i64>>(1)?.unwrap_or(0).max(0) as u64,
             ))
-        })?;
-        rows.collect::<rusqlite::Result<_>>()
-            .context("reading the latest response times")
+            },
+        )
     }
 
     /// Each service's alert state as the last run left it.
     pub fn alert_states(&self) -> Result<HashMap<String, AlertState>> {
-        let mut stmt = self.conn.prepare(
+        self.read_all(
             "SELECT service, status, since, fail_streak, pass_streak, down, runs_since_alert, last_notice_at
              FROM service_state",
-        )?;
-        let rows = stmt.query_map([], |r| {
+            [],
+            "reading the alert state",
+            |r| {
             let state = AlertState {
                 status: r.get(1)?,
                 since: r.get::<_, Option<Stamp>>(2)?.map(|s| s.0),
@@ -45,21 +46,21 @@ impl Store {
                 last_notice_at: r.get::<_, Option<Stamp>>(7)?.map(|s| s.0),
             };
             Ok((r.get::<_, String>(0)?, state))
-        })?;
-        rows.collect::<rusqlite::Result<_>>()
-            .context("reading the alert state")
+            },
+        )
     }
 
     /// The latest facts and uptime of every service that has been checked.
     pub fn summaries(&self) -> Result<HashMap<String, ServiceSummary>> {
-        let mut stmt = self.conn.prepare(
+        self.read_all(
             "SELECT s.service, s.status, s.since, c.checked_at, c.response_ms, c.status_code, c.error,
                     c.cert_expires_at, u.uptime_24h, u.uptime_7d, u.uptime_30d, u.uptime_all
              FROM service_state s
              JOIN checks c ON c.id = s.last_check_id
              LEFT JOIN uptime u ON u.service = s.service",
-        )?;
-        let rows = stmt.query_map([], |row| {
+            [],
+            &format!("reading service summaries from {}", self.path.display()),
+            |row| {
             let service: String = row.get(0)?;
             let status = row.get(1)?;
             let since = row.get::<_, Stamp>(2)?.0;
@@ -87,19 +88,18 @@ impl Store {
                     uptime,
                 },
             ))
-        })?;
-        rows.collect::<rusqlite::Result<_>>()
-            .with_context(|| format!("reading service summaries from {}", self.path.display()))
+            },
+        )
     }
 
     /// Start times of the two most recent runs, newest first: enough to guess
     /// when the scheduler will run upcheck next.
     pub fn recent_run_starts(&self) -> Result<Vec<DateTime<Utc>>> {
-        let mut stmt = self
-            .conn
-            .prepare("SELECT started_at FROM runs ORDER BY id DESC LIMIT 2")?;
-        stmt.query_map([], |r| Ok(r.get::<_, Stamp>(0)?.0))?
-            .collect::<rusqlite::Result<_>>()
-            .context("reading when the last runs started")
+        self.read_all(
+            "SELECT started_at FROM runs ORDER BY id DESC LIMIT 2",
+            [],
+            "reading when the last runs started",
+            |r| Ok(r.get::<_, Stamp>(0)?.0),
+        )
     }
 }

@@ -130,23 +130,23 @@ impl Store {
 
     /// Restarts no email has told of yet, oldest first.
     pub fn unreported_restarts(&self) -> Result<Vec<RestartAttempt>> {
-        let mut stmt = self.conn.prepare(
+        self.read_all(
             "SELECT id, service, started_at, exit_code, outcome, output, duration_ms
              FROM restarts WHERE reported_at IS NULL ORDER BY id",
-        )?;
-        let rows = stmt.query_map([], |r| {
-            Ok(RestartAttempt {
-                id: Some(r.get(0)?),
-                service: r.get(1)?,
-                started_at: r.get::<_, Stamp>(2)?.0,
-                exit_code: r.get(3)?,
-                outcome: r.get(4)?,
-                output: r.get::<_, Option<String>>(5)?.unwrap_or_default(),
-                duration_ms: r.get::<_, i64>(6)?.max(0) as u64,
-            })
-        })?;
-        rows.collect::<rusqlite::Result<_>>()
-            .context("reading restarts")
+            [],
+            "reading restarts",
+            |r| {
+                Ok(RestartAttempt {
+                    id: Some(r.get(0)?),
+                    service: r.get(1)?,
+                    started_at: r.get::<_, Stamp>(2)?.0,
+                    exit_code: r.get(3)?,
+                    outcome: r.get(4)?,
+                    output: r.get::<_, Option<String>>(5)?.unwrap_or_default(),
+                    duration_ms: r.get::<_, i64>(6)?.max(0) as u64,
+                })
+            },
+        )
     }
 
     /// Deletes raw checks older than `cutoff`, at most `batch` of them, so a

@@ -456,40 +456,40 @@ fn a_malformed_stored_value_is_an_error_naming_it_not_a_default() {
     let says = |e: anyhow::Error, context: &str, bad: &str| {
         let text = format!("{e:#}");
         assert!(
-            text.contains(context) && text.contains(bad),
-            "{text:?} should name {context:?} and {bad:?}"
+            text.contains(context) && text.matches(bad).count() == 1,
+            "{text:?} should name {context:?} and, once, {bad:?}"
         );
     };
-    let stamp = |bad: &str| format!("not a timestamp: {bad:?}");
+    let stamp = |column: &str, bad: &str| format!("column {column}: not a timestamp: {bad:?}");
     says(
         store.alert_states().unwrap_err(),
         "reading the alert state",
-        &stamp("garbage"),
+        &stamp("since", "garbage"),
     );
     says(
         store.summaries().unwrap_err(),
         "reading service summaries",
-        &stamp("garbage"),
+        &stamp("since", "garbage"),
     );
     says(
         store.due_notifications().unwrap_err(),
         "reading due notifications",
-        &stamp("yesterday"),
+        &stamp("created_at", "yesterday"),
     );
     says(
         store.due_command_deliveries().unwrap_err(),
         "reading due alert commands",
-        &stamp("yesterday"),
+        &stamp("created_at", "yesterday"),
     );
     says(
         store.unreported_restarts().unwrap_err(),
         "reading restarts",
-        &stamp("later"),
+        &stamp("started_at", "later"),
     );
     says(
         store.recent_run_starts().unwrap_err(),
         "reading when the last runs started",
-        &stamp("soon"),
+        &stamp("started_at", "soon"),
     );
     store
         .conn
@@ -501,13 +501,13 @@ fn a_malformed_stored_value_is_an_error_naming_it_not_a_default() {
     says(
         store.alert_states().unwrap_err(),
         "reading the alert state",
-        r#"unknown status "up""#,
+        r#"column status: unknown status "up""#,
     );
     // The summary reads the status before the check's time.
     says(
         store.summaries().unwrap_err(),
         "reading service summaries",
-        r#"unknown status "up""#,
+        r#"column status: unknown status "up""#,
     );
     store
         .conn
@@ -516,6 +516,6 @@ fn a_malformed_stored_value_is_an_error_naming_it_not_a_default() {
     says(
         store.summaries().unwrap_err(),
         "reading service summaries",
-        &stamp("whenever"),
+        &stamp("checked_at", "whenever"),
     );
 }
