@@ -1,6 +1,6 @@
-//! Running the watchdog's restart commands: all at once, each with no shell,
-//! in its own process group, bounded by its `restart_timeout`. What is due
-//! is decided by `watchdog::verdict`; this only runs and times the commands.
+//! The watchdog's restarts in a run: each service's verdict taken once
+//! (`watchdog::verdict`, pure), the due commands run all at once (no shell,
+//! own process group, bounded by `restart_timeout`), every attempt stored.
 
 use std::thread;
 use std::time::Instant;
@@ -13,6 +13,39 @@ use crate::config::{Config, Restart, Service};
 use crate::store::{RunId, Store};
 use crate::watchdog::{self, RestartAttempt, Verdict};
 use crate::{log, process};
+
+/// Runs the restarts due this run and stores every attempt. Each service's
+/// verdict is taken once; returns `(service, note)` for those failing with
+/// their restart budget spent (this run's restart included), for the email.
+pub fn run_due(
+    config: &Config,
+    db: &mut Store,
+    run: RunId,
+    decisions: &[Decision],
+) -> Result<Vec<(String, String)>> {
+    let now = Utc::now();
+    let mut due = Vec::new();
+    let mut exhausted = Vec::new();
+    for (service, decision) in config.services.iter().zip(decisions) {
+        let Some(r) = &service.restart else { continue };
+        let recent = db.restarts_since(&service.name, watchdog::window_start(r, now))?;
+        let verdict = watchdog::verdict(r, &decision.state, recent);
+        if verdict == Verdict::Restart {
+            due.push(service);
+        }
+        if watchdog::spent_after(r, verdict, recent) {
+            exhausted.push((service.name.clone(), watchdog::budget_note(r)));
+        }
+    }
+    for attempt in restart_all(&due) {
+        log::info(&format!(
+            "restarted {}: {}",
+            attempt.service, attempt.outcome
+        ));
+        db.record_restart(run, &attempt)?;
+    }
+    Ok(exhausted)
+}
 
 /// Runs the restart commands of `services` at once, each bounded by its own timeout.
 fn restart_all(services: &[&Service]) -> Vec<RestartAttempt> {
@@ -47,37 +80,4 @@ fn restart_one(service: &str, r: &Restart) -> RestartAttempt {
         output: done.output(2000),
         duration_ms: clock.elapsed().as_millis() as u64,
     }
-}
-
-/// Runs the restarts due this run and stores every attempt. Each service's
-/// verdict is taken once; returns `(service, note)` for those failing with
-/// their restart budget spent (this run's restart included), for the email.
-pub fn run_due(
-    config: &Config,
-    db: &mut Store,
-    run: RunId,
-    decisions: &[Decision],
-) -> Result<Vec<(String, String)>> {
-    let now = Utc::now();
-    let mut due = Vec::new();
-    let mut exhausted = Vec::new();
-    for (service, decision) in config.services.iter().zip(decisions) {
-        let Some(r) = &service.restart else { continue };
-        let recent = db.restarts_since(&service.name, watchdog::window_start(r, now))?;
-        let verdict = watchdog::verdict(r, &decision.state, recent);
-        if verdict == Verdict::Restart {
-            due.push(service);
-        }
-        if watchdog::spent_after(r, verdict, recent) {
-            exhausted.push((service.name.clone(), watchdog::budget_note(r)));
-        }
-    }
-    for attempt in restart_all(&due) {
-        log::info(&format!(
-            "restarted {}: {}",
-            attempt.service, attempt.outcome
-        ));
-        db.record_restart(run, &attempt)?;
-    }
-    Ok(exhausted)
 }
