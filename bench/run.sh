@@ -26,7 +26,7 @@ cd "$(dirname "$0")/.."
 
 cargo build --release --quiet
 cargo build --release --quiet --example bench_targets
-BIN="$PWD/target/release/upcheck"
+BIN="${UPCHECK_BIN:-$PWD/target/release/upcheck}"  # UPCHECK_BIN: measure another build
 TARGETS="$PWD/target/release/examples/bench_targets"
 
 TMP="$(mktemp -d -t upcheck-bench.XXXXXX)"

@@ -22,6 +22,7 @@ pub enum Mode {
 /// Writes `bytes` to `path` atomically; the folder is created if missing.
 pub fn write(path: &Path, bytes: &[u8], mode: Mode) -> Result<()> {
     replace(path, mode, |tmp| {
+        fs::create_dir_all(folder(path))?;
         let mut options = OpenOptions::new();
         options.write(true).create(true).truncate(true);
         if mode == Mode::Public {
@@ -38,7 +39,7 @@ pub fn write(path: &Path, bytes: &[u8], mode: Mode) -> Result<()> {
 }
 
 /// Lets `fill` create the file at a temporary path beside `path` (same
-/// folder, so the rename stays on one file system and is atomic), then
+/// folder, which must exist, so the rename stays on one file system and is atomic), then
 /// flushes it, renames it into place and flushes the folder, so the rename
 /// survives a crash. The temporary file is removed if anything fails.
 pub fn replace(
@@ -53,7 +54,6 @@ pub fn replace(
     // instead of a new one in the web root every time.
     let tmp = temp_path(path);
     let attempt = || -> Result<()> {
-        fs::create_dir_all(dir)?;
         let _ = fs::remove_file(&tmp);
         fill(&tmp)?;
         let f = File::open(&tmp)?;

@@ -8,6 +8,8 @@ use std::time::Instant;
 use anyhow::{Result, anyhow};
 use chrono::Utc;
 
+use crate::alert::Decision;
+use crate::check::CheckResult;
 use crate::cli::RunArgs;
 use crate::config::Config;
 use crate::render::Row;
@@ -44,19 +46,8 @@ fn steps(config: &Config, args: &RunArgs, session: &mut Option<Session>) -> Resu
     db.record_run(*run, &results, &decisions, &config.alert_commands)?;
     // Everything after this point may fail without losing the checks above.
     db.prune(Utc::now() - config.retention, store::PRUNE_BATCH)?;
-    log::info(&format!(
-        "probed {} services in {}, {} failing",
-        results.len(),
-        timefmt::human(begun.elapsed()),
-        results.iter().filter(|r| r.status.is_failure()).count()
-    ));
-    let pending = notify::restart::run_due(config, db, *run, &decisions)
-        .and_then(|exhausted| notify::pending(config, db, args.force, exhausted));
-    let needed = publish::wanted(config) || pending.as_ref().is_ok_and(|p| !p.is_empty());
-    let rows = status_rows(config, db, needed)?;
-    let delivered = pending.and_then(|p| notify::deliver(config, db, *run, &p, &rows));
-    // The status page and metrics tell the stored story even when mail failed.
-    let outcome = both(delivered, publish::outputs(config, db, &rows, begun));
+    log_probed(&results, begun);
+    let outcome = restart_deliver_publish(config, db, *run, args.force, &decisions, begun);
     // The run went on with a new database; failing it makes sure a person
     // hears (exit 1, the fallback email) that the old one needs looking at.
     match (set_aside, outcome) {
@@ -64,6 +55,43 @@ fn steps(config: &Config, args: &RunArgs, session: &mut Option<Session>) -> Resu
         (Some(news), Err(e)) => Err(e.context(news)),
         (None, outcome) => outcome,
     }
+}
+
+/// "probed 14 services in 1.2s, 2 failing", at -v.
+fn log_probed(results: &[CheckResult], begun: Instant) {
+    log::info(&format!(
+        "probed {} services in {}, {} failing",
+        results.len(),
+        timefmt::human(begun.elapsed()),
+        results.iter().filter(|r| r.status.is_failure()).count()
+    ));
+}
+
+/// After the checks are stored: the restarts due, then what is pending
+/// delivered, then the outputs written, each attempted whatever the one
+/// before it did; the run fails if any failed, and says why for each.
+fn restart_deliver_publish(
+    config: &Config,
+    db: &mut Store,
+    run: RunId,
+    forced: bool,
+    decisions: &[Decision],
+    begun: Instant,
+) -> Result<()> {
+    let pending = notify::restart::run_due(config, db, run, decisions)
+        .and_then(|exhausted| notify::pending(config, db, forced, exhausted));
+    let needed = publish::wanted(config) || pending.as_ref().is_ok_and(|p| !p.is_empty());
+    // Read once, for the email and the outputs alike; each step that needs
+    // them fails on its own if they could not be read.
+    let rows = status_rows(config, db, needed);
+    let delivered = pending.and_then(|p| match &rows {
+        _ if p.is_empty() => Ok(()),
+        Ok(rows) => notify::deliver(config, db, run, &p, rows),
+        Err(e) => Err(anyhow!("{e:#}")),
+    });
+    // The status page and metrics tell the stored story even when mail failed.
+    let published = rows.and_then(|rows| publish::outputs(config, db, &rows, begun));
+    both(delivered, published)
 }
 
 /// The status table as the database now tells it, read once per run and

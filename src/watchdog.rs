@@ -52,13 +52,13 @@ pub fn verdict(restart: &Restart, state: &AlertState, recent: u32) -> Verdict {
     }
 }
 
-/// Whether the budget is spent once this run's verdict is carried out: a
-/// restart that uses the last one left counts, so the same email tells of the
-/// restart and that no more will come.
-pub fn spent_after(restart: &Restart, verdict: Verdict, recent: u32) -> bool {
+/// Whether the budget is spent once this run's verdict was carried out:
+/// `used` counts the restarts within the window, this run's included, so
+/// the email that tells of the last restart left also says none will follow.
+pub fn spent_after(restart: &Restart, verdict: Verdict, used: u32) -> bool {
     match verdict {
         Verdict::Wait => false,
-        Verdict::Restart => recent + 1 >= restart.limit,
+        Verdict::Restart => used >= restart.limit,
         Verdict::BudgetSpent => true,
     }
 }
@@ -116,8 +116,8 @@ mod tests {
     fn the_budget_counts_as_spent_once_the_last_restart_is_used() {
         let r = restart(2, 3);
         assert!(!spent_after(&r, Verdict::Wait, 3));
-        assert!(!spent_after(&r, Verdict::Restart, 1));
-        assert!(spent_after(&r, Verdict::Restart, 2));
+        assert!(!spent_after(&r, Verdict::Restart, 2));
+        assert!(spent_after(&r, Verdict::Restart, 3));
         assert!(spent_after(&r, Verdict::BudgetSpent, 3));
     }
 

@@ -24,26 +24,40 @@ pub fn run_due(
     decisions: &[Decision],
 ) -> Result<Vec<(String, String)>> {
     let now = Utc::now();
-    let mut due = Vec::new();
-    let mut exhausted = Vec::new();
+    // (service, its restart, verdict, restarts within the window before now)
+    let mut judged = Vec::new();
     for (service, decision) in config.services.iter().zip(decisions) {
         let Some(r) = &service.restart else { continue };
         let recent = db.restarts_since(&service.name, watchdog::window_start(r, now))?;
-        let verdict = watchdog::verdict(r, &decision.state, recent);
-        if verdict == Verdict::Restart {
-            due.push(service);
-        }
-        if watchdog::spent_after(r, verdict, recent) {
-            exhausted.push((service.name.clone(), watchdog::budget_note(r)));
-        }
+        judged.push((
+            service,
+            r,
+            watchdog::verdict(r, &decision.state, recent),
+            recent,
+        ));
     }
+    let due: Vec<&Service> = judged
+        .iter()
+        .filter(|j| j.2 == Verdict::Restart)
+        .map(|j| j.0)
+        .collect();
+    let mut ran = Vec::new();
     for attempt in restart_all(&due) {
         log::info(&format!(
             "restarted {}: {}",
             attempt.service, attempt.outcome
         ));
         db.record_restart(run, &attempt)?;
+        ran.push(attempt.service);
     }
+    let exhausted = judged
+        .into_iter()
+        .filter(|(s, r, verdict, recent)| {
+            let ran_now = ran.iter().filter(|name| **name == s.name).count() as u32;
+            watchdog::spent_after(r, *verdict, recent + ran_now)
+        })
+        .map(|(s, r, ..)| (s.name.clone(), watchdog::budget_note(r)))
+        .collect();
     Ok(exhausted)
 }
 

@@ -1,8 +1,7 @@
-//! Probing: the only code that touches the network or starts check commands.
-//! Every service is probed at once (up to `parallel` in flight, see `pool`),
-//! each bounded by its own timeout and all by the run's deadline, so a run
-//! lasts about as long as its slowest probe. One file per kind of check, each
-//! returning a `Finding`; a failed probe is data, never an `Err`.
+//! Probing: reaching the probed services and starting check commands, one
+//! file per kind of check, each returning a `Finding` (a failed probe is data,
+//! never an `Err`). All at once, up to `parallel` (see `pool`), each bounded
+//! by its own timeout and all by the run's deadline.
 
 mod command;
 mod http;
@@ -29,12 +28,20 @@ use pool::{Dispatcher, Pool};
 /// waiting for a free slot, and the run ends about one timeout after it began.
 pub fn run_all(config: &Config, last_ms: &HashMap<String, u64>) -> Vec<CheckResult> {
     let services = &config.services;
+    let deadline = Instant::now() + config.run_timeout;
     let agent = services
         .iter()
         .any(|s| matches!(s.target, Target::Http(_)))
         .then(http::agent);
     let panic_injected = config.fault == Some(Fault::PanicInProbes);
-    let pool = Pool::new(services, last_ms, config.run_timeout, agent, panic_injected);
+    let pool = Pool::new(
+        services,
+        last_ms,
+        deadline,
+        config.run_timeout,
+        agent,
+        panic_injected,
+    );
     let results = Dispatcher::new(pool, max_workers(config)).run();
     // Only services the deadline kept us from starting are left.
     results

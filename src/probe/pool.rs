@@ -45,6 +45,7 @@ impl Pool {
     pub fn new(
         services: &[Service],
         last_ms: &HashMap<String, u64>,
+        deadline: Instant,
         run_timeout: Duration,
         agent: Option<ureq::Agent>,
         panic_injected: bool,
@@ -53,7 +54,7 @@ impl Pool {
             services: services.to_vec(),
             order: start_order(services, last_ms),
             next: AtomicUsize::new(0),
-            deadline: Instant::now() + run_timeout,
+            deadline,
             run_timeout,
             agent,
             panic_injected,

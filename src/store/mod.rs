@@ -20,6 +20,23 @@ mod schema;
 mod tests;
 mod types;
 
+/// "column since: not a timestamp: \"x\" (in the row where service = 'web')".
+fn malformed(columns: &[String], row: &rusqlite::Row<'_>, index: usize, why: &str) -> String {
+    let name = |i: usize| columns.get(i).map_or("?", String::as_str);
+    let mut text = format!("column {}: {why}", name(index));
+    // The first column names the row, unless it is the bad value itself.
+    if index > 0 {
+        use rusqlite::types::ValueRef;
+        let key = match row.get_ref(0) {
+            Ok(ValueRef::Integer(n)) => n.to_string(),
+            Ok(ValueRef::Text(t)) => format!("'{}'", String::from_utf8_lossy(t)),
+            _ => return text,
+        };
+        text.push_str(&format!(" (in the row where {} = {key})", name(0)));
+    }
+    text
+}
+
 /// Raw checks deleted per run at most: a backlog (a lowered retention, a
 /// restored old database) drains over a few runs instead of stalling one.
 pub const PRUNE_BATCH: usize = 10_000;
@@ -62,31 +79,33 @@ pub struct Due {
 
 impl Store {
     /// Every row `sql` returns, each read by `read`. A stored value that does
-    /// not read back (see `types`) is said once, with its column's name:
-    /// rusqlite would give its index and repeat the value.
+    /// not read back (see `types`) is said once, with its column and the row
+    /// it sits in (by the first column: an id or a service), so a person can
+    /// mend it with `sqlite3`; rusqlite alone gives an index and repeats it.
     fn read_all<T, C: FromIterator<T>>(
         &self,
         sql: &str,
         params: impl rusqlite::Params,
         what: &str,
-        read: impl FnMut(&rusqlite::Row<'_>) -> rusqlite::Result<T>,
+        mut read: impl FnMut(&rusqlite::Row<'_>) -> rusqlite::Result<T>,
     ) -> Result<C> {
         let read_rows = || -> rusqlite::Result<C> {
             let mut stmt = self.conn.prepare_cached(sql)?;
-            let rows = stmt.query_map(params, read)?;
+            let columns: Vec<String> = stmt.column_names().map(String::from).collect();
+            let rows = stmt.query_map(params, |row| {
+                read(row).map_err(|e| match e {
+                    rusqlite::Error::FromSqlConversionFailure(i, kind, why) => {
+                        let why = malformed(&columns, row, i, &why.to_string());
+                        rusqlite::Error::FromSqlConversionFailure(i, kind, why.into())
+                    }
+                    other => other,
+                })
+            })?;
             rows.collect()
         };
         read_rows()
             .map_err(|e| match e {
-                rusqlite::Error::FromSqlConversionFailure(i, _, why) => {
-                    let column = self
-                        .conn
-                        .prepare_cached(sql)
-                        .ok()
-                        .and_then(|s| s.column_name(i).ok().map(str::to_string))
-                        .unwrap_or_else(|| format!("#{}", i + 1));
-                    anyhow::anyhow!("column {column}: {why}")
-                }
+                rusqlite::Error::FromSqlConversionFailure(_, _, why) => anyhow::anyhow!("{why}"),
                 other => anyhow::Error::new(other),
             })
             .context(what.to_string())

@@ -20,10 +20,10 @@ impl Store {
             [],
             "reading the latest response times",
             |r| {
-            Ok((
-                r.get::<_, String>(0)?,
-                r.get::<_, Option<i64>>(1)?.unwrap_or(0).max(0) as u64,
-            ))
+                Ok((
+                    r.get::<_, String>(0)?,
+                    r.get::<_, Option<i64>>(1)?.unwrap_or(0).max(0) as u64,
+                ))
             },
         )
     }
@@ -36,16 +36,16 @@ impl Store {
             [],
             "reading the alert state",
             |r| {
-            let state = AlertState {
-                status: r.get(1)?,
-                since: r.get::<_, Option<Stamp>>(2)?.map(|s| s.0),
-                fail_streak: r.get(3)?,
-                pass_streak: r.get(4)?,
-                down: r.get(5)?,
-                runs_since_alert: r.get(6)?,
-                last_notice_at: r.get::<_, Option<Stamp>>(7)?.map(|s| s.0),
-            };
-            Ok((r.get::<_, String>(0)?, state))
+                let state = AlertState {
+                    status: r.get(1)?,
+                    since: r.get::<_, Option<Stamp>>(2)?.map(|s| s.0),
+                    fail_streak: r.get(3)?,
+                    pass_streak: r.get(4)?,
+                    down: r.get(5)?,
+                    runs_since_alert: r.get(6)?,
+                    last_notice_at: r.get::<_, Option<Stamp>>(7)?.map(|s| s.0),
+                };
+                Ok((r.get::<_, String>(0)?, state))
             },
         )
     }
@@ -61,33 +61,33 @@ impl Store {
             [],
             &format!("reading service summaries from {}", self.path.display()),
             |row| {
-            let service: String = row.get(0)?;
-            let status = row.get(1)?;
-            let since = row.get::<_, Stamp>(2)?.0;
-            let last = CheckResult {
-                service: service.clone(),
-                checked_at: row.get::<_, Stamp>(3)?.0,
-                status,
-                response_ms: row.get::<_, Option<i64>>(4)?.map(|v| v.max(0) as u64),
-                status_code: row.get(5)?,
-                reason: row.get(6)?,
-                cert_expires_at: row.get::<_, Option<Stamp>>(7)?.map(|s| s.0),
-            };
-            let uptime = Uptime {
-                h24: row.get(8)?,
-                d7: row.get(9)?,
-                d30: row.get(10)?,
-                all: row.get(11)?,
-            };
-            Ok((
-                service,
-                ServiceSummary {
+                let service: String = row.get(0)?;
+                let status = row.get(1)?;
+                let since = row.get::<_, Stamp>(2)?.0;
+                let last = CheckResult {
+                    service: service.clone(),
+                    checked_at: row.get::<_, Stamp>(3)?.0,
                     status,
-                    since,
-                    last,
-                    uptime,
-                },
-            ))
+                    response_ms: row.get::<_, Option<i64>>(4)?.map(|v| v.max(0) as u64),
+                    status_code: row.get(5)?,
+                    reason: row.get(6)?,
+                    cert_expires_at: row.get::<_, Option<Stamp>>(7)?.map(|s| s.0),
+                };
+                let uptime = Uptime {
+                    h24: row.get(8)?,
+                    d7: row.get(9)?,
+                    d30: row.get(10)?,
+                    all: row.get(11)?,
+                };
+                Ok((
+                    service,
+                    ServiceSummary {
+                        status,
+                        since,
+                        last,
+                        uptime,
+                    },
+                ))
             },
         )
     }

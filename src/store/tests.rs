@@ -464,7 +464,10 @@ fn a_malformed_stored_value_is_an_error_naming_it_not_a_default() {
     says(
         store.alert_states().unwrap_err(),
         "reading the alert state",
-        &stamp("since", "garbage"),
+        &format!(
+            "{} (in the row where service = 'web')",
+            stamp("since", "garbage")
+        ),
     );
     says(
         store.summaries().unwrap_err(),
