@@ -163,10 +163,8 @@ fn finish(
     }
     let error = outcome.as_ref().err().map(|e| format!("{e:#}"));
     db.finish_run(run, Utc::now(), error.as_deref())?;
-    if !db.close()? {
-        log::info(
-            "the WAL was not emptied: another program has the database open; the next run tries again",
-        );
+    if let Some(note) = db.close()? {
+        log::info(note);
     }
     Ok(())
 }

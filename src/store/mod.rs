@@ -148,13 +148,15 @@ impl Store {
     /// an old WAL's pages). A `sqlite3` session holding a read or write
     /// transaction keeps the checkpoint from finishing: it is then skipped at
     /// once (not waited for), and the next run's close tries again.
-    /// `Ok(false)`: skipped.
-    pub fn close(self) -> Result<bool> {
+    /// `Ok(Some(note))`: skipped, and why, for `-v`.
+    pub fn close(self) -> Result<Option<&'static str>> {
         self.conn.busy_timeout(Duration::ZERO)?;
         let busy: i64 = self
             .conn
             .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |r| r.get(0))
             .context("checkpointing the database")?;
-        Ok(busy == 0)
+        Ok((busy != 0).then_some(
+            "the WAL was not emptied: another program has the database open; the next run tries again",
+        ))
     }
 }
