@@ -5,7 +5,7 @@
 
 use std::collections::HashSet;
 use std::ops::Range;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use toml::Spanned;
@@ -36,7 +36,6 @@ pub(super) fn build(
     dir: &Path,
     fault: Option<Fault>,
 ) -> Result<Config, Located> {
-    let resolve = |p: &str| dir.join(p);
     let host = host_name();
     let parallel = parallel(raw.parallel.as_ref())?;
     let heartbeat = raw.heartbeat.as_ref().map(heartbeat);
@@ -48,11 +47,12 @@ pub(super) fn build(
     let services = services(raw, dir)?;
     let email = raw.email.as_ref().map(|e| email(e, dir)).transpose()?;
     let title = title(raw.title.as_ref())?.unwrap_or_else(|| host.clone());
+    let files = files(raw, path, dir)?;
     Ok(Config {
         path: path.to_path_buf(),
         title,
         host,
-        database: resolve(raw.database.as_deref().unwrap_or("upcheck.db")),
+        database: files.database,
         parallel,
         run_timeout: raw.run_timeout.map_or(Duration::from_secs(240), |d| d.0),
         lock_timeout: raw.lock_timeout.map_or(Duration::from_secs(30), |d| d.0),
@@ -62,12 +62,97 @@ pub(super) fn build(
         email,
         heartbeat,
         alert_commands,
-        status_page: raw.status_page.as_deref().map(resolve),
-        prometheus_textfile: raw.prometheus_textfile.as_deref().map(resolve),
+        status_page: files.status_page,
+        prometheus_textfile: files.prometheus_textfile,
         services,
         fault,
         warnings: Vec::new(),
     })
+}
+
+/// Where the history lives and where the outputs go, resolved against the
+/// config's folder.
+struct Files {
+    database: PathBuf,
+    status_page: Option<PathBuf>,
+    prometheus_textfile: Option<PathBuf>,
+}
+
+/// The database path, and the outputs checked against what upcheck must never
+/// overwrite: the database, its WAL, shared memory and lock, and the config.
+fn files(raw: &RawConfig, config: &Path, dir: &Path) -> Result<Files, Located> {
+    let database = match &raw.database {
+        None => dir.join("upcheck.db"),
+        Some(db) if db.get_ref().trim().is_empty() => {
+            return Err(at(
+                db.span(),
+                "database",
+                "needs a file name, e.g. \"upcheck.db\"",
+            ));
+        }
+        Some(db) => dir.join(db.get_ref()),
+    };
+    let with = |suffix: &str| {
+        let mut name = database.as_os_str().to_owned();
+        name.push(suffix);
+        PathBuf::from(name)
+    };
+    let kept = [
+        (database.clone(), "the database"),
+        (with("-wal"), "the database's WAL"),
+        (with("-shm"), "the database's shared memory"),
+        (with(".lock"), "the database's lock"),
+        (config.to_path_buf(), "the config itself"),
+    ];
+    let output = |value: Option<&Spanned<String>>, key: &str| -> Result<Option<PathBuf>, Located> {
+        let Some(value) = value else { return Ok(None) };
+        let path = dir.join(value.get_ref());
+        match kept.iter().find(|(k, _)| same_file(k, &path)) {
+            Some((_, what)) => Err(at(
+                value.span(),
+                key,
+                format!(
+                    "{} is {what}: writing there would destroy it",
+                    path.display()
+                ),
+            )),
+            None => Ok(Some(path)),
+        }
+    };
+    let status_page = output(raw.status_page.as_ref(), "status_page")?;
+    let prometheus_textfile = output(raw.prometheus_textfile.as_ref(), "prometheus_textfile")?;
+    let outbox = raw.email.as_ref().and_then(|e| e.outbox.as_ref());
+    output(outbox, "email.outbox")?;
+    Ok(Files {
+        database,
+        status_page,
+        prometheus_textfile,
+    })
+}
+
+/// Whether two paths name the same file: the same once `.` and `..` are
+/// resolved, or, for files that exist, the same after following links.
+fn same_file(a: &Path, b: &Path) -> bool {
+    fn lexical(p: &Path) -> PathBuf {
+        let mut out = PathBuf::new();
+        for part in p.components() {
+            match part {
+                std::path::Component::CurDir => {}
+                std::path::Component::ParentDir => {
+                    out.pop();
+                }
+                other => out.push(other),
+            }
+        }
+        out
+    }
+    if lexical(a) == lexical(b) {
+        return true;
+    }
+    matches!(
+        (std::fs::canonicalize(a), std::fs::canonicalize(b)),
+        (Ok(x), Ok(y)) if x == y
+    )
 }
 
 fn at(span: Range<usize>, key: impl Into<String>, message: impl Into<String>) -> Located {
@@ -314,7 +399,9 @@ fn email(e: &RawEmail, dir: &Path) -> Result<Email, Located> {
     check_transport_keys(e, kind, kind_span.clone())?;
     let transport = match kind {
         TransportKind::Sendmail => Transport::Sendmail,
-        TransportKind::File => Transport::File(dir.join(e.outbox.as_deref().unwrap_or("outbox"))),
+        TransportKind::File => {
+            Transport::File(dir.join(e.outbox.as_ref().map_or("outbox", |o| o.get_ref().as_str())))
+        }
         TransportKind::Smtp => Transport::Smtp(smtp(e, kind_span, dir)?),
     };
     Ok(Email {

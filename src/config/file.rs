@@ -21,14 +21,14 @@ use crate::timefmt::parse_duration;
 #[serde(deny_unknown_fields)]
 pub(super) struct RawConfig {
     pub(super) title: Option<Spanned<String>>,
-    pub(super) database: Option<String>,
+    pub(super) database: Option<Spanned<String>>,
     pub(super) timeout: Option<Dur>,
     pub(super) parallel: Option<Spanned<i64>>,
     pub(super) run_timeout: Option<Dur>,
     pub(super) lock_timeout: Option<Dur>,
     pub(super) retention: Option<Dur>,
-    pub(super) status_page: Option<String>,
-    pub(super) prometheus_textfile: Option<String>,
+    pub(super) status_page: Option<Spanned<String>>,
+    pub(super) prometheus_textfile: Option<Spanned<String>>,
     // Defaults for every service, each overridable in a [[service]].
     pub(super) alert_after: Option<Count>,
     pub(super) recover_after: Option<Count>,
@@ -112,7 +112,7 @@ pub(super) struct RawEmail {
     pub(super) smtp_password_file: Option<String>,
     pub(super) smtp_ca_file: Option<String>,
     pub(super) smtp_timeout: Option<Dur>,
-    pub(super) outbox: Option<String>,
+    pub(super) outbox: Option<Spanned<String>>,
 }
 
 #[derive(Deserialize, Clone, Copy, PartialEq)]
@@ -144,8 +144,31 @@ impl<'de> Deserialize<'de> for Dur {
             if dur.is_zero() {
                 return Err(format!("{s:?} must be greater than zero"));
             }
+            within_the_calendar(s, dur)?;
             Ok(Dur(dur))
         })
+    }
+}
+
+/// Durations are added to and taken from dates (retention, restart windows,
+/// reminders, certificate warnings): one that would carry a date past the
+/// year 9999, counted from now, is a typo, and would overflow the date
+/// arithmetic of every run.
+fn within_the_calendar(text: &str, dur: Duration) -> Result<(), String> {
+    let last_day = chrono::NaiveDate::from_ymd_opt(9999, 12, 31)
+        .and_then(|d| d.and_hms_opt(23, 59, 59))
+        .map(|t| t.and_utc());
+    let fits = chrono::TimeDelta::from_std(dur)
+        .ok()
+        .and_then(|d| chrono::Utc::now().checked_add_signed(d))
+        .zip(last_day)
+        .is_some_and(|(end, last)| end <= last);
+    if fits {
+        Ok(())
+    } else {
+        Err(format!(
+            "{text:?} is too large: it would carry a date past the year 9999"
+        ))
     }
 }
 
@@ -174,7 +197,10 @@ impl<'de> Deserialize<'de> for RemindValue {
             "exponential" => Ok(RemindValue(Remind::Exponential)),
             "never" => Ok(RemindValue(Remind::Never)),
             other => match parse_duration(other) {
-                Ok(dur) if !dur.is_zero() => Ok(RemindValue(Remind::Every(dur))),
+                Ok(dur) if !dur.is_zero() => {
+                    within_the_calendar(other, dur)?;
+                    Ok(RemindValue(Remind::Every(dur)))
+                }
                 _ => Err(format!(
                     "expected \"exponential\", \"never\" or a duration like \"6h\", got {other:?}"
                 )),

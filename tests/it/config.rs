@@ -169,3 +169,103 @@ fn a_config_that_is_not_a_text_file_is_refused_with_exit_2() {
         assert_contains(&run.stderr, &format!("{path}: {says}"));
     }
 }
+
+/// Issue 11, finding 4: `retention = "100000000d"` passed check-config, then
+/// every run panicked before the DOWN alert went out; `restart_window` the same.
+#[test]
+fn a_huge_duration_is_refused_at_load_not_a_panic_every_run() {
+    for (key, line) in [
+        ("retention", "retention = \"100000000d\"\n"),
+        ("service[1].restart_window", ""),
+        ("remind", "remind = \"100000000d\"\n"),
+    ] {
+        let service = if line.is_empty() {
+            "command = [\"false\"]\nrestart = [\"true\"]\nrestart_window = \"100000000d\""
+        } else {
+            "command = [\"false\"]"
+        };
+        let world = World::new(&format!(
+            "{line}alert_after = 1\n{}",
+            services(&[("down", service)])
+        ));
+        for args in [&["check-config"][..], &[]] {
+            let run = world.run(args);
+            assert_eq!(run.code, 2, "{key} {args:?}: {run:?}");
+            assert_contains(
+                &run.stderr,
+                &format!(
+                    "key `{key}`: \"100000000d\" is too large: it would carry a date past the year 9999"
+                ),
+            );
+            assert!(!run.stderr.contains("panicked"), "{}", run.stderr);
+        }
+        assert!(!world.path("upcheck.db").exists(), "refused before probing");
+    }
+}
+
+/// Issue 11, finding 12: `status_page = "u.db"` passed check-config and
+/// overwrote the database with HTML; `prometheus_textfile = "upcheck.toml"`
+/// overwrote the config.
+#[test]
+fn an_output_path_that_is_the_database_or_the_config_is_refused_at_load() {
+    let cases = [
+        (
+            "database = \"u.db\"\nstatus_page = \"u.db\"\n",
+            "status_page",
+            "u.db is the database",
+        ),
+        (
+            "prometheus_textfile = \"upcheck.toml\"\n",
+            "prometheus_textfile",
+            "upcheck.toml is the config itself",
+        ),
+        (
+            "status_page = \"www/../upcheck.db-wal\"\n",
+            "status_page",
+            "upcheck.db-wal is the database's WAL",
+        ),
+        (
+            "prometheus_textfile = \"./upcheck.db.lock\"\n",
+            "prometheus_textfile",
+            "upcheck.db.lock is the database's lock",
+        ),
+        (
+            "[email]\nto = [\"a@example.com\"]\nfrom = \"b@example.com\"\ntransport = \"file\"\noutbox = \"upcheck.db\"\n",
+            "email.outbox",
+            "upcheck.db is the database",
+        ),
+    ];
+    for (text, key, said) in cases {
+        let world = World::new(&format!(
+            "{text}{}",
+            services(&[("a", "command = [\"true\"]")])
+        ));
+        world.write("upcheck.db", "not touched");
+        for args in [&["check-config"][..], &[]] {
+            let run = world.run(args);
+            assert_eq!(run.code, 2, "{text} {args:?}: {run:?}");
+            assert_contains(&run.stderr, &format!("key `{key}`: "));
+            assert_contains(&run.stderr, said);
+            assert_contains(&run.stderr, "writing there would destroy it");
+        }
+        assert_eq!(
+            std::fs::read_to_string(world.path("upcheck.db")).unwrap(),
+            "not touched"
+        );
+    }
+}
+
+/// Issue 11, finding 13 (part): `database = ""` passed check-config and made
+/// every run create `./.lock` in cron's working directory.
+#[test]
+fn an_empty_database_path_is_refused_at_load() {
+    let world = World::new(&format!(
+        "database = \"\"\n{}",
+        services(&[("a", "command = [\"true\"]")])
+    ));
+    for args in [&["check-config"][..], &[]] {
+        let run = world.run(args);
+        assert_eq!(run.code, 2, "{args:?}: {run:?}");
+        assert_contains(&run.stderr, ":1: key `database`: needs a file name");
+    }
+}
