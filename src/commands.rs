@@ -9,6 +9,7 @@ use crate::atomic_file::{self, Mode};
 use crate::config::{self, Config, ConfigError, Target};
 use crate::notify::mail;
 use crate::render::{self, status};
+use crate::stdout;
 use crate::store::Store;
 
 /// `status`: from the database only, no probing.
@@ -23,11 +24,10 @@ pub fn status(config: &Config, json: bool) -> Result<()> {
     let rows = render::rows(&config.services, &summaries);
     if json {
         let doc = status::status_json(&config.title, &rows, &runs, now);
-        println!("{}", serde_json::to_string_pretty(&doc)?);
+        stdout::print(&format!("{}\n", serde_json::to_string_pretty(&doc)?))
     } else {
-        print!("{}", status::status_text(&config.title, &rows, now));
+        stdout::print(&status::status_text(&config.title, &rows, now))
     }
-    Ok(())
 }
 
 /// `backup FILE`: a consistent copy, written beside FILE then renamed into

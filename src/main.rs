@@ -22,6 +22,7 @@ mod render;
 #[path = "../tests/it/support/rng.rs"]
 mod rng;
 mod run;
+mod stdout;
 mod store;
 mod timefmt;
 mod watchdog;
@@ -34,6 +35,7 @@ use clap::Parser;
 use crate::cli::{Cli, Command};
 use crate::config::{Config, ConfigError};
 use crate::notify::fallback;
+use crate::stdout::StdoutClosed;
 
 /// The run completed; services may be down (that is what the email is for).
 const EXIT_OK: u8 = 0;
@@ -60,12 +62,16 @@ fn main() -> ExitCode {
         Err(_panic) => ExitCode::from(EXIT_FAILED),
         Ok(Ok(())) if fallback::panicked() => ExitCode::from(EXIT_FAILED),
         Ok(Ok(())) => ExitCode::from(EXIT_OK),
+        // `upcheck status | head`: the reader had enough.
+        Ok(Err(err)) if err.chain().any(|e| e.is::<StdoutClosed>()) => ExitCode::from(EXIT_OK),
         Ok(Err(err)) if err.is::<ConfigError>() => {
             log::error(&format!("{err:#}"));
             ExitCode::from(EXIT_CONFIG)
         }
         Ok(Err(err)) => {
             log::error(&format!("{err:#}"));
+            // Sends only when armed: by a run, never by a command a person
+            // typed and is watching.
             fallback::send(&format!("{err:#}"));
             ExitCode::from(EXIT_FAILED)
         }
@@ -80,14 +86,17 @@ fn dispatch(cli: Cli) -> Result<()> {
     for warning in &config.warnings {
         log::warn(warning);
     }
-    fallback::arm(&config);
     match command {
-        Command::Run(args) => run::run(&config, &args),
-        Command::Status { json } => commands::status(&config, json),
-        Command::CheckConfig => {
-            print!("{}", commands::describe_config(&config)?);
-            Ok(())
+        Command::Run(args) => {
+            // Only a scheduled run pages people when it fails or panics; the
+            // other commands, and a dry run, tell the person who typed them.
+            if !args.dry_run {
+                fallback::arm(&config);
+            }
+            run::run(&config, &args)
         }
+        Command::Status { json } => commands::status(&config, json),
+        Command::CheckConfig => stdout::print(&commands::describe_config(&config)?),
         Command::Backup { file } => commands::backup(&config, &file),
     }
 }

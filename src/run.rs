@@ -14,15 +14,14 @@ use crate::cli::RunArgs;
 use crate::config::Config;
 use crate::render::Row;
 use crate::store::{self, RunId, Store};
-use crate::{alert, heartbeat, lock, log, notify, probe, publish, render, timefmt};
+use crate::{alert, heartbeat, lock, log, notify, probe, publish, render, stdout, timefmt};
 
 /// `upcheck run`: the steps, then the heartbeat and the run's row closed,
 /// whatever the steps did.
 pub fn run(config: &Config, args: &RunArgs) -> Result<()> {
     if args.dry_run {
         let results = probe::run_all(config, &Default::default());
-        print!("{}", render::status::dry_run_text(&config.title, &results));
-        return Ok(());
+        return stdout::print(&render::status::dry_run_text(&config.title, &results));
     }
     let mut session = None;
     let outcome = steps(config, args, &mut session);
