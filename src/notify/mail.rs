@@ -21,7 +21,7 @@ use crate::render::email::Message;
 
 /// Sends `msg` to the configured recipients; `host` names this machine in EHLO.
 pub fn send(email: &Email, host: &str, msg: &Message) -> Result<()> {
-    let message = build(email, msg)?;
+    let message = build(email, host, msg)?;
     match &email.transport {
         Transport::Smtp(s) => {
             smtp(s, host)?
@@ -43,6 +43,7 @@ pub fn send(email: &Email, host: &str, msg: &Message) -> Result<()> {
 pub fn check_addresses(email: &Email) -> Result<()> {
     build(
         email,
+        "localhost",
         &Message {
             subject: String::new(),
             text: String::new(),
@@ -52,7 +53,7 @@ pub fn check_addresses(email: &Email) -> Result<()> {
     .map(|_| ())
 }
 
-fn build(email: &Email, msg: &Message) -> Result<lettre::Message> {
+fn build(email: &Email, host: &str, msg: &Message) -> Result<lettre::Message> {
     let from: Mailbox = email
         .from
         .parse()
@@ -61,6 +62,8 @@ fn build(email: &Email, msg: &Message) -> Result<lettre::Message> {
         .from(from)
         .subject(&msg.subject)
         .date_now()
+        // Relays refuse or later bounce mail without one (RFC 5322 3.6.4).
+        .message_id(Some(message_id(host)))
         // RFC 3834: no vacation auto-replies to a monitor.
         .header(AutoSubmitted);
     for to in &email.to {
@@ -110,6 +113,34 @@ fn smtp(s: &Smtp, host: &str) -> Result<SmtpTransport> {
         builder = builder.credentials(Credentials::new(user.clone(), password));
     }
     Ok(builder.build())
+}
+
+/// `<20261201T101500.123456789Z.4242.0@vps-1>`: the time, the process and a
+/// counter make it unique; the host names who sent it (a name that is not a
+/// plain domain is spelled with `-` for what a Message-ID cannot hold).
+fn message_id(host: &str) -> String {
+    static SEQ: AtomicU32 = AtomicU32::new(0);
+    let domain: String = host
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '.' || c == '-' {
+                c
+            } else {
+                '-'
+            }
+        })
+        .collect();
+    let domain = if domain.trim_matches(['.', '-']).is_empty() {
+        "localhost".to_string()
+    } else {
+        domain
+    };
+    format!(
+        "<{}.{}.{}@{domain}>",
+        Utc::now().format("%Y%m%dT%H%M%S%.9fZ"),
+        std::process::id(),
+        SEQ.fetch_add(1, Ordering::Relaxed)
+    )
 }
 
 /// lettre's errors, with the server's own words when it gave any.

@@ -464,3 +464,35 @@ fn two_runs_at_once_never_send_the_same_alert_twice() {
     let subjects: Vec<String> = smtp.received().iter().map(|m| m.subject()).collect();
     assert_eq!(subjects, ["[vps-1] DOWN: api (1 of 2 services)"]);
 }
+
+/// Issue 11, finding 6: no email carried a Message-ID (lettre adds one only
+/// when asked); relays that refuse such mail, or bounce it after accepting,
+/// turn an alert marked sent into one nobody got. Every message, the
+/// fallback too, each with its own id.
+#[test]
+fn every_email_has_a_message_id_the_fallback_too() {
+    let smtp = SmtpServer::plain();
+    let world = World::new(&config(
+        "alert_after = 1\nremind = \"never\"",
+        &smtp,
+        &[switch("api")],
+    ));
+    set_down(&world, "api", true);
+    let run = world.run_env(&[], &[("UPCHECK_TEST_FAULT", "panic-after-store")]);
+    assert_eq!(run.code, 1, "{run:?}");
+    assert_eq!(run_and_collect(&world, &smtp, &[]).len(), 1);
+    let mails = smtp.received();
+    assert_eq!(mails.len(), 2, "the fallback, then the DOWN alert");
+    let ids: Vec<String> = mails
+        .iter()
+        .map(|m| {
+            let id = m.parsed().message_id().map(str::to_string);
+            id.unwrap_or_else(|| panic!("no Message-ID in:\n{}", String::from_utf8_lossy(&m.data)))
+        })
+        .collect();
+    for id in &ids {
+        let (left, right) = id.split_once('@').unwrap_or_else(|| panic!("{id:?}"));
+        assert!(!left.is_empty() && !right.is_empty(), "{id:?}");
+    }
+    assert_ne!(ids[0], ids[1], "each message its own id");
+}
