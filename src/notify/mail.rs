@@ -8,6 +8,7 @@ use std::sync::atomic::{AtomicU32, Ordering};
 
 use anyhow::{Context, Result, anyhow};
 use chrono::Utc;
+use lettre::Address;
 use lettre::message::header::{Header, HeaderName, HeaderValue};
 use lettre::message::{Mailbox, MultiPart, SinglePart};
 use lettre::transport::smtp::authentication::Credentials;
@@ -54,10 +55,7 @@ pub fn check_addresses(email: &Email) -> Result<()> {
 }
 
 fn build(email: &Email, host: &str, msg: &Message) -> Result<lettre::Message> {
-    let from: Mailbox = email
-        .from
-        .parse()
-        .with_context(|| format!("email.from {:?} is not a valid address", email.from))?;
+    let from = mailbox(&email.from).context("email.from")?;
     let mut builder = lettre::Message::builder()
         .from(from)
         .subject(&msg.subject)
@@ -67,10 +65,7 @@ fn build(email: &Email, host: &str, msg: &Message) -> Result<lettre::Message> {
         // RFC 3834: no vacation auto-replies to a monitor.
         .header(AutoSubmitted);
     for to in &email.to {
-        let mailbox: Mailbox = to
-            .parse()
-            .with_context(|| format!("email.to {to:?} is not a valid address"))?;
-        builder = builder.to(mailbox);
+        builder = builder.to(mailbox(to).context("email.to")?);
     }
     let body = match &msg.html {
         Some(html) => builder.multipart(MultiPart::alternative_plain_html(
@@ -80,6 +75,20 @@ fn build(email: &Email, host: &str, msg: &Message) -> Result<lettre::Message> {
         None => builder.singlepart(SinglePart::plain(msg.text.clone())),
     };
     body.context("building the email")
+}
+
+/// `Name <user@bücher.example>` as lettre's mailbox, the domain spelled in
+/// punycode (`xn--bcher-kva.example`): a server without SMTPUTF8 refuses a
+/// non-ASCII envelope, and then the fallback could not get through either.
+fn mailbox(text: &str) -> Result<Mailbox> {
+    let parsed: Mailbox = text
+        .parse()
+        .with_context(|| format!("{text:?} is not a valid address"))?;
+    let domain = idna::domain_to_ascii(parsed.email.domain())
+        .map_err(|e| anyhow!("{text:?} has a domain that cannot be spelled in ASCII: {e}"))?;
+    let address = Address::new(parsed.email.user(), domain)
+        .with_context(|| format!("{text:?} is not a valid address"))?;
+    Ok(Mailbox::new(parsed.name, address))
 }
 
 fn smtp(s: &Smtp, host: &str) -> Result<SmtpTransport> {

@@ -496,3 +496,37 @@ fn every_email_has_a_message_id_the_fallback_too() {
     }
     assert_ne!(ids[0], ids[1], "each message its own id");
 }
+
+/// Issue 11, finding 5: `to = ["ops@bücher.example"]` passed check-config,
+/// then a server without SMTPUTF8 refused every run's mail, the fallback
+/// too. The domain goes out as punycode, in the envelope and the headers.
+#[test]
+fn a_non_ascii_recipient_domain_is_sent_as_punycode() {
+    let smtp = SmtpServer::plain();
+    let email = smtp
+        .email_config()
+        .replace(
+            "to = [\"ops@example.com\", \"oncall@example.com\"]",
+            "to = [\"Ops <ops@bücher.example>\"]",
+        )
+        .replace("upcheck@example.com", "upcheck@straße.example");
+    assert!(email.contains("bücher"), "the replacement took: {email}");
+    let world = World::new(&format!(
+        "title = \"vps-1\"\nalert_after = 1\n{email}{}",
+        services(&[("api", &switchable("api"))])
+    ));
+    set_down(&world, "api", true);
+    let check = world.run(&["check-config"]);
+    assert_eq!(check.code, 0, "{check:?}");
+    assert_eq!(
+        run_and_collect(&world, &smtp, &[]),
+        ["[vps-1] DOWN: api (1 of 1 services)"]
+    );
+    let mail = &smtp.received()[0];
+    assert_eq!(mail.to, ["ops@xn--bcher-kva.example"]);
+    assert_eq!(mail.from, "upcheck@xn--strae-oqa.example");
+    let head = String::from_utf8_lossy(&mail.data);
+    let head = head.split("\r\n\r\n").next().unwrap_or_default();
+    assert_contains(head, "ops@xn--bcher-kva.example");
+    assert!(head.is_ascii(), "headers are ASCII:\n{head}");
+}
