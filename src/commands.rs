@@ -7,7 +7,6 @@ use chrono::Utc;
 
 use crate::atomic_file::{self, Mode};
 use crate::config::{self, Config, ConfigError, Target};
-use crate::notify::mail;
 use crate::render::{self, status};
 use crate::stdout;
 use crate::store::Store;
@@ -152,7 +151,6 @@ fn describe_mail(config: &Config) -> Result<String> {
         );
     };
     let config_error = |e: anyhow::Error| ConfigError::whole_file(&config.path, format!("{e:#}"));
-    mail::check_addresses(email).map_err(config_error)?;
     let route = format!("from {} to {}", email.from, email.to.join(", "));
     Ok(match &email.transport {
         Transport::Smtp(s) => {

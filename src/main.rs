@@ -82,7 +82,7 @@ fn main() -> ExitCode {
 fn dispatch(cli: Cli) -> Result<()> {
     let config_path = cli.config.clone();
     let command = cli.into_command().unwrap_or_else(|e| e.exit());
-    let config = Config::discover(config_path.as_deref())?;
+    let config = Config::discover(config_path.as_deref(), notify::mail::check_address)?;
     for warning in &config.warnings {
         log::warn(warning);
     }

@@ -15,8 +15,8 @@ use super::file::{
     TransportKind,
 };
 use super::{
-    AlertCommand, CommandTarget, Config, Email, Fault, Heartbeat, HttpTarget, PasswordSource,
-    Restart, Service, Smtp, SmtpTls, Target, Transport,
+    AddressCheck, AlertCommand, CommandTarget, Config, Email, Fault, Heartbeat, HttpTarget,
+    PasswordSource, Restart, Service, Smtp, SmtpTls, Target, Transport,
 };
 use crate::alert::{AlertPolicy, Notice, Remind};
 
@@ -29,15 +29,20 @@ const EVERY_ALERT_KIND: [AlertKind; 4] = [
 ];
 
 /// The whole config; the first mistake found is the one reported, in this
-/// order: `parallel`, the services in file order, `[email]`, `title`.
+/// order: `parallel`, `ca_file`, the services in file order, `[email]`,
+/// `title`, the files, and last that there is a service at all.
 pub(super) fn build(
     raw: &RawConfig,
     path: &Path,
     dir: &Path,
     fault: Option<Fault>,
+    address: AddressCheck,
 ) -> Result<Config, Located> {
     let host = host_name();
     let parallel = parallel(raw.parallel.as_ref())?;
+    if let Some(ca) = &raw.ca_file {
+        ca_file(ca, "ca_file", dir)?;
+    }
     let heartbeat = raw.heartbeat.as_ref().map(heartbeat);
     let alert_commands = raw
         .alert_command
@@ -45,9 +50,20 @@ pub(super) fn build(
         .map(|c| alert_command(c, dir))
         .collect();
     let services = services(raw, dir)?;
-    let email = raw.email.as_ref().map(|e| email(e, dir)).transpose()?;
+    let email = raw
+        .email
+        .as_ref()
+        .map(|e| email(e, dir, address))
+        .transpose()?;
     let title = title(raw.title.as_ref())?.unwrap_or_else(|| host.clone());
     let files = files(raw, path, dir)?;
+    if services.is_empty() {
+        return Err(Located {
+            span: None,
+            key: None,
+            message: "no [[service]] table: there is nothing to check".to_string(),
+        });
+    }
     Ok(Config {
         path: path.to_path_buf(),
         title,
@@ -68,6 +84,50 @@ pub(super) fn build(
         fault,
         warnings: Vec::new(),
     })
+}
+
+/// Far more than any CA bundle (Mozilla's is about 200 KiB): a bigger file,
+/// or `/dev/zero`, is not one.
+const MAX_CA_FILE_BYTES: u64 = 16 * 1024 * 1024;
+
+/// A CA file as the TLS code will read it at every run: it must be readable
+/// and hold PEM certificates, or every https check (or all mail) fails for a
+/// config mistake.
+fn ca_file(
+    value: &Spanned<String>,
+    key: impl Into<String>,
+    dir: &Path,
+) -> Result<PathBuf, Located> {
+    use std::io::Read;
+    let path = dir.join(value.get_ref());
+    let mut bytes = Vec::new();
+    let read = std::fs::File::open(&path)
+        .and_then(|f| f.take(MAX_CA_FILE_BYTES + 1).read_to_end(&mut bytes));
+    let problem = match read {
+        Err(e) => Some(format!("cannot read {}: {e}", path.display())),
+        Ok(_) if bytes.len() as u64 > MAX_CA_FILE_BYTES => Some(format!(
+            "{} is larger than {} MiB: not a CA file",
+            path.display(),
+            MAX_CA_FILE_BYTES >> 20
+        )),
+        Ok(_) => {
+            let items: Vec<_> = ureq::tls::parse_pem(&bytes).collect();
+            let certificates = items
+                .iter()
+                .filter(|i| matches!(i, Ok(ureq::tls::PemItem::Certificate(_))))
+                .count();
+            (certificates == 0 || items.iter().any(Result::is_err)).then(|| {
+                format!(
+                    "holds no PEM certificate: {} (DER? convert it: openssl x509 -inform der -in FILE -out FILE.pem)",
+                    path.display()
+                )
+            })
+        }
+    };
+    match problem {
+        Some(problem) => Err(at(value.span(), key, problem)),
+        None => Ok(path),
+    }
 }
 
 /// Where the history lives and where the outputs go, resolved against the
@@ -253,6 +313,9 @@ fn service(
     if let Some(k) = stray_restart_key(s) {
         return Err(at(name_span, key(k), format!("`{k}` needs `restart` too")));
     }
+    if let Some(ca) = &s.ca_file {
+        ca_file(ca, key("ca_file"), dir)?;
+    }
     Ok(Service {
         name: name.clone(),
         target,
@@ -274,8 +337,14 @@ fn name_problem(name: &str, seen: &mut HashSet<String>) -> Option<String> {
     if let Some(problem) = label_problem(name) {
         return Some(problem);
     }
-    if !seen.insert(name.to_string()) {
-        return Some(format!("duplicate service name {name:?}"));
+    // "web" and "web " read the same in every table and subject.
+    let trimmed = name.trim();
+    if !seen.insert(trimmed.to_string()) {
+        return Some(if trimmed == name {
+            format!("duplicate service name {name:?}")
+        } else {
+            format!("duplicate service name {name:?} ({trimmed:?} but for spaces)")
+        });
     }
     None
 }
@@ -344,9 +413,9 @@ fn http_target(url: &HttpUrl, s: &RawService, defaults: &RawConfig, dir: &Path) 
             .map_or(Duration::from_secs(14 * 86_400), |d| d.0),
         ca_file: s
             .ca_file
-            .as_deref()
-            .or(defaults.ca_file.as_deref())
-            .map(|f| dir.join(f)),
+            .as_ref()
+            .or(defaults.ca_file.as_ref())
+            .map(|f| dir.join(f.get_ref())),
     }
 }
 
@@ -383,15 +452,19 @@ fn restart(s: &RawService, dir: &Path) -> Option<Restart> {
 
 /// `[email]`. Transport mistakes are reported at `transport`, or at `from`
 /// when the transport is the default SMTP.
-fn email(e: &RawEmail, dir: &Path) -> Result<Email, Located> {
+fn email(e: &RawEmail, dir: &Path, address: AddressCheck) -> Result<Email, Located> {
     let to = e.to.get_ref();
     if to.is_empty() || to.iter().any(|a| a.trim().is_empty()) {
         return Err(at(e.to.span(), "email.to", "needs at least one address"));
+    }
+    for (i, a) in to.iter().enumerate() {
+        address(a).map_err(|why| at(e.to.span(), format!("email.to[{}]", i + 1), why))?;
     }
     let from = e.from.get_ref();
     if from.trim().is_empty() {
         return Err(at(e.from.span(), "email.from", "needs an address"));
     }
+    address(from).map_err(|why| at(e.from.span(), "email.from", why))?;
     let (kind, kind_span) = match &e.transport {
         Some(t) => (*t.get_ref(), t.span()),
         None => (TransportKind::Smtp, e.from.span()),
@@ -469,7 +542,11 @@ fn smtp(e: &RawEmail, kind_span: Range<usize>, dir: &Path) -> Result<Smtp, Locat
         tls,
         user: e.smtp_user.clone(),
         password: smtp_password(e, kind_span, dir)?,
-        ca_file: e.smtp_ca_file.as_ref().map(|f| dir.join(f)),
+        ca_file: e
+            .smtp_ca_file
+            .as_ref()
+            .map(|f| ca_file(f, "email.smtp_ca_file", dir))
+            .transpose()?,
         timeout: e.smtp_timeout.map_or(Duration::from_secs(30), |d| d.0),
     })
 }

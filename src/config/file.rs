@@ -36,7 +36,7 @@ pub(super) struct RawConfig {
     pub(super) notify_recovery: Option<bool>,
     pub(super) slow_after: Option<Dur>,
     pub(super) cert_warn: Option<Dur>,
-    pub(super) ca_file: Option<String>,
+    pub(super) ca_file: Option<Spanned<String>>,
     pub(super) email: Option<RawEmail>,
     pub(super) heartbeat: Option<RawHeartbeat>,
     #[serde(default)]
@@ -90,7 +90,7 @@ pub(super) struct RawService {
     pub(super) notify_recovery: Option<bool>,
     pub(super) slow_after: Option<Dur>,
     pub(super) cert_warn: Option<Dur>,
-    pub(super) ca_file: Option<String>,
+    pub(super) ca_file: Option<Spanned<String>>,
     pub(super) restart: Option<Argv>,
     pub(super) restart_after: Option<Count>,
     pub(super) restart_limit: Option<Count>,
@@ -110,7 +110,7 @@ pub(super) struct RawEmail {
     pub(super) smtp_user: Option<String>,
     pub(super) smtp_password_env: Option<String>,
     pub(super) smtp_password_file: Option<String>,
-    pub(super) smtp_ca_file: Option<String>,
+    pub(super) smtp_ca_file: Option<Spanned<String>>,
     pub(super) smtp_timeout: Option<Dur>,
     pub(super) outbox: Option<Spanned<String>>,
 }
@@ -335,10 +335,21 @@ impl Located {
 /// The text as the mirror, or its first TOML syntax error, unknown key or
 /// value that is wrong on its own.
 pub(super) fn parse(text: &str) -> Result<RawConfig, Located> {
-    let deserializer = toml::Deserializer::parse(text).map_err(|e| Located {
-        span: e.span(),
-        key: None,
-        message: e.message().trim().to_string(),
+    let deserializer = toml::Deserializer::parse(text).map_err(|e| {
+        let message = e.message().trim().to_string();
+        // toml says "duplicate key" and points at it: name it, as every
+        // other error does (a second `[email]` table, a key set twice).
+        let key = e
+            .span()
+            .filter(|_| message.starts_with("duplicate key"))
+            .and_then(|s| text.get(s))
+            .map(|k| k.trim().trim_matches(['[', ']']).trim().to_string())
+            .filter(|k| !k.is_empty());
+        Located {
+            span: e.span(),
+            key,
+            message,
+        }
     })?;
     serde_path_to_error::deserialize(deserializer).map_err(|e| {
         let key = key_path(e.path());

@@ -24,6 +24,11 @@ pub use secrets::redacted_url;
 pub const CONFIG_ENV: &str = "UPCHECK_CONFIG";
 const DEFAULT_LOCATIONS: [&str; 2] = ["upcheck.toml", "/etc/upcheck/upcheck.toml"];
 
+/// How an email address is checked while loading: the mail module's own
+/// parser, handed in by `main`, so the config accepts exactly the addresses
+/// mail can send to, and says so with file, line and key.
+pub type AddressCheck = fn(&str) -> Result<(), String>;
+
 /// Everything a run needs to know, validated. No serde or clap types in here.
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -255,7 +260,7 @@ impl ConfigError {
 impl Config {
     /// Finds the config (`--config`, `$UPCHECK_CONFIG`, `./upcheck.toml`,
     /// `/etc/upcheck/upcheck.toml`) and loads it.
-    pub fn discover(explicit: Option<&Path>) -> Result<Config> {
+    pub fn discover(explicit: Option<&Path>, address: AddressCheck) -> Result<Config> {
         let path = match explicit {
             Some(p) => p.to_path_buf(),
             None => match std::env::var_os(CONFIG_ENV) {
@@ -275,15 +280,15 @@ impl Config {
                     })?,
             },
         };
-        Config::load(&path)
+        Config::load(&path, address)
     }
 
-    pub fn load(path: &Path) -> Result<Config> {
+    pub fn load(path: &Path, address: AddressCheck) -> Result<Config> {
         let text = read_capped(path, MAX_CONFIG_BYTES)
             .map_err(|e| ConfigError::whole_file(path, format!("cannot read: {e}")))?;
         let path = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
         let fault = test_fault();
-        let mut config = parse(&path, &text, fault)?;
+        let mut config = parse(&path, &text, fault, address)?;
         config.warnings = secrets::exposure_warnings(&config);
         Ok(config)
     }
@@ -298,11 +303,16 @@ impl Config {
 
 /// The text of the config at `path` as a [`Config`], or its first mistake
 /// with line and key.
-fn parse(path: &Path, text: &str, fault: Option<Fault>) -> Result<Config, ConfigError> {
+fn parse(
+    path: &Path,
+    text: &str,
+    fault: Option<Fault>,
+    address: AddressCheck,
+) -> Result<Config, ConfigError> {
     let to_error = |e: Located| e.into_error(path, text);
     let raw = file::parse(text).map_err(to_error)?;
     let dir = path.parent().unwrap_or(Path::new("/"));
-    build::build(&raw, path, dir, fault).map_err(to_error)
+    build::build(&raw, path, dir, fault, address).map_err(to_error)
 }
 
 #[cfg(debug_assertions)]

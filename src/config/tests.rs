@@ -6,7 +6,13 @@ use super::*;
 use crate::alert::Remind;
 
 fn load(text: &str) -> Result<Config, ConfigError> {
-    parse(Path::new("/srv/up/upcheck.toml"), text, None)
+    parse(Path::new("/srv/up/upcheck.toml"), text, None, |a| {
+        // The shape the tests need; the real check is the mail module's.
+        match a.rsplit_once('@') {
+            Some((user, domain)) if !user.is_empty() && !domain.is_empty() => Ok(()),
+            _ => Err(format!("{a:?} is not an email address")),
+        }
+    })
 }
 
 /// `check(toml, expected error)`: the whole message, file, line and key.

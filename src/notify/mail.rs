@@ -40,18 +40,10 @@ pub fn send(email: &Email, host: &str, msg: &Message) -> Result<()> {
     Ok(())
 }
 
-/// Checks that the addresses parse, so `check-config` can catch them.
-pub fn check_addresses(email: &Email) -> Result<()> {
-    build(
-        email,
-        "localhost",
-        &Message {
-            subject: String::new(),
-            text: String::new(),
-            html: None,
-        },
-    )
-    .map(|_| ())
+/// Whether `text` is an address mail can be sent to, said as the config
+/// loader reports it.
+pub fn check_address(text: &str) -> Result<(), String> {
+    mailbox(text).map(|_| ()).map_err(|e| format!("{e:#}"))
 }
 
 fn build(email: &Email, host: &str, msg: &Message) -> Result<lettre::Message> {
@@ -81,13 +73,13 @@ fn build(email: &Email, host: &str, msg: &Message) -> Result<lettre::Message> {
 /// punycode (`xn--bcher-kva.example`): a server without SMTPUTF8 refuses a
 /// non-ASCII envelope, and then the fallback could not get through either.
 fn mailbox(text: &str) -> Result<Mailbox> {
-    let parsed: Mailbox = text
-        .parse()
-        .with_context(|| format!("{text:?} is not a valid address"))?;
+    let parsed: Mailbox = text.parse().map_err(|_| {
+        anyhow!("{text:?} is not an email address (user@example.com, or Name <user@example.com>)")
+    })?;
     let domain = idna::domain_to_ascii(parsed.email.domain())
         .map_err(|e| anyhow!("{text:?} has a domain that cannot be spelled in ASCII: {e}"))?;
     let address = Address::new(parsed.email.user(), domain)
-        .with_context(|| format!("{text:?} is not a valid address"))?;
+        .map_err(|e| anyhow!("{text:?} is not an email address: {e}"))?;
     Ok(Mailbox::new(parsed.name, address))
 }
 

@@ -269,3 +269,79 @@ fn an_empty_database_path_is_refused_at_load() {
         assert_contains(&run.stderr, ":1: key `database`: needs a file name");
     }
 }
+
+/// Issue 11, finding 13: check-config passed what `run` then failed on, and
+/// a missing `ca_file` turned every https service offline (a DOWN alert for
+/// a typo). Each is now exit 2 naming file, line and key, from check-config
+/// and from `run`, before anything is probed.
+#[test]
+fn check_config_catches_what_run_would_trip_over() {
+    let web = "url = \"https://127.0.0.1:1/\"";
+    let mail = "[email]\nto = [\"ops@example.com\"]\nfrom = \"upcheck@example.com\"\ntransport = \"file\"\n";
+    let smtp = "[email]\nto = [\"ops@example.com\"]\nfrom = \"upcheck@example.com\"\nsmtp_host = \"127.0.0.1\"\n";
+    let cases: Vec<(String, &str)> = vec![
+        (
+            services(&[("web", &format!("{web}\nca_file = \"missing.pem\""))]),
+            ":4: key `service[1].ca_file`: cannot read ",
+        ),
+        (
+            services(&[("web", &format!("{web}\nca_file = \"ca.der\""))]),
+            ":4: key `service[1].ca_file`: holds no PEM certificate",
+        ),
+        (
+            format!("ca_file = \"missing.pem\"\n{}", services(&[("web", web)])),
+            ":1: key `ca_file`: cannot read ",
+        ),
+        (
+            format!(
+                "{smtp}smtp_ca_file = \"missing.pem\"\n{}",
+                services(&[("web", web)])
+            ),
+            ":5: key `email.smtp_ca_file`: cannot read ",
+        ),
+        (
+            format!(
+                "{}{}",
+                mail.replace("upcheck@example.com", "not an address"),
+                services(&[("web", web)])
+            ),
+            ":3: key `email.from`: \"not an address\" is not an email address",
+        ),
+        (
+            format!(
+                "{}{}",
+                mail.replace("[\"ops@example.com\"]", "[\"ops@example.com\", \"ops@\"]"),
+                services(&[("web", web)])
+            ),
+            ":2: key `email.to[2]`: \"ops@\" is not an email address",
+        ),
+        (
+            format!(
+                "{mail}\n[email]\nto = [\"b@example.com\"]\n{}",
+                services(&[("web", web)])
+            ),
+            ":6: key `email`: duplicate key",
+        ),
+        (
+            "title = \"vps-1\"\n".to_string(),
+            "no [[service]] table: there is nothing to check",
+        ),
+        (
+            services(&[("web", web), ("web ", web)]),
+            "key `service[2].name`: duplicate service name \"web \" (\"web\" but for spaces)",
+        ),
+    ];
+    for (text, expected) in cases {
+        let world = World::new(&text);
+        world.write("ca.der", "\u{30}\u{82}\u{1}\u{a}binary, not PEM");
+        for args in [&["check-config"][..], &[]] {
+            let run = world.run(args);
+            assert_eq!(run.code, 2, "{text}\n{args:?}: {run:?}");
+            assert_contains(&run.stderr, expected);
+        }
+        assert!(
+            !world.path("upcheck.db").exists(),
+            "nothing probed:\n{text}"
+        );
+    }
+}
