@@ -2,7 +2,7 @@
 //! `check-config` (what would be checked, and where mail goes) and `backup`
 //! (a consistent copy of the database).
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 use chrono::Utc;
 
 use crate::atomic_file::{self, Mode};
@@ -16,7 +16,7 @@ pub fn status(config: &Config, json: bool) -> Result<()> {
     let now = Utc::now();
     let (summaries, runs) = if config.database.exists() {
         let db = Store::open(&config.database)?;
-        (db.summaries()?, db.recent_run_starts()?)
+        (db.summaries()?, db.recent_run_starts(None)?)
     } else {
         Default::default()
     };
@@ -42,20 +42,24 @@ pub fn backup(config: &Config, file: &std::path::Path) -> Result<()> {
         anyhow::bail!("there is no database at {} yet", config.database.display());
     }
     let db = Store::open(&config.database)?;
-    atomic_file::replace(file, Mode::Umask, |tmp| db.backup(tmp)).context("writing the backup")
+    atomic_file::replace(file, Mode::Umask, |tmp| db.backup(tmp))
 }
 
-/// `check-config`: what would be checked, and where mail goes.
+/// `check-config`: what would be checked, where mail goes, and every file a
+/// run writes, each checked for whether this user can write it.
 pub fn describe_config(config: &Config) -> Result<String> {
     use crate::timefmt::format_duration as d;
+    check_writable(config)?;
+    let plural = if config.services.len() == 1 { "" } else { "s" };
     let mut out = format!(
-        "config     {}\ntitle      {}\ndatabase   {} (raw checks kept {})\nmail       {}\nheartbeat  {}\n{}\n{} services, up to {} probes at once, run_timeout {}:\n",
+        "config     {}\ntitle      {}\ndatabase   {} (raw checks kept {})\nmail       {}\nheartbeat  {}\n{}{}\n{} service{plural}, up to {} probes at once, run_timeout {}:\n",
         config.path.display(),
         config.title,
         config.database.display(),
         d(config.retention),
         describe_mail(config)?,
         describe_heartbeat(config),
+        describe_outputs(config),
         describe_commands(config),
         config.services.len(),
         config.parallel,
@@ -68,42 +72,121 @@ pub fn describe_config(config: &Config) -> Result<String> {
         .max()
         .unwrap_or(0);
     for s in &config.services {
-        let what = match &s.target {
-            Target::Http(h) => {
-                let mut w = format!("{} {}", h.method, config::redacted_url(&h.url));
-                if !h.expect_status.is_empty() {
-                    let codes: Vec<String> = h.expect_status.iter().map(u16::to_string).collect();
-                    w.push_str(&format!(", expect {}", codes.join("/")));
-                }
-                if let Some(b) = &h.body_contains {
-                    w.push_str(&format!(", body contains {b:?}"));
-                }
-                if let Some(slow) = h.slow_after {
-                    w.push_str(&format!(", slow after {}", d(slow)));
-                }
-                w
-            }
-            Target::Tcp(addr) => format!("tcp {addr}"),
-            Target::Command(c) => format!("command {:?}", c.argv),
-        };
-        let restart = s.restart.as_ref().map_or_else(String::new, |r| {
-            format!(
-                ", restart {:?} after {} (at most {} per {})",
-                r.argv,
-                r.after,
-                r.limit,
-                d(r.window)
-            )
-        });
-        out.push_str(&format!(
-            "  {:width$}  {what}  (timeout {}, alert after {}, remind {}{restart})\n",
-            s.name,
-            d(s.timeout),
-            s.policy.alert_after,
-            s.policy.remind,
-        ));
+        out.push_str(&format!("  {:width$}  {}\n", s.name, describe_service(s)));
     }
     Ok(out)
+}
+
+/// What is probed and how it is judged: "GET https://…, expect 200  (timeout 5s, …)".
+fn describe_service(s: &config::Service) -> String {
+    use crate::timefmt::format_duration as d;
+    let what = match &s.target {
+        Target::Http(h) => {
+            let mut w = format!("{} {}", h.method, config::redacted_url(&h.url));
+            if !h.expect_status.is_empty() {
+                let codes: Vec<String> = h.expect_status.iter().map(u16::to_string).collect();
+                w.push_str(&format!(", expect {}", codes.join("/")));
+            }
+            if let Some(b) = &h.body_contains {
+                w.push_str(&format!(", body contains {b:?}"));
+            }
+            if let Some(slow) = h.slow_after {
+                w.push_str(&format!(", slow after {}", d(slow)));
+            }
+            w
+        }
+        Target::Tcp(addr) => format!("tcp {addr}"),
+        Target::Command(c) => format!("command {:?}", c.argv),
+    };
+    let restart = s.restart.as_ref().map_or_else(String::new, |r| {
+        format!(
+            ", restart {:?} after {} (at most {} per {})",
+            r.argv,
+            r.after,
+            r.limit,
+            d(r.window)
+        )
+    });
+    format!(
+        "{what}  (timeout {}, alert after {}, remind {}{restart})",
+        d(s.timeout),
+        s.policy.alert_after,
+        s.policy.remind,
+    )
+}
+
+/// The files a run writes besides the database, one line each.
+fn describe_outputs(config: &Config) -> String {
+    let mut out = String::new();
+    if let Some(page) = &config.status_page {
+        out.push_str(&format!(
+            "page       {} (the status page)\n",
+            page.display()
+        ));
+    }
+    if let Some(metrics) = &config.prometheus_textfile {
+        out.push_str(&format!(
+            "metrics    {} (Prometheus textfile)\n",
+            metrics.display()
+        ));
+    }
+    out
+}
+
+/// Every place a run writes must let this user create files in its folder
+/// (the nearest one that exists, for folders a run creates): found now,
+/// not by the first run's fallback email.
+fn check_writable(config: &Config) -> Result<()> {
+    use crate::config::Transport;
+    let outbox = config.email.as_ref().and_then(|e| match &e.transport {
+        Transport::File(dir) => Some(dir.join("message.eml")),
+        _ => None,
+    });
+    let places = [
+        ("database", Some(config.database.clone())),
+        ("status_page", config.status_page.clone()),
+        ("prometheus_textfile", config.prometheus_textfile.clone()),
+        ("email.outbox", outbox),
+    ];
+    for (key, path) in places {
+        let Some(path) = path else { continue };
+        if let Err(why) = folder_writable(&path) {
+            return Err(ConfigError {
+                file: config.path.clone(),
+                line: None,
+                key: Some(key.to_string()),
+                message: format!("a run could not write {}: {why}", path.display()),
+            }
+            .into());
+        }
+    }
+    Ok(())
+}
+
+/// Whether a file can be created beside `path`: its folder, or the nearest
+/// ancestor that exists, is a folder this user may write into.
+fn folder_writable(path: &std::path::Path) -> Result<(), String> {
+    use std::os::unix::ffi::OsStrExt;
+    let folder = path
+        .ancestors()
+        .skip(1)
+        .find(|a| a.as_os_str().is_empty() || std::fs::symlink_metadata(a).is_ok())
+        .filter(|a| !a.as_os_str().is_empty())
+        .unwrap_or(std::path::Path::new("."));
+    if !folder.is_dir() {
+        return Err(format!("{} is not a folder", folder.display()));
+    }
+    let c_path = std::ffi::CString::new(folder.as_os_str().as_bytes())
+        .map_err(|_| "the path holds a NUL byte".to_string())?;
+    // SAFETY: access only reads the NUL-terminated path.
+    if unsafe { libc::access(c_path.as_ptr(), libc::W_OK | libc::X_OK) } != 0 {
+        let e = std::io::Error::last_os_error();
+        return Err(format!(
+            "{} is not writable by this user: {e}",
+            folder.display()
+        ));
+    }
+    Ok(())
 }
 
 /// The heartbeat's host only: the rest of the URL is usually the secret.
@@ -144,7 +227,7 @@ fn describe_commands(config: &Config) -> String {
 /// Where mail goes; a password that cannot be read is a config error here,
 /// so `check-config` catches it before the first alert does.
 fn describe_mail(config: &Config) -> Result<String> {
-    use crate::config::Transport;
+    use crate::config::{SmtpTls, Transport};
     let Some(email) = &config.email else {
         return Ok(
             "not configured (no [email] section): results are stored, nothing is sent".into(),
@@ -162,7 +245,12 @@ fn describe_mail(config: &Config) -> Result<String> {
                 (Some(user), None) => format!(", as {user} without a password"),
                 _ => String::new(),
             };
-            format!("{route} via SMTP {}:{} ({:?}{auth})", s.host, s.port, s.tls)
+            let tls = match s.tls {
+                SmtpTls::Starttls => "STARTTLS",
+                SmtpTls::Tls => "TLS",
+                SmtpTls::None => "no TLS",
+            };
+            format!("{route} via SMTP {}:{} ({tls}{auth})", s.host, s.port)
         }
         Transport::Sendmail => format!("{route} via sendmail"),
         Transport::File(dir) => format!("{route} as .eml files in {}", dir.display()),

@@ -10,7 +10,7 @@ use chrono::Utc;
 use crate::atomic_file::{self, Mode};
 use crate::config::Config;
 use crate::render::{self, Row};
-use crate::store::Store;
+use crate::store::{RunId, Store};
 
 /// Whether the config asks for any output.
 pub fn wanted(config: &Config) -> bool {
@@ -18,14 +18,20 @@ pub fn wanted(config: &Config) -> bool {
 }
 
 /// Writes whatever outputs the config asks for from `rows` (the status
-/// table); `begun` is when the run started.
-pub fn outputs(config: &Config, db: &Store, rows: &[Row], begun: Instant) -> Result<()> {
+/// table); `run` is the run writing them, `begun` when it started.
+pub fn outputs(
+    config: &Config,
+    db: &Store,
+    run: RunId,
+    rows: &[Row],
+    begun: Instant,
+) -> Result<()> {
     if !wanted(config) {
         return Ok(());
     }
     let now = Utc::now();
     if let Some(path) = &config.status_page {
-        let next_run = render::status::next_run(&db.recent_run_starts()?);
+        let next_run = render::status::next_run(&db.recent_run_starts(Some(run))?);
         let html =
             render::html::status_page::page(&config.title, &config.host, now, rows, next_run);
         atomic_file::write(path, html.into_string().as_bytes(), Mode::Public)

@@ -228,7 +228,7 @@ fn judge(
                 } else {
                     ""
                 };
-                problems.push(format!("body lacks {needle:?}{scope}"));
+                problems.push(format!("body lacks {}{scope}", quoted(needle)));
             }
         }
     }
@@ -377,6 +377,17 @@ fn describe_tls(e: &rustls::Error) -> (Status, Option<String>, Option<TlsProblem
         other => (format!("TLS failure: {other}"), TlsProblem::Other),
     };
     (Status::Offline, Some(reason), Some(problem))
+}
+
+/// Text as written, in quotes a reader can tell from it: `"ok"`, or
+/// `“"status":"ok"”` when it holds straight quotes itself (never Rust's
+/// escaped `"\"status\":\"ok\""`).
+fn quoted(text: &str) -> String {
+    if text.contains('"') {
+        format!("“{text}”")
+    } else {
+        format!("\"{text}\"")
+    }
 }
 
 fn contains(haystack: &[u8], needle: &[u8]) -> bool {

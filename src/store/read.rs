@@ -7,8 +7,8 @@ use std::collections::HashMap;
 use anyhow::Result;
 use chrono::{DateTime, Utc};
 
-use super::Store;
 use super::types::Stamp;
+use super::{RunId, Store};
 use crate::alert::AlertState;
 use crate::check::{CheckResult, ServiceSummary, Uptime};
 
@@ -92,12 +92,16 @@ impl Store {
         )
     }
 
-    /// Start times of the two most recent runs, newest first: enough to guess
-    /// when the scheduler will run upcheck next.
-    pub fn recent_run_starts(&self) -> Result<Vec<DateTime<Utc>>> {
+    /// Start times of the two most recent scheduled runs, newest first:
+    /// enough to guess when the scheduler will run upcheck next. A forced
+    /// run (`--force`, by hand) says nothing of the schedule, and a run still
+    /// going is not over yet, unless it is `current`, the one asking.
+    pub fn recent_run_starts(&self, current: Option<RunId>) -> Result<Vec<DateTime<Utc>>> {
         self.read_all(
-            "SELECT started_at FROM runs ORDER BY id DESC LIMIT 2",
-            [],
+            "SELECT started_at FROM runs
+             WHERE NOT forced AND (finished_at IS NOT NULL OR id = ?1)
+             ORDER BY id DESC LIMIT 2",
+            [current.map_or(-1, |r| r.0)],
             "reading when the last runs started",
             |r| Ok(r.get::<_, Stamp>(0)?.0),
         )

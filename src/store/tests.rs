@@ -490,7 +490,7 @@ fn a_malformed_stored_value_is_an_error_naming_it_not_a_default() {
         &stamp("started_at", "later"),
     );
     says(
-        store.recent_run_starts().unwrap_err(),
+        store.recent_run_starts(Some(run)).unwrap_err(),
         "reading when the last runs started",
         &stamp("started_at", "soon"),
     );

@@ -88,13 +88,14 @@ fn check_config_prints_what_would_be_checked_and_where_mail_goes() {
     assert_contains(&run.stdout, "title      vps-1");
     assert_contains(
         &run.stdout,
-        "via SMTP mail.example.com:587 (Starttls, as upcheck)",
+        "via SMTP mail.example.com:587 (STARTTLS, as upcheck)",
     );
     assert_contains(
         &run.stdout,
         "api       GET https://example.com/health, expect 200, body contains \"ok\"  (timeout 5s",
     );
     assert_contains(&run.stdout, "postgres  tcp 127.0.0.1:5432");
+    assert_contains(&run.stdout, "\n2 services, up to 32 probes");
     assert!(!run.stdout.contains("hunter2"), "the password was printed");
     assert!(
         !world.path("upcheck.db").exists(),
@@ -342,6 +343,55 @@ fn check_config_catches_what_run_would_trip_over() {
         assert!(
             !world.path("upcheck.db").exists(),
             "nothing probed:\n{text}"
+        );
+    }
+}
+
+/// Issue 11, finding 21: check-config printed enum names (`(None)`,
+/// `(Starttls)`) and "1 services".
+#[test]
+fn check_config_speaks_words_not_enum_names() {
+    let world = World::new(&format!(
+        "[email]\nto = [\"ops@example.com\"]\nfrom = \"upcheck@example.com\"\nsmtp_host = \"mail.example.com\"\nsmtp_tls = \"none\"\n\n{}",
+        services(&[("postgres", "tcp = \"127.0.0.1:5432\"")])
+    ));
+    let run = world.run(&["check-config"]);
+    assert_eq!(run.code, 0, "{run:?}");
+    assert_contains(&run.stdout, "via SMTP mail.example.com:25 (no TLS)");
+    assert_contains(&run.stdout, "\n1 service, up to 32 probes");
+    assert!(!run.stdout.contains("(None)"), "{}", run.stdout);
+}
+
+/// Issue 11, finding 18: `status_page` and `prometheus_textfile` where this
+/// user cannot write passed check-config (which did not even print them);
+/// the first run then failed with a fallback email.
+#[test]
+fn check_config_names_every_file_a_run_writes_and_that_it_can() {
+    let healthy = services(&[("a", "command = [\"true\"]")]);
+    let world = World::new(&format!(
+        "status_page = \"www/index.html\"\nprometheus_textfile = \"metrics/upcheck.prom\"\n{healthy}"
+    ));
+    let run = world.run(&["check-config"]);
+    assert_eq!(run.code, 0, "{run:?}");
+    let page = world.path("www/index.html").display().to_string();
+    let metrics = world.path("metrics/upcheck.prom").display().to_string();
+    assert_contains(&run.stdout, &format!("page       {page} (the status page)"));
+    assert_contains(
+        &run.stdout,
+        &format!("metrics    {metrics} (Prometheus textfile)"),
+    );
+    // A folder in the way that is a file: no user can write there (root
+    // included, which is who runs these tests; a folder without write
+    // permission was not tried for that reason).
+    for key in ["status_page", "prometheus_textfile"] {
+        let world = World::new(&format!("{key} = \"blocked/out\"\n{healthy}"));
+        world.write("blocked", "a file, not a folder");
+        let run = world.run(&["check-config"]);
+        assert_eq!(run.code, 2, "{key}: {run:?}");
+        let blocked = world.path("blocked").display().to_string();
+        assert_contains(
+            &run.stderr,
+            &format!("key `{key}`: a run could not write {blocked}/out: {blocked} is not a folder"),
         );
     }
 }

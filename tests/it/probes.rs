@@ -349,3 +349,24 @@ fn the_run_timeout_bounds_the_whole_run() {
         ),
     );
 }
+
+/// Issue 11, finding 21: a reason kept Rust's escaping of what it quoted
+/// (`body lacks "\"status\":\"ok\""`).
+#[test]
+fn a_missing_needle_is_quoted_as_written() {
+    let http = HttpServer::start();
+    let world = World::new(&services(&[(
+        "json",
+        &format!(
+            "url = {:?}\nbody_contains = '\"status\":\"ok\"'",
+            http.url("/body")
+        ),
+    )]));
+    assert_eq!(world.run(&[]).code, 0);
+    expect(
+        &world,
+        "json",
+        "degraded",
+        Some("body lacks “\"status\":\"ok\"”"),
+    );
+}

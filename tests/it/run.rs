@@ -372,3 +372,39 @@ fn a_closed_stdout_is_a_normal_end_not_a_page() {
     }
     assert_eq!(pages(&world), (0, 0), "nobody was paged");
 }
+
+/// Issue 11, finding 21 (and "status during a run"): a `--force` by hand
+/// threw off the "next check expected" guess, and `status` during a run
+/// reported the unfinished run as `last_run`.
+#[test]
+fn the_next_run_is_guessed_from_scheduled_runs_that_finished() {
+    let world = World::new(&healthy());
+    for args in [&[][..], &[], &["--force"], &[]] {
+        assert_eq!(world.run(args).code, 0);
+        thread::sleep(Duration::from_millis(30));
+    }
+    // The last run is still going, as `status` sees it during a run.
+    world
+        .db()
+        .execute(
+            "UPDATE runs SET finished_at = NULL WHERE id = (SELECT max(id) FROM runs)",
+            [],
+        )
+        .unwrap();
+    let starts: Vec<String> = world
+        .db()
+        .prepare("SELECT started_at FROM runs ORDER BY id")
+        .unwrap()
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    let at = |s: &str| chrono::DateTime::parse_from_rfc3339(s).unwrap();
+    // Scheduled and finished: the first two (the third was forced).
+    let expected_next = at(&starts[1]) + (at(&starts[1]) - at(&starts[0]));
+    let run = world.run(&["status", "--json"]);
+    let doc: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+    assert_eq!(doc["last_run"], starts[1].as_str(), "{doc}");
+    let next = at(doc["next_run"].as_str().unwrap());
+    assert_eq!(next, expected_next, "{doc}");
+}
