@@ -17,26 +17,44 @@ use x509_cert::der::Decode;
 use super::remaining;
 use super::tcp::{io_reason, resolve};
 
-/// The notAfter of the certificate `host:port` presents.
+/// The notAfter of the certificate `host:port` presents. `host` as a URL
+/// spells it (`[::1]` for IPv6). Every address the name resolves to is tried
+/// in turn, as the HTTP request itself does: `localhost` may list ::1 first
+/// while the server listens on 127.0.0.1 only.
 pub fn peer_cert_expiry(host: &str, port: u16, deadline: Instant) -> Result<DateTime<Utc>, String> {
-    let target = if host.contains(':') {
-        format!("[{host}]:{port}")
+    let bare = host.trim_start_matches('[').trim_end_matches(']');
+    let target = if bare.contains(':') {
+        format!("[{bare}]:{port}")
     } else {
-        format!("{host}:{port}")
+        format!("{bare}:{port}")
     };
-    let addr = *resolve(&target)?.first().ok_or("no address")?;
+    let name = ServerName::try_from(bare.to_string())
+        .map_err(|e| format!("invalid server name {bare:?}: {e}"))?;
+    let mut last = String::from("no address");
+    for addr in resolve(&target)? {
+        if Instant::now() >= deadline {
+            break;
+        }
+        match expiry_at(addr, name.clone(), deadline) {
+            Ok(not_after) => return Ok(not_after),
+            Err(why) => last = why,
+        }
+    }
+    Err(last)
+}
+
+/// The handshake with one address, up to the server's certificate.
+fn expiry_at(
+    addr: std::net::SocketAddr,
+    name: ServerName<'static>,
+    deadline: Instant,
+) -> Result<DateTime<Utc>, String> {
     let mut sock =
         TcpStream::connect_timeout(&addr, remaining(deadline)).map_err(|e| io_reason(&e))?;
     sock.set_read_timeout(Some(remaining(deadline)))
         .map_err(|e| e.to_string())?;
     sock.set_write_timeout(Some(remaining(deadline)))
         .map_err(|e| e.to_string())?;
-    let name = ServerName::try_from(
-        host.trim_start_matches('[')
-            .trim_end_matches(']')
-            .to_string(),
-    )
-    .map_err(|e| format!("invalid server name {host:?}: {e}"))?;
     let mut conn = ClientConnection::new(config(), name).map_err(|e| e.to_string())?;
     while conn.is_handshaking() && conn.peer_certificates().is_none() {
         if Instant::now() >= deadline {

@@ -370,3 +370,37 @@ fn a_missing_needle_is_quoted_as_written() {
         Some("body lacks “\"status\":\"ok\"”"),
     );
 }
+
+/// Issue 11, finding 14: the expiry handshake was given the host with its
+/// brackets, so `https://[::1]:…` was `online` with no expiry known, and
+/// Prometheus exported 0: the README's expiry alert could never fire.
+#[test]
+fn certificate_expiry_is_read_for_an_ipv6_address() {
+    let ca = Ca::new();
+    let world = World::new("");
+    world.write("ca.pem", &ca.pem);
+    let (port, date) = ca.serve_on("::1", Cert::Signed { days: 5 });
+    world.write(
+        "upcheck.toml",
+        &services(&[(
+            "v6",
+            &format!("url = \"https://[::1]:{port}/\"\nca_file = \"ca.pem\"\ncert_warn = \"14d\""),
+        )]),
+    );
+    let run = world.run(&[]);
+    assert_eq!((run.code, run.stderr.as_str()), (0, ""));
+    let reason = format!("certificate expires in 5 days ({date})");
+    expect(&world, "v6", "degraded", Some(&reason));
+    let stored: Option<String> = world
+        .db()
+        .query_row(
+            "SELECT cert_expires_at FROM checks WHERE service = 'v6'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert!(
+        stored.is_some_and(|s| s.starts_with(&date)),
+        "notAfter stored"
+    );
+}

@@ -44,10 +44,15 @@ impl Ca {
     /// Starts a TLS server answering every request with `200 ok`; returns its port
     /// and the certificate's notAfter as `YYYY-MM-DD`.
     pub fn serve(&self, cert: Cert) -> (u16, String) {
+        self.serve_on("127.0.0.1", cert)
+    }
+
+    /// `serve` on another loopback address (`::1`), named in the certificate.
+    pub fn serve_on(&self, ip: &str, cert: Cert) -> (u16, String) {
         let now = time::OffsetDateTime::now_utc();
         let name = match cert {
             Cert::OtherHost => "status.example.org",
-            _ => "127.0.0.1",
+            _ => ip,
         };
         let mut params = rcgen::CertificateParams::new(vec![name.to_string()]).unwrap();
         // An hour past the whole day, so "in 5 days" is 5 whatever the clock says.
@@ -76,7 +81,7 @@ impl Ca {
             .with_single_cert(vec![cert_der], key_der)
             .unwrap();
         let config = Arc::new(config);
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let listener = TcpListener::bind((ip, 0)).unwrap();
         let port = listener.local_addr().unwrap().port();
         thread::spawn(move || {
             for stream in listener.incoming().flatten() {
