@@ -5,6 +5,9 @@
 
 use std::path::Path;
 use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::mpsc;
+use std::thread;
+use std::time::Duration;
 
 use anyhow::{Context, Result, anyhow};
 use chrono::Utc;
@@ -24,12 +27,8 @@ use crate::render::email::Message;
 pub fn send(email: &Email, host: &str, msg: &Message) -> Result<()> {
     let message = build(email, host, msg)?;
     match &email.transport {
-        Transport::Smtp(s) => {
-            smtp(s, host)?
-                .send(&message)
-                .map_err(|e| anyhow!("{}", smtp_error(&e)))
-                .with_context(|| format!("sending mail through {}:{}", s.host, s.port))?;
-        }
+        Transport::Smtp(s) => send_bounded(smtp(s, host)?, message, s.timeout)
+            .with_context(|| format!("sending mail through {}:{}", s.host, s.port))?,
         Transport::Sendmail => {
             SendmailTransport::new()
                 .send(&message)
@@ -38,6 +37,40 @@ pub fn send(email: &Email, host: &str, msg: &Message) -> Result<()> {
         Transport::File(dir) => write_eml(dir, &message.formatted())?,
     }
     Ok(())
+}
+
+/// A delivery that ran out of `smtp_timeout` as a whole: the server may
+/// have taken the message already, so its retry must say it may be a repeat.
+#[derive(Debug)]
+pub struct MaybeSent;
+
+impl std::fmt::Display for MaybeSent {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("the server may have taken it already")
+    }
+}
+
+impl std::error::Error for MaybeSent {}
+
+/// lettre bounds the connect and each command by `smtp_timeout`; a server
+/// slow at every line could still stretch one email over minutes. The whole
+/// delivery gets the same bound: the send runs in a thread of its own, left
+/// behind (and ended with the process) if it overruns.
+fn send_bounded(transport: SmtpTransport, message: lettre::Message, bound: Duration) -> Result<()> {
+    let (tx, rx) = mpsc::channel();
+    thread::Builder::new()
+        .name("smtp".into())
+        .spawn(move || {
+            let _ = tx.send(transport.send(&message));
+        })
+        .context("starting the mail thread")?;
+    match rx.recv_timeout(bound) {
+        Ok(sent) => sent.map(|_| ()).map_err(|e| anyhow!("{}", smtp_error(&e))),
+        Err(_) => Err(anyhow::Error::new(MaybeSent).context(format!(
+            "the server did not finish the delivery within {} (smtp_timeout)",
+            crate::timefmt::format_duration(bound)
+        ))),
+    }
 }
 
 /// Whether `text` is an address mail can be sent to, said as the config
@@ -144,15 +177,21 @@ fn message_id(host: &str) -> String {
     )
 }
 
-/// lettre's errors, with the server's own words when it gave any.
+/// lettre's errors, with the server's own words when it gave any: each cause
+/// once (lettre's message often repeats its source's), on one line, without
+/// the control characters a hostile or broken server may send (an escape
+/// sequence would reach a terminal through stderr, and the database).
 fn smtp_error(e: &lettre::transport::smtp::Error) -> String {
     let mut text = e.to_string();
     let mut source = std::error::Error::source(e);
     while let Some(s) = source {
-        text.push_str(&format!(": {s}"));
+        let said = s.to_string();
+        if !text.contains(&said) {
+            text.push_str(&format!(": {said}"));
+        }
         source = s.source();
     }
-    text
+    crate::check::one_line(&text, 1000)
 }
 
 /// One `.eml` per message, written whole then renamed into place so a reader

@@ -135,6 +135,13 @@ fn send_email(
     if config.fault == Some(Fault::AbortAfterSend) && sent.is_ok() {
         std::process::abort();
     }
+    if let Err(e) = &sent
+        && e.chain().any(|c| c.is::<mail::MaybeSent>())
+    {
+        // Left marked as being sent, as a run killed mid-send leaves it: the
+        // next run retries and tells the reader it may be a repeat.
+        return sent.context("delivering the report (it stays due; the next run retries)");
+    }
     let error = sent.as_ref().err().map(|e| format!("{e:#}"));
     db.record_delivery(
         run,

@@ -541,3 +541,106 @@ fn a_database_replaced_by_garbage_is_set_aside_and_monitoring_goes_on() {
     // And from then on, runs are ordinary.
     assert!(run_and_collect(&world, &smtp, &[]).is_empty());
 }
+
+/// A scripted SMTP server that answers each line with `answer(line)`, after
+/// `pause`: for servers that misbehave in ways a real one will not on request.
+fn scripted_smtp(pause: Duration, answer: fn(&str) -> Option<&'static str>) -> u16 {
+    use std::io::{BufRead, BufReader};
+    crate::support::raw_server(move |stream| {
+        let mut out = stream.try_clone().unwrap();
+        let _ = out.write_all(b"220 scripted ESMTP\r\n");
+        let mut in_data = false;
+        for line in BufReader::new(stream).lines() {
+            let Ok(line) = line else { return };
+            if in_data {
+                if line == "." {
+                    in_data = false;
+                    std::thread::sleep(pause);
+                    let _ = out.write_all(b"250 queued\r\n");
+                }
+                continue;
+            }
+            std::thread::sleep(pause);
+            let reply = match answer(&line) {
+                Some(reply) => reply.to_string(),
+                None if line.starts_with("DATA") => {
+                    in_data = true;
+                    "354 go ahead".to_string()
+                }
+                None if line.starts_with("QUIT") => {
+                    let _ = out.write_all(b"221 bye\r\n");
+                    return;
+                }
+                None => "250 ok".to_string(),
+            };
+            let _ = out.write_all(format!("{reply}\r\n").as_bytes());
+        }
+    })
+}
+
+/// Issue 11, finding 9: every SMTP error was printed twice, and the server's
+/// text reached stderr and the database with raw escape sequences.
+#[test]
+fn smtp_server_text_is_said_once_and_without_escape_sequences() {
+    let port = scripted_smtp(Duration::ZERO, |line| {
+        line.starts_with("RCPT")
+            .then_some("550 5.1.1 \u{1b}[31mno such user\u{1b}[0m \u{1b}]0;pwned\u{7}here")
+    });
+    let world = World::new(&format!(
+        "alert_after = 1\n[email]\nto = [\"ops@example.com\"]\nfrom = \"upcheck@example.com\"\n\
+         smtp_host = \"127.0.0.1\"\nsmtp_port = {port}\nsmtp_tls = \"none\"\nsmtp_timeout = \"5s\"\n{}",
+        services(&[("down", "command = [\"false\"]")])
+    ));
+    let run = world.run(&[]);
+    assert_eq!(run.code, 1, "{run:?}");
+    assert!(
+        !run.stderr.contains('\u{1b}') && !run.stderr.contains('\u{7}'),
+        "{:?}",
+        run.stderr
+    );
+    // The digest and the fallback each fail, each said on a line of its own.
+    for line in run.stderr.lines() {
+        assert_eq!(line.matches("no such user").count(), 1, "{line}");
+    }
+    assert_contains(&run.stderr, "550");
+    let stored: String = world
+        .db()
+        .query_row(
+            "SELECT error FROM notifications WHERE kind = 'down'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert!(!stored.contains('\u{1b}'), "{stored:?}");
+    assert_eq!(stored.matches("no such user").count(), 1, "{stored}");
+}
+
+/// Issue 11, finding 9: `smtp_timeout` bounded each command, not the
+/// delivery: a server answering every line after 1.5 s, with
+/// `smtp_timeout = "2s"`, held the run for about 9 s per email (45 s at 5 s a
+/// line). The whole delivery is now bounded; the alert stays due, and since
+/// the server may have taken it, its retry says it may be a repeat.
+#[test]
+fn a_server_slow_at_every_line_cannot_stretch_a_delivery_past_smtp_timeout() {
+    let port = scripted_smtp(Duration::from_millis(1500), |_| None);
+    let world = World::new(&format!(
+        "alert_after = 1\n[email]\nto = [\"ops@example.com\"]\nfrom = \"upcheck@example.com\"\n\
+         smtp_host = \"127.0.0.1\"\nsmtp_port = {port}\nsmtp_tls = \"none\"\nsmtp_timeout = \"2s\"\n{}",
+        services(&[("down", "command = [\"false\"]")])
+    ));
+    let started = Instant::now();
+    let run = world.run(&[]);
+    // The digest and the fallback, 2 s each at most, and a margin for a busy
+    // machine: one unbounded delivery alone takes 9 s here.
+    assert_within(started, Duration::from_secs(7));
+    assert_eq!(run.code, 1, "{run:?}");
+    assert_contains(
+        &run.stderr,
+        "did not finish the delivery within 2s (smtp_timeout)",
+    );
+    assert_eq!(due(&world), 1, "the alert stays due");
+    let interrupted = world.count(
+        "SELECT count(*) FROM notifications WHERE kind = 'down' AND error LIKE 'a run was stopped while sending%'",
+    );
+    assert_eq!(interrupted, 1, "marked as possibly sent");
+}
