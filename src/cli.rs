@@ -34,6 +34,18 @@ pub struct Cli {
     pub run: RunArgs,
 }
 
+/// Whether the command line asks for JSON logs, read from the raw arguments:
+/// a usage error is found before clap has parsed anything, and must still
+/// come out as JSON.
+pub fn wants_json(args: &[std::ffi::OsString]) -> bool {
+    let args: Vec<_> = args.iter().map(|a| a.to_string_lossy()).collect();
+    args.iter()
+        .zip(args.iter().skip(1).map(Some).chain([None]))
+        .any(|(a, next)| {
+            a == "--log-format=json" || (a == "--log-format" && next.is_some_and(|n| n == "json"))
+        })
+}
+
 impl Cli {
     /// Folds the top-level run flags into the command; `--force status` is a usage error.
     pub fn into_command(self) -> Result<Command, clap::Error> {

@@ -53,6 +53,45 @@ pub fn init(quiet: bool, verbose: u8, format: LogFormat) {
     });
 }
 
+/// With `--log-format json`, a panic is one JSON error line like any other
+/// (the default hook prints several plain lines a log shipper cannot parse).
+/// Called once, before anything can panic; other hooks chain onto this one.
+pub fn panics_as_lines() {
+    if LOGGER.get().is_some_and(|l| l.format == LogFormat::Json) {
+        std::panic::set_hook(Box::new(|info| error(&describe_panic(info))));
+    }
+}
+
+/// "panic: what it said at src/file.rs:12".
+pub fn describe_panic(info: &std::panic::PanicHookInfo<'_>) -> String {
+    let what = info
+        .payload()
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| info.payload().downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "unknown panic".to_string());
+    let place = info
+        .location()
+        .map(|l| format!(" at {}:{}", l.file(), l.line()))
+        .unwrap_or_default();
+    format!("panic: {what}{place}")
+}
+
+/// A usage error as the log format wants it: one JSON line, or clap's own
+/// text; then exit 2 (help and version go to stdout as usual, exit 0).
+pub fn usage_error(e: clap::Error, json: bool) -> ! {
+    if json && e.use_stderr() {
+        init(false, 0, LogFormat::Json);
+        let text = e.to_string();
+        error(&crate::check::one_line(
+            text.trim_start_matches("error: "),
+            2000,
+        ));
+        std::process::exit(2);
+    }
+    e.exit()
+}
+
 pub fn error(msg: &str) {
     emit(Level::Error, None, msg);
 }

@@ -52,8 +52,11 @@ fn main() -> ExitCode {
     unsafe {
         libc::mallopt(libc::M_ARENA_MAX, 1);
     }
-    let cli = Cli::parse();
+    let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    let json = cli::wants_json(&args);
+    let cli = Cli::try_parse_from(&args).unwrap_or_else(|e| log::usage_error(e, json));
     log::init(cli.quiet, cli.verbose, cli.log_format);
+    log::panics_as_lines();
     // A panic is a failed run (exit 1), not Rust's 101; the default hook has
     // already printed it to stderr, which cron mails.
     let outcome = std::panic::catch_unwind(|| dispatch(cli));
@@ -81,7 +84,10 @@ fn main() -> ExitCode {
 /// The one place a command becomes work.
 fn dispatch(cli: Cli) -> Result<()> {
     let config_path = cli.config.clone();
-    let command = cli.into_command().unwrap_or_else(|e| e.exit());
+    let json = cli.log_format == cli::LogFormat::Json;
+    let command = cli
+        .into_command()
+        .unwrap_or_else(|e| log::usage_error(e, json));
     let config = Config::discover(config_path.as_deref(), notify::mail::check_address)?;
     for warning in &config.warnings {
         log::warn(warning);

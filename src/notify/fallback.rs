@@ -42,17 +42,7 @@ pub fn arm(config: &Config) {
     std::panic::set_hook(Box::new(move |info| {
         default_hook(info);
         PANICKED.store(true, Ordering::SeqCst);
-        let what = info
-            .payload()
-            .downcast_ref::<&str>()
-            .map(|s| s.to_string())
-            .or_else(|| info.payload().downcast_ref::<String>().cloned())
-            .unwrap_or_else(|| "unknown panic".to_string());
-        let place = info
-            .location()
-            .map(|l| format!(" at {}:{}", l.file(), l.line()))
-            .unwrap_or_default();
-        send(&format!("panic: {what}{place}"));
+        send(&log::describe_panic(info));
     }));
 }
 

@@ -408,3 +408,43 @@ fn the_next_run_is_guessed_from_scheduled_runs_that_finished() {
     let next = at(doc["next_run"].as_str().unwrap());
     assert_eq!(next, expected_next, "{doc}");
 }
+
+/// Issue 11, finding 10: with `--log-format json`, a panic printed four plain
+/// lines and no JSON error line, and usage errors were plain text: a log
+/// shipper parsing stderr lost exactly the lines that mattered.
+#[test]
+fn json_logs_stay_json_on_a_panic_and_a_usage_error() {
+    let world = World::new(&healthy());
+    let every_line_json = |stderr: &str| -> Vec<serde_json::Value> {
+        stderr
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l:?}")))
+            .collect()
+    };
+    let panicked = world.run_env(
+        &["--log-format", "json"],
+        &[("UPCHECK_TEST_FAULT", "panic-after-store")],
+    );
+    assert_eq!(panicked.code, 1, "{panicked:?}");
+    let lines = every_line_json(&panicked.stderr);
+    assert!(
+        lines.iter().any(|l| l["level"] == "error"
+            && l["message"]
+                .as_str()
+                .is_some_and(|m| m.contains("panic: injected panic after storing the checks"))),
+        "{lines:?}"
+    );
+    for args in [
+        &["--log-format", "json", "--bogus"][..],
+        &["--log-format=json", "--force", "status"],
+        &["status", "--log-format", "json", "--jsn"],
+    ] {
+        let run = world.run(args);
+        assert_eq!(run.code, 2, "{args:?}: {run:?}");
+        let lines = every_line_json(&run.stderr);
+        assert!(
+            lines.iter().any(|l| l["level"] == "error"),
+            "{args:?}: {lines:?}"
+        );
+    }
+}
