@@ -581,7 +581,7 @@ fn smtp_password(
 }
 
 /// Longest service name or title: they head table rows and email subjects.
-const MAX_LABEL_CHARS: usize = 100;
+const MAX_LABEL_CHARS: usize = 1000;
 
 /// Service names and the title are one-line labels in subjects, tables,
 /// metrics and the database: no control characters (a newline would break

@@ -6,7 +6,7 @@ use std::path::Path;
 
 use chrono::{DateTime, Utc};
 
-use super::Row;
+use super::{Row, SHORT_NAME, short};
 use crate::alert::Notice;
 use crate::check::one_line;
 use crate::timefmt::human;
@@ -132,7 +132,7 @@ fn list(names: &[&str]) -> String {
     let mut out = names
         .iter()
         .take(SHOWN)
-        .copied()
+        .map(|n| short(n, SHORT_NAME))
         .collect::<Vec<_>>()
         .join(", ");
     if names.len() > SHOWN {

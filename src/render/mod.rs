@@ -63,6 +63,26 @@ pub fn pct(v: Option<f64>) -> String {
     v.map_or_else(|| "-".into(), |v| format!("{v:.2}%"))
 }
 
+/// How much of a name fits where space is tight: a subject, an HTML table
+/// cell. Names may be 1,000 characters; these places show the start.
+pub const SHORT_NAME: usize = 60;
+
+/// `text` cut to `max` characters with an ellipsis, or whole if it fits.
+pub fn short(text: &str, max: usize) -> String {
+    if text.chars().count() <= max {
+        return text.to_string();
+    }
+    let mut out: String = text.chars().take(max.saturating_sub(1)).collect();
+    out.push('…');
+    out
+}
+
+/// The whole `text` when `short` cut it, for a `title` attribute: the
+/// full name on hover, and no extra bytes for the names that fit.
+pub fn whole_if_cut(text: &str, max: usize) -> Option<&str> {
+    (text.chars().count() > max).then_some(text)
+}
+
 /// Left-aligned columns, two spaces apart, no trailing blanks.
 pub fn table(header: &[&str], rows: Vec<Vec<String>>) -> String {
     let mut widths: Vec<usize> = header.iter().map(|h| h.chars().count()).collect();
@@ -83,4 +103,16 @@ pub fn table(header: &[&str], rows: Vec<Vec<String>>) -> String {
         out.push('\n');
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn short_keeps_what_fits_and_cuts_the_rest_with_an_ellipsis() {
+        assert_eq!(short("web", 60), "web");
+        assert_eq!(short("abcdef", 4), "abc…");
+        assert_eq!(short("ééééé", 3), "éé…");
+    }
 }

@@ -530,3 +530,51 @@ fn a_non_ascii_recipient_domain_is_sent_as_punycode() {
     assert_contains(head, "ops@xn--bcher-kva.example");
     assert!(head.is_ascii(), "headers are ASCII:\n{head}");
 }
+
+/// Issue 11, finding 16: a long name is not a bad name (a DNS name alone may
+/// be 253 characters); names over 100 characters were refused. Where space is
+/// tight (the subject, the HTML table) a long name is shortened with an
+/// ellipsis; the text part, the database and JSON keep it whole.
+#[test]
+fn a_long_name_is_a_name_shortened_only_where_space_is_tight() {
+    let smtp = SmtpServer::plain();
+    let long = format!("{}.example.com", "very-long-label-of-a-host.".repeat(11));
+    assert!(long.chars().count() > 253, "{}", long.len());
+    let world = World::new(&config(
+        "alert_after = 1",
+        &smtp,
+        &[(long.clone(), switchable("api"))],
+    ));
+    set_down(&world, "api", true);
+    let check = world.run(&["check-config"]);
+    assert_eq!(check.code, 0, "{check:?}");
+    let subjects = run_and_collect(&world, &smtp, &[]);
+    assert_eq!(subjects.len(), 1);
+    assert!(
+        subjects[0].contains('…') && !subjects[0].contains(&long),
+        "{}",
+        subjects[0]
+    );
+    assert!(
+        subjects[0].ends_with("(1 of 1 services)"),
+        "the count survives: {}",
+        subjects[0]
+    );
+    let mail = &smtp.received()[0];
+    assert_contains(&mail.text(), &long);
+    let html = mail.html().unwrap();
+    assert!(
+        !html.contains(&format!(">{long}<")),
+        "the table shortens it"
+    );
+    assert_contains(&html, &format!("title=\"{long}\""));
+    let json = world.run(&["status", "--json"]);
+    let doc: serde_json::Value = serde_json::from_str(&json.stdout).unwrap();
+    assert_eq!(doc["services"][0]["name"], long.as_str());
+    assert_eq!(
+        world.count(&format!(
+            "SELECT count(*) FROM checks WHERE service = '{long}'"
+        )),
+        1
+    );
+}

@@ -127,10 +127,10 @@ fn names_and_titles_that_would_not_stay_one_visible_line_are_refused() {
         (
             &format!(
                 "[[service]]\nname = \"{}\"\ncommand = [\"true\"]\n",
-                "n".repeat(101)
+                "n".repeat(1001)
             ),
             "service[1].name",
-            "longer than 100 characters",
+            "longer than 1000 characters",
         ),
         (
             "title = \"vps\\r\\nBcc: x@y\"\n[[service]]\nname = \"api\"\ncommand = [\"true\"]\n",

@@ -7,7 +7,7 @@ use maud::{DOCTYPE, Markup, html};
 
 use super::style::{self, MUTED, PAGE_BG, RULE};
 use crate::check::Status;
-use crate::render::{Row, pct};
+use crate::render::{Row, SHORT_NAME, pct, short, whole_if_cut};
 use crate::timefmt::{human, minute};
 
 /// How much the status table says per service.
@@ -111,7 +111,7 @@ pub fn service_row(now: DateTime<Utc>, r: &Row, detail: Detail) -> Markup {
     html! {
         tr style={ "background:" (tint) } {
             td style={ (style::cell()) ";border-left:4px solid " (fg) ";word-break:break-word" } {
-                strong style="font-size:15px" { (r.name) }
+                strong style="font-size:15px" title=[whole_if_cut(&r.name, SHORT_NAME)] { (short(&r.name, SHORT_NAME)) }
                 @if let Some(reason) = last.and_then(|l| l.reason.as_deref()) {
                     div style={ "font-size:14px;line-height:1.4;margin-top:2px;color:" (fg) } { (reason) }
                 }

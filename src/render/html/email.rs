@@ -10,6 +10,7 @@ use crate::check::Status;
 use crate::render::digest::{
     Digest, MAYBE_REPEAT, alert_detail, kind_label, restart_line, subject, why,
 };
+use crate::render::{SHORT_NAME, short, whole_if_cut};
 use crate::timefmt::minute;
 
 pub fn page(d: &Digest) -> Markup {
@@ -42,7 +43,7 @@ fn alerts(d: &Digest) -> Markup {
                 tr {
                     td style={ "padding:8px 12px;border-left:4px solid " (fg) ";background:" (bg) ";font-size:14px;color:" (INK) } {
                         strong style={ "color:" (fg) } { (kind_label(a.kind)) }
-                        " " strong { (a.service) } " " (alert_detail(d, a))
+                        " " strong title=[whole_if_cut(&a.service, SHORT_NAME)] { (short(&a.service, SHORT_NAME)) } " " (alert_detail(d, a))
                     }
                 }
                 tr { td style="height:6px;font-size:0;line-height:0" { } }
@@ -65,7 +66,7 @@ fn restarts(d: &Digest) -> Markup {
             @for (service, note) in &d.exhausted {
                 div {
                     span style={ "color:" (style::colours(Status::Offline).0) ";font-weight:600" } { "✕ " }
-                    strong { (service) } ": " (note)
+                    strong title=[whole_if_cut(service, SHORT_NAME)] { (short(service, SHORT_NAME)) } ": " (note)
                 }
             }
         }
