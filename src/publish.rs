@@ -18,13 +18,15 @@ pub fn wanted(config: &Config) -> bool {
 }
 
 /// Writes whatever outputs the config asks for from `rows` (the status
-/// table); `run` is the run writing them, `begun` when it started.
+/// table); `run` is the run writing them, `begun` when it started, and
+/// `succeeded` whether it delivered everything due.
 pub fn outputs(
     config: &Config,
     db: &Store,
     run: RunId,
     rows: &[Row],
     begun: Instant,
+    succeeded: bool,
 ) -> Result<()> {
     if !wanted(config) {
         return Ok(());
@@ -38,7 +40,19 @@ pub fn outputs(
             .context("writing the status page")?;
     }
     if let Some(path) = &config.prometheus_textfile {
-        let text = render::metrics::render(rows, now, begun.elapsed());
+        // Without [email] nothing is ever mailed: nothing is overdue either.
+        let (undelivered, oldest_undelivered) = match &config.email {
+            Some(_) => db.undelivered()?,
+            None => (0, None),
+        };
+        let health = render::metrics::RunHealth {
+            finished_at: now,
+            duration: begun.elapsed(),
+            succeeded,
+            undelivered,
+            oldest_undelivered,
+        };
+        let text = render::metrics::render(rows, health);
         atomic_file::write(path, text.as_bytes(), Mode::Public)
             .context("writing the Prometheus textfile")?;
     }

@@ -89,7 +89,9 @@ fn restart_deliver_publish(
         Err(e) => Err(anyhow!("{e:#}")),
     });
     // The status page and metrics tell the stored story even when mail failed.
-    let published = rows.and_then(|rows| publish::outputs(config, db, run, &rows, begun));
+    let succeeded = delivered.is_ok();
+    let published =
+        rows.and_then(|rows| publish::outputs(config, db, run, &rows, begun, succeeded));
     both(delivered, published)
 }
 

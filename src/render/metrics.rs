@@ -17,7 +17,21 @@ struct Family {
     samples: Vec<(String, f64)>,
 }
 
-pub fn render(rows: &[Row], finished_at: DateTime<Utc>, run_duration: Duration) -> String {
+/// How the run that writes the textfile went, for the run-level series.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct RunHealth {
+    pub finished_at: DateTime<Utc>,
+    pub duration: Duration,
+    /// Whether everything due was delivered (and nothing else failed).
+    pub succeeded: bool,
+    /// Alerts, reminders and recoveries the email has not delivered yet.
+    pub undelivered: u64,
+    /// When the oldest of them was decided.
+    pub oldest_undelivered: Option<DateTime<Utc>>,
+}
+
+pub fn render(rows: &[Row], run: RunHealth) -> String {
+    let (finished_at, run_duration) = (run.finished_at, run.duration);
     let mut families = service_families(rows);
     families.push(Family {
         name: "upcheck_last_run_timestamp_seconds",
@@ -31,6 +45,24 @@ pub fn render(rows: &[Row], finished_at: DateTime<Utc>, run_duration: Duration) 
         name: "upcheck_run_duration_seconds",
         help: "How long upcheck's last run took, in seconds.",
         samples: vec![(String::new(), run_duration.as_secs_f64())],
+    });
+    families.push(Family {
+        name: "upcheck_last_run_success",
+        help: "Whether upcheck's last run delivered everything due (1) or failed (0).",
+        samples: vec![(String::new(), f64::from(run.succeeded))],
+    });
+    families.push(Family {
+        name: "upcheck_notifications_undelivered",
+        help: "Alerts, reminders and recoveries decided but not yet delivered by email.",
+        samples: vec![(String::new(), run.undelivered as f64)],
+    });
+    families.push(Family {
+        name: "upcheck_oldest_undelivered_notification_timestamp_seconds",
+        help: "When the oldest undelivered notification was decided, Unix time (0: none).",
+        samples: vec![(
+            String::new(),
+            run.oldest_undelivered.map_or(0, |t| t.timestamp()) as f64,
+        )],
     });
     let mut out = String::new();
     for f in families {
@@ -160,8 +192,13 @@ mod tests {
         ];
         let text = render(
             &rows,
-            parse_iso("2026-11-21T10:00:05Z").unwrap(),
-            Duration::from_millis(1500),
+            RunHealth {
+                finished_at: parse_iso("2026-11-21T10:00:05Z").unwrap(),
+                duration: Duration::from_millis(1500),
+                succeeded: false,
+                undelivered: 2,
+                oldest_undelivered: parse_iso("2026-11-21T09:00:00Z"),
+            },
         );
         assert!(text.contains("upcheck_up{service=\"api\"} 0\n"), "{text}");
         assert!(text.contains("upcheck_http_status_code{service=\"api\"} 0\n"));
@@ -178,6 +215,11 @@ mod tests {
         );
         assert!(text.contains("upcheck_last_run_timestamp_seconds 1795255205\n"));
         assert!(text.contains("upcheck_run_duration_seconds 1.5\n"));
-        assert_eq!(text.matches("# TYPE").count(), 7);
+        assert!(text.contains("upcheck_last_run_success 0\n"));
+        assert!(text.contains("upcheck_notifications_undelivered 2\n"));
+        assert!(
+            text.contains("upcheck_oldest_undelivered_notification_timestamp_seconds 1795251600\n")
+        );
+        assert_eq!(text.matches("# TYPE").count(), 10);
     }
 }

@@ -37,6 +37,21 @@ impl Store {
         )
     }
 
+    /// How many alerts, reminders and recoveries the email has not delivered
+    /// yet, and when the oldest was decided: for the textfile, so Prometheus
+    /// sees a run that keeps failing to tell anyone.
+    pub fn undelivered(&self) -> Result<(u64, Option<DateTime<Utc>>)> {
+        let rows: Vec<(i64, Option<Stamp>)> = self.read_all(
+            "SELECT count(*), min(created_at) FROM notifications
+             WHERE sent_at IS NULL AND kind IN ('down', 'reminder', 'recovery')",
+            [],
+            "counting undelivered notifications",
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )?;
+        let (count, oldest) = rows.into_iter().next().unwrap_or((0, None));
+        Ok((count.max(0) as u64, oldest.map(|s| s.0)))
+    }
+
     /// Marks `ids` as being sent, committed before the transport is called:
     /// if the run dies before it answers, the next run can tell.
     pub fn record_sending(&mut self, ids: &[i64]) -> Result<()> {

@@ -194,3 +194,88 @@ fn a_backup_taken_during_a_run_is_consistent() {
     assert_eq!(again.code, 1);
     assert_contains(&again.stderr, "already exists");
 }
+
+/// `promtool check metrics` on `text`.
+fn promtool_passes(text: &str) {
+    let mut promtool = Command::new("promtool")
+        .args(["check", "metrics"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("promtool is missing: run tests/deps.sh (apt-get install prometheus)");
+    std::io::Write::write_all(&mut promtool.stdin.take().unwrap(), text.as_bytes()).unwrap();
+    let out = promtool.wait_with_output().unwrap();
+    assert_checker_passed("promtool check metrics", &out, text);
+}
+
+/// Issue 11, finding 19: with mail down for days,
+/// `upcheck_last_run_timestamp_seconds` still advanced each run, so the
+/// README's `UpcheckNotRunning` rule never fired and no series showed the
+/// alerts nobody had received.
+#[test]
+fn prometheus_sees_a_run_that_keeps_failing_to_deliver() {
+    let email = |port: u16| {
+        format!(
+            "[email]\nto = [\"ops@example.com\"]\nfrom = \"upcheck@example.com\"\nsmtp_host = \"127.0.0.1\"\n\
+             smtp_port = {port}\nsmtp_tls = \"none\"\nsmtp_timeout = \"2s\"\n"
+        )
+    };
+    let config = |port: u16| {
+        format!(
+            "alert_after = 1\nprometheus_textfile = \"upcheck.prom\"\n{}{}",
+            email(port),
+            services(&[("down", "command = [\"false\"]")])
+        )
+    };
+    let world = World::new(&config(closed_port()));
+    assert_eq!(world.run(&[]).code, 1, "mail is down");
+    let text = std::fs::read_to_string(world.path("upcheck.prom")).unwrap();
+    promtool_passes(&text);
+    assert_contains(&text, "upcheck_last_run_success 0\n");
+    assert_contains(&text, "upcheck_notifications_undelivered 1\n");
+    let oldest = text
+        .lines()
+        .find_map(|l| l.strip_prefix("upcheck_oldest_undelivered_notification_timestamp_seconds "))
+        .and_then(|v| v.parse::<f64>().ok())
+        .expect("the oldest undelivered notification's time");
+    let now = chrono::Utc::now().timestamp() as f64;
+    assert!((now - 60.0..=now).contains(&oldest), "{oldest} vs {now}");
+    // Mail back: delivered, and the series say so.
+    let smtp = crate::support::SmtpServer::plain();
+    world.write("upcheck.toml", &config(smtp.port));
+    assert_eq!(world.run(&[]).code, 0);
+    let text = std::fs::read_to_string(world.path("upcheck.prom")).unwrap();
+    assert_contains(&text, "upcheck_last_run_success 1\n");
+    assert_contains(&text, "upcheck_notifications_undelivered 0\n");
+    assert_contains(
+        &text,
+        "upcheck_oldest_undelivered_notification_timestamp_seconds 0\n",
+    );
+}
+
+/// The alert rules the README gives for the textfile are rules Prometheus
+/// accepts: checked with `promtool check rules`, as a person would.
+#[test]
+fn the_readme_alert_rules_pass_promtool() {
+    let readme =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
+    let start = readme
+        .find("Alert rules (Prometheus `rules.yml`):\n\n```yaml\n")
+        .expect("the README's rules");
+    let rules = &readme[start..];
+    let rules = &rules[rules.find("groups:").unwrap()..];
+    let rules = &rules[..rules.find("```").unwrap()];
+    let world = World::new("");
+    world.write("rules.yml", rules);
+    let out = Command::new("promtool")
+        .args(["check", "rules"])
+        .arg(world.path("rules.yml"))
+        .output()
+        .expect("promtool is missing: run tests/deps.sh (apt-get install prometheus)");
+    assert_checker_passed("promtool check rules", &out, rules);
+    assert_contains(
+        rules,
+        "upcheck_oldest_undelivered_notification_timestamp_seconds",
+    );
+}
