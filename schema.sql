@@ -1,4 +1,4 @@
--- upcheck's database, schema version 2 (PRAGMA user_version).
+-- upcheck's database, schema version 3 (PRAGMA user_version).
 -- Applied to a new, empty file on first run. An older database is brought here
 -- by migrations/NNN-*.sql instead; this file always describes the newest schema
 -- in full, and a test checks that both roads lead to the same place.
@@ -145,12 +145,16 @@ CREATE VIEW uptime AS
 WITH b AS (
     SELECT strftime('%Y-%m-%dT%H:00:00.000Z', 'now', '-24 hours') AS h24,
            strftime('%Y-%m-%d', 'now', '-7 days') AS d7,
-           strftime('%Y-%m-%d', 'now', '-30 days') AS d30
+           strftime('%Y-%m-%d', 'now', '-30 days') AS d30,
+           -- Rollups stamped after now were written by a clock that ran
+           -- ahead: no window counts them.
+           strftime('%Y-%m-%dT%H:00:00.000Z', 'now') AS hour_now,
+           strftime('%Y-%m-%d', 'now') AS today
 ),
 hours AS (
     SELECT h.service, sum(h.online) AS o24, sum(h.checks) AS c24
     FROM b CROSS JOIN checks_hourly h
-    WHERE h.hour >= b.h24
+    WHERE h.hour >= b.h24 AND h.hour <= b.hour_now
     GROUP BY h.service
 ),
 days AS (
@@ -160,7 +164,7 @@ days AS (
            sum(d.online) AS o30,
            sum(d.checks) AS c30
     FROM b CROSS JOIN checks_daily d
-    WHERE d.day >= b.d30
+    WHERE d.day >= b.d30 AND d.day <= b.today
     GROUP BY d.service
 )
 SELECT s.service,

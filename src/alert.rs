@@ -141,9 +141,12 @@ pub fn step(
                 // The 1st, 2nd, 4th, 8th ... failing run after the alert.
                 Remind::Exponential => s.runs_since_alert.is_power_of_two(),
                 Remind::Never => false,
-                Remind::Every(every) => s
-                    .last_notice_at
-                    .is_none_or(|last| (at - last).to_std().unwrap_or_default() >= every),
+                // A last notice in the future was stamped by a clock that
+                // was ahead: the gap is unknown, so remind rather than wait
+                // (perhaps a year) for the clock to catch up.
+                Remind::Every(every) => s.last_notice_at.is_none_or(|last| {
+                    last > at || (at - last).to_std().unwrap_or_default() >= every
+                }),
             };
             reminder_due.then(|| {
                 s.last_notice_at = Some(at);
@@ -330,6 +333,18 @@ mod tests {
         let (s, a) = step(&s, Offline, minute(5), &hourly);
         let (_, b) = step(&s, Offline, minute(300), &hourly);
         assert_eq!((a, b), (None, Some(Notice::Reminder)));
+    }
+
+    #[test]
+    fn a_notice_stamped_in_the_future_does_not_freeze_duration_reminders() {
+        let hourly = policy(1, 1, Remind::Every(Duration::from_secs(3600)));
+        let (s, _) = step(&AlertState::default(), Offline, minute(0), &hourly);
+        // A run with the clock a year ahead reminds, and stamps its notice then.
+        let (s, ahead) = step(&s, Offline, minute(525_600), &hourly);
+        assert_eq!(ahead, Some(Notice::Reminder));
+        // Back at the right time: the next reminder is not a year away.
+        let (_, back) = step(&s, Offline, minute(120), &hourly);
+        assert_eq!(back, Some(Notice::Reminder));
     }
 
     #[test]

@@ -7,6 +7,7 @@ mod alert;
 mod atomic_file;
 mod check;
 mod cli;
+mod clock;
 mod commands;
 mod config;
 mod heartbeat;

@@ -14,7 +14,7 @@ use crate::cli::RunArgs;
 use crate::config::Config;
 use crate::render::Row;
 use crate::store::{self, RunId, Store};
-use crate::{alert, heartbeat, lock, log, notify, probe, publish, render, stdout, timefmt};
+use crate::{alert, clock, heartbeat, lock, log, notify, probe, publish, render, stdout, timefmt};
 
 /// `upcheck run`: the steps, then the heartbeat and the run's row closed,
 /// whatever the steps did.
@@ -44,7 +44,7 @@ fn steps(config: &Config, args: &RunArgs, session: &mut Option<Session>) -> Resu
     let decisions = alert::decide(policies, &db.alert_states()?, &results);
     db.record_run(*run, &results, &decisions, &config.alert_commands)?;
     // Everything after this point may fail without losing the checks above.
-    db.prune(Utc::now() - config.retention, store::PRUNE_BATCH)?;
+    prune(config, db, *run)?;
     log_probed(&results, begun);
     let outcome = restart_deliver_publish(config, db, *run, args.force, &decisions, begun);
     // The run went on with a new database; failing it makes sure a person
@@ -54,6 +54,20 @@ fn steps(config: &Config, args: &RunArgs, session: &mut Option<Session>) -> Resu
         (Some(news), Err(e)) => Err(e.context(news)),
         (None, outcome) => outcome,
     }
+}
+
+/// Deletes raw checks past the retention, unless this run's clock disagrees
+/// with the previous run's start: then nothing, and the reason on stderr.
+fn prune(config: &Config, db: &mut Store, run: RunId) -> Result<()> {
+    let now = Utc::now();
+    match clock::distrust(now, db.previous_run_start(run)?) {
+        Some(why) => log::warn(&why),
+        None => {
+            let cutoff = now - chrono::TimeDelta::from_std(config.retention)?;
+            db.prune(cutoff, store::PRUNE_BATCH)?;
+        }
+    }
+    Ok(())
 }
 
 /// "probed 14 services in 1.2s, 2 failing", at -v.

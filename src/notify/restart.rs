@@ -28,7 +28,7 @@ pub fn run_due(
     let mut judged = Vec::new();
     for (service, decision) in config.services.iter().zip(decisions) {
         let Some(r) = &service.restart else { continue };
-        let recent = db.restarts_since(&service.name, watchdog::window_start(r, now))?;
+        let recent = db.restarts_within(&service.name, watchdog::window_start(r, now), now)?;
         judged.push((
             service,
             r,

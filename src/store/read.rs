@@ -92,6 +92,17 @@ impl Store {
         )
     }
 
+    /// When the run before `run` started, if there was one.
+    pub fn previous_run_start(&self, run: RunId) -> Result<Option<DateTime<Utc>>> {
+        let starts: Vec<DateTime<Utc>> = self.read_all(
+            "SELECT started_at FROM runs WHERE id < ?1 ORDER BY id DESC LIMIT 1",
+            [run.0],
+            "reading when the previous run started",
+            |r| Ok(r.get::<_, Stamp>(0)?.0),
+        )?;
+        Ok(starts.into_iter().next())
+    }
+
     /// Start times of the two most recent scheduled runs, newest first:
     /// enough to guess when the scheduler will run upcheck next. A forced
     /// run (`--force`, by hand) says nothing of the schedule, and a run still

@@ -4,7 +4,7 @@
 
 use anyhow::{Context, Result};
 use chrono::{DateTime, Utc};
-use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
+use rusqlite::{Connection, TransactionBehavior, params};
 
 use super::types::Stamp;
 use super::{RunId, Store, hour_of};
@@ -12,11 +12,19 @@ use crate::alert::Decision;
 use crate::check::{CheckResult, Status};
 use crate::config::AlertCommand;
 use crate::heartbeat::Beat;
-use crate::timefmt::iso;
 use crate::watchdog::RestartAttempt;
 
 /// A check with the decision made for its service, and the check's row id.
 type Decided<'a> = (&'a CheckResult, &'a Decision, i64);
+
+/// The delete `prune` runs: `?1` the cutoff, `?2` the batch.
+pub(super) const PRUNE: &str = "DELETE FROM checks WHERE id IN (
+     SELECT c.id FROM service_state s
+     -- CROSS JOIN keeps this order: a probe of the index per service,
+     -- never a scan of the whole index.
+     CROSS JOIN checks c ON c.service = s.service AND c.checked_at < ?1
+     WHERE c.id <> s.last_check_id
+     LIMIT ?2)";
 
 impl Store {
     /// Records that a run began, before any probing, so even a run that dies
@@ -117,12 +125,19 @@ impl Store {
         Ok(())
     }
 
-    /// How many restarts of `service` began at or after `since`.
-    pub fn restarts_since(&self, service: &str, since: DateTime<Utc>) -> Result<u32> {
+    /// How many restarts of `service` began between `from` and `until`. A
+    /// restart stamped after `until` (by a clock that was ahead) is not
+    /// counted: it would spend the budget until the clock caught up.
+    pub fn restarts_within(
+        &self,
+        service: &str,
+        from: DateTime<Utc>,
+        until: DateTime<Utc>,
+    ) -> Result<u32> {
         self.conn
             .query_row(
-                "SELECT count(*) FROM restarts WHERE service = ?1 AND started_at >= ?2",
-                params![service, Stamp(since)],
+                "SELECT count(*) FROM restarts WHERE service = ?1 AND started_at BETWEEN ?2 AND ?3",
+                params![service, Stamp(from), Stamp(until)],
                 |r| r.get(0),
             )
             .context("counting restarts")
@@ -150,34 +165,16 @@ impl Store {
     }
 
     /// Deletes raw checks older than `cutoff`, at most `batch` of them, so a
-    /// run never stalls on a huge delete; the rollups keep their story. Checks
-    /// are appended in time order, so the old ones are the lowest ids: the
-    /// delete looks at one bounded id range, and when the oldest check is
-    /// young enough (the usual case) it costs one row read. Returns how many went.
+    /// run never stalls on a huge delete; the rollups keep their story. Age is
+    /// `checked_at`, whatever order rows were written in (ids and times
+    /// disagree after a clock was wrong, or rows were copied in): each
+    /// service's old checks are found through the `(service, checked_at)`
+    /// index, so when nothing is old (the usual case) the delete costs one
+    /// short index probe per service. A service's latest check stays while
+    /// `service_state` points at it. Returns how many went.
     pub fn prune(&mut self, cutoff: DateTime<Utc>, batch: usize) -> Result<usize> {
-        let oldest: Option<(i64, String)> = self
-            .conn
-            .query_row(
-                // A service's latest check stays while service_state points at it.
-                "SELECT id, checked_at FROM checks
-                 WHERE id NOT IN (SELECT last_check_id FROM service_state)
-                 ORDER BY id LIMIT 1",
-                [],
-                |r| Ok((r.get(0)?, r.get(1)?)),
-            )
-            .optional()?;
-        // Compared as text, like the DELETE below does: the spelling sorts.
-        let cutoff = iso(cutoff);
-        let Some((first, _)) = oldest.filter(|(_, at)| *at < cutoff) else {
-            return Ok(0);
-        };
         self.conn
-            .execute(
-                "DELETE FROM checks
-                 WHERE id >= ?1 AND id < ?1 + ?2 AND checked_at < ?3
-                   AND id NOT IN (SELECT last_check_id FROM service_state)",
-                params![first, batch as i64, cutoff],
-            )
+            .execute(PRUNE, params![Stamp(cutoff), batch as i64])
             .context("deleting checks older than the retention")
     }
 }

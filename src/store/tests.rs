@@ -522,3 +522,30 @@ fn a_malformed_stored_value_is_an_error_naming_it_not_a_default() {
         &stamp("checked_at", "whenever"),
     );
 }
+
+/// Pruning by age must stay a probe of the `(service, checked_at)` index per
+/// service: a scan of the whole index would cost every run seconds on a
+/// year of history.
+#[test]
+fn pruning_probes_the_index_per_service_never_scans_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(&dir.path().join("a.db")).unwrap();
+    let plan: Vec<String> = store
+        .conn
+        .prepare(&format!("EXPLAIN QUERY PLAN {}", super::runs::PRUNE))
+        .unwrap()
+        .query_map(["2026-01-01T00:00:00.000Z", "10"], |r| {
+            r.get::<_, String>(3)
+        })
+        .unwrap()
+        .collect::<rusqlite::Result<_>>()
+        .unwrap();
+    let plan = plan.join("\n");
+    assert!(
+        plan.contains(
+            "SEARCH c USING COVERING INDEX checks_service_time (service=? AND checked_at<?)"
+        ),
+        "{plan}"
+    );
+    assert!(!plan.contains("SCAN c"), "{plan}");
+}

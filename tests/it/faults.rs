@@ -429,12 +429,20 @@ fn the_clock_going_back_between_runs_neither_loses_nor_repeats_an_alert() {
         assert_eq!(run.stderr, "", "at {offset}");
         run
     };
+    // A run whose clock reads earlier than the previous run's start says so
+    // (and prunes nothing), and otherwise goes on as usual.
+    let back_at = |offset: &str| {
+        let run = run_at(&world, offset, &[]);
+        assert_eq!(run.code, 0, "at {offset}: {run:?}");
+        assert_contains(&run.stderr, "earlier than the previous run's start");
+        assert_eq!(run.stderr.lines().count(), 1, "{}", run.stderr);
+    };
     silent_at("+0", &[]);
     set_down(&world, "api", true);
-    silent_at("-3h", &[]);
+    back_at("-3h");
     silent_at("+0", &[]);
     set_down(&world, "api", false);
-    silent_at("-6h", &[]);
+    back_at("-6h");
     silent_at("+0", &[]);
     let subjects: Vec<String> = smtp.received().iter().map(|m| m.subject()).collect();
     assert_eq!(
@@ -643,4 +651,116 @@ fn a_server_slow_at_every_line_cannot_stretch_a_delivery_past_smtp_timeout() {
         "SELECT count(*) FROM notifications WHERE kind = 'down' AND error LIKE 'a run was stopped while sending%'",
     );
     assert_eq!(interrupted, 1, "marked as possibly sent");
+}
+
+/// Issue 11, finding 1: one run with the clock a year ahead deleted the
+/// history (everything was "older than the retention"), and back at the
+/// right time pruning, reminders and the restart budget stalled on the
+/// future timestamps. A run whose clock reads more than a day after the
+/// previous run's start, or earlier than it, deletes nothing and says so.
+#[test]
+fn a_forward_clock_jump_deletes_no_history() {
+    let world = World::new(&services(&[("api", "command = [\"true\"]")]));
+    for _ in 0..3 {
+        assert_eq!(run_at(&world, "+0", &[]).code, 0);
+    }
+    let ahead = run_at(&world, "+365d", &[]);
+    assert_eq!(ahead.code, 0, "{ahead:?}");
+    assert_contains(&ahead.stderr, "more than a day after the previous run");
+    assert_contains(&ahead.stderr, "nothing is pruned");
+    assert_eq!(
+        world.count("SELECT count(*) FROM checks"),
+        4,
+        "nothing deleted"
+    );
+    let back = run_at(&world, "+0", &[]);
+    assert_eq!(back.code, 0, "{back:?}");
+    assert_contains(&back.stderr, "earlier than the previous run");
+    assert_eq!(world.count("SELECT count(*) FROM checks"), 5);
+    // The next run agrees with the one before it: silent.
+    let next = run_at(&world, "+0", &[]);
+    assert_eq!((next.code, next.stderr.as_str()), (0, ""));
+}
+
+/// Finding 1 (and 15): back at the right time after a run a year ahead,
+/// checks stamped in the future do not stall pruning by age, a check with an
+/// old time but a new id is pruned, and the 24 h uptime does not count the
+/// future hours.
+#[test]
+fn future_timestamps_never_freeze_pruning_or_uptime_windows() {
+    let world = World::new(&services(&[("api", &switchable("api"))]));
+    for _ in 0..3 {
+        assert_eq!(run_at(&world, "+0", &[]).code, 0);
+    }
+    set_down(&world, "api", true);
+    assert_eq!(run_at(&world, "+365d", &[]).code, 0);
+    set_down(&world, "api", false);
+    assert_eq!(run_at(&world, "+0", &[]).code, 0);
+    // A check with an old time but the newest id (written out of order).
+    world
+        .db()
+        .execute(
+            "INSERT INTO checks (run_id, service, checked_at, status)
+             SELECT max(id), 'api', strftime('%Y-%m-%dT%H:%M:%fZ', 'now', '-100 days'), 'online' FROM runs",
+            [],
+        )
+        .unwrap();
+    let run = run_at(&world, "+0", &[]);
+    assert_eq!((run.code, run.stderr.as_str()), (0, ""));
+    assert_eq!(
+        world.count("SELECT count(*) FROM checks WHERE checked_at < strftime('%Y-%m-%dT%H:%M:%fZ', 'now', '-90 days')"),
+        0,
+        "the old check went, though its id is the newest"
+    );
+    assert_eq!(
+        world.count("SELECT count(*) FROM checks"),
+        6,
+        "the rest stayed"
+    );
+    let status = run_at(&world, "+0", &["status", "--json"]);
+    let doc: serde_json::Value = serde_json::from_str(&status.stdout).unwrap();
+    assert_eq!(doc["services"][0]["uptime"]["24h"], 100.0, "{doc}");
+}
+
+/// Finding 1: a reminder or a restart stamped a year ahead froze duration
+/// reminders and the restart budget for a year once the clock was right
+/// again (the gap to a future time is negative).
+#[test]
+fn future_timestamps_never_freeze_reminders_or_the_restart_budget() {
+    let smtp = SmtpServer::plain();
+    let world = World::new(
+        &mail_config(smtp.port)
+            .replace("remind = \"never\"", "remind = \"1h\"")
+            .replace(
+                "[[service]]\nname = \"api\"",
+                "[[service]]\nname = \"api\"\nrestart = [\"true\"]\nrestart_after = 1\nrestart_limit = 1\nrestart_window = \"1h\"",
+            ),
+    );
+    assert_contains(
+        &std::fs::read_to_string(world.config_path()).unwrap(),
+        "restart_window",
+    );
+    set_down(&world, "api", true);
+    let subjects = |world: &World| -> usize {
+        let _ = world;
+        smtp.received().len()
+    };
+    assert_eq!(run_at(&world, "+0", &[]).code, 0);
+    assert_eq!(run_at(&world, "+365d", &[]).code, 0);
+    let mailed_before = subjects(&world);
+    let run = run_at(&world, "+2h", &[]);
+    assert_eq!(run.code, 0, "{run:?}");
+    let mailed: Vec<String> = smtp.received()[mailed_before..]
+        .iter()
+        .map(|m| m.subject())
+        .collect();
+    assert!(
+        mailed.iter().any(|s| s.contains("still down: api")),
+        "a reminder two hours after the last real one: {mailed:?}"
+    );
+    assert_eq!(
+        world.count("SELECT count(*) FROM restarts"),
+        3,
+        "a restart in each run"
+    );
 }
