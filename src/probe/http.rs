@@ -365,13 +365,18 @@ fn describe_tls(e: &rustls::Error) -> (Status, Option<String>, Option<TlsProblem
             ("TLS: certificate expired".to_string(), TlsProblem::Expired)
         }
         rustls::Error::InvalidCertificate(C::UnknownIssuer) => (
-            "TLS: certificate not trusted (unknown issuer; self-signed?)".to_string(),
+            "TLS: certificate not trusted (unknown issuer: self-signed, or the server does not send its intermediate certificates)".to_string(),
             TlsProblem::Other,
         ),
         rustls::Error::InvalidCertificate(
             C::NotValidForName | C::NotValidForNameContext { .. },
         ) => (
             "TLS: certificate is not valid for this host name".to_string(),
+            TlsProblem::Other,
+        ),
+        // A plain-HTTP answer read as a TLS record.
+        rustls::Error::InvalidMessage(rustls::InvalidMessage::InvalidContentType) => (
+            "TLS: the server answered without TLS (plain HTTP on an https URL?)".to_string(),
             TlsProblem::Other,
         ),
         other => (format!("TLS failure: {other}"), TlsProblem::Other),

@@ -202,7 +202,7 @@ fn certificates_are_judged_and_their_expiry_recorded() {
     expect(&world, "expiring", "degraded", Some(&soon_reason));
     let expired_reason = format!("TLS: certificate expired 3 days ago ({expired_date})");
     expect(&world, "expired", "offline", Some(&expired_reason));
-    let untrusted = "TLS: certificate not trusted (unknown issuer; self-signed?)";
+    let untrusted = "TLS: certificate not trusted (unknown issuer: self-signed, or the server does not send its intermediate certificates)";
     expect(&world, "self-signed", "offline", Some(untrusted));
     expect(&world, "unknown-ca", "offline", Some(untrusted));
     // notAfter is recorded whether or not the certificate was trusted.
@@ -402,5 +402,29 @@ fn certificate_expiry_is_read_for_an_ipv6_address() {
     assert!(
         stored.is_some_and(|s| s.starts_with(&date)),
         "notAfter stored"
+    );
+}
+
+/// Issue 11, "reasons that mislead": an https URL on a port that speaks plain
+/// HTTP was "TLS failure: received corrupt message of type InvalidContentType".
+#[test]
+fn https_to_a_plain_http_port_says_so() {
+    // What nginx and Python's http.server do with a TLS hello on a plain port.
+    let port = crate::support::raw_server(|mut s| {
+        use std::io::{Read, Write};
+        let mut hello = [0u8; 1024];
+        let _ = s.read(&mut hello);
+        let _ = s.write_all(
+            b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+        );
+    });
+    let url = format!("https://127.0.0.1:{port}/");
+    let world = World::new(&services(&[("web", &format!("url = {url:?}"))]));
+    assert_eq!(world.run(&[]).code, 0);
+    expect(
+        &world,
+        "web",
+        "offline",
+        Some("TLS: the server answered without TLS (plain HTTP on an https URL?)"),
     );
 }
