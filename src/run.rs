@@ -91,7 +91,9 @@ fn restart_deliver_publish(
     decisions: &[Decision],
     begun: Instant,
 ) -> Result<()> {
-    let pending = notify::restart::run_due(config, db, run, decisions)
+    // Everything from here on ends within run_timeout more, however much is due.
+    let deadline = Instant::now() + config.run_timeout;
+    let pending = notify::restart::run_due(config, db, run, decisions, deadline)
         .and_then(|exhausted| notify::pending(config, db, forced, exhausted));
     let needed = publish::wanted(config) || pending.as_ref().is_ok_and(|p| !p.is_empty());
     // Read once, for the email and the outputs alike; each step that needs
@@ -99,7 +101,7 @@ fn restart_deliver_publish(
     let rows = status_rows(config, db, needed);
     let delivered = pending.and_then(|p| match &rows {
         _ if p.is_empty() => Ok(()),
-        Ok(rows) => notify::deliver(config, db, run, &p, rows),
+        Ok(rows) => notify::deliver(config, db, run, &p, rows, deadline),
         Err(e) => Err(anyhow!("{e:#}")),
     });
     // The status page and metrics tell the stored story even when mail failed.

@@ -67,7 +67,7 @@ pub fn send(error: &str) {
     }
     let env = command::fallback_env(&target.host, &message.subject, error);
     for command in &target.commands {
-        if let Err(why) = command::run(command, &env) {
+        if let Err(why) = command::run(command, &env, std::time::Instant::now() + command.timeout) {
             log::error(&why);
         }
     }

@@ -10,6 +10,8 @@ pub mod fallback;
 pub mod mail;
 pub mod restart;
 
+use std::time::Instant;
+
 use anyhow::{Context, Result, anyhow, bail};
 use chrono::Utc;
 
@@ -64,12 +66,14 @@ pub fn pending(
 
 /// The digest email and the alert commands for everything pending; `rows`
 /// is the status table as the database tells it.
+/// `deadline`: when everything after probing must be over.
 pub fn deliver(
     config: &Config,
     db: &mut Store,
     run: RunId,
     pending: &Pending,
     rows: &[Row],
+    deadline: Instant,
 ) -> Result<()> {
     if pending.is_empty() {
         return Ok(());
@@ -81,7 +85,13 @@ pub fn deliver(
     {
         failures.push(format!("{e:#}"));
     }
-    failures.extend(command::deliver(config, db, &pending.commands, &digest)?);
+    failures.extend(command::deliver(
+        config,
+        db,
+        &pending.commands,
+        &digest,
+        deadline,
+    )?);
     match failures.as_slice() {
         [] => Ok(()),
         _ => Err(anyhow!(failures.join("; "))),

@@ -14,7 +14,8 @@ use crate::store::{RunId, Store};
 use crate::watchdog::{self, RestartAttempt, Verdict};
 use crate::{log, process};
 
-/// Runs the restarts due this run and stores every attempt. Each service's
+/// Runs the restarts due this run and stores every attempt; none runs past
+/// `deadline`. Each service's
 /// verdict is taken once; returns `(service, note)` for those failing with
 /// their restart budget spent (this run's restart included), for the email.
 pub fn run_due(
@@ -22,6 +23,7 @@ pub fn run_due(
     db: &mut Store,
     run: RunId,
     decisions: &[Decision],
+    deadline: Instant,
 ) -> Result<Vec<(String, String)>> {
     let now = Utc::now();
     // (service, its restart, verdict, restarts within the window before now)
@@ -42,7 +44,7 @@ pub fn run_due(
         .map(|j| j.0)
         .collect();
     let mut ran = Vec::new();
-    for attempt in restart_all(&due) {
+    for attempt in restart_all(&due, deadline) {
         log::info(&format!(
             "restarted {}: {}",
             attempt.service, attempt.outcome
@@ -62,25 +64,25 @@ pub fn run_due(
 }
 
 /// Runs the restart commands of `services` at once, each bounded by its own timeout.
-fn restart_all(services: &[&Service]) -> Vec<RestartAttempt> {
+fn restart_all(services: &[&Service], deadline: Instant) -> Vec<RestartAttempt> {
     thread::scope(|scope| {
         let handles: Vec<_> = services
             .iter()
             .filter_map(|s| s.restart.as_ref().map(|r| (s, r)))
-            .map(|(s, r)| scope.spawn(move || restart_one(&s.name, r)))
+            .map(|(s, r)| scope.spawn(move || restart_one(&s.name, r, deadline)))
             .collect();
         handles.into_iter().filter_map(|h| h.join().ok()).collect()
     })
 }
 
-fn restart_one(service: &str, r: &Restart) -> RestartAttempt {
+fn restart_one(service: &str, r: &Restart, deadline: Instant) -> RestartAttempt {
     let started_at = Utc::now();
     let clock = Instant::now();
     let done = process::run(
         &r.argv,
         Some(&r.dir),
         &[("UPCHECK_SERVICE", service.to_string())],
-        clock + r.timeout,
+        (clock + r.timeout).min(deadline),
     );
     RestartAttempt {
         id: None,

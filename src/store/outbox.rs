@@ -137,6 +137,29 @@ impl Store {
         )
     }
 
+    /// A due delivery to a command no longer in the config goes to the
+    /// commands now configured for its kind (`to`: their keys), so fixing a
+    /// broken command's argv delivers what it owed; the old row is dropped.
+    pub fn hand_over(&mut self, notification_id: i64, from: &str, to: &[String]) -> Result<()> {
+        let tx = self
+            .conn
+            .transaction()
+            .context("handing over an alert command")?;
+        {
+            let mut add = tx.prepare_cached(
+                "INSERT OR IGNORE INTO command_deliveries (notification_id, command) VALUES (?1, ?2)",
+            )?;
+            for key in to {
+                add.execute(params![notification_id, key])?;
+            }
+            tx.execute(
+                "DELETE FROM command_deliveries WHERE notification_id = ?1 AND command = ?2 AND sent_at IS NULL",
+                params![notification_id, from],
+            )?;
+        }
+        tx.commit().context("handing over an alert command")
+    }
+
     /// One alert-command attempt: done when `error` is `None`, else still due.
     pub fn record_command_delivery(
         &mut self,

@@ -377,3 +377,114 @@ fn the_fallback_runs_alert_commands_that_ask_for_it() {
     assert_contains(&calls[0], "UPCHECK_SUBJECT=[vps-1] upcheck failed on ");
     assert_contains(&calls[0], "not-a-folder");
 }
+
+/// Issue 11, finding 2: due deliveries were keyed by the command's argv, so
+/// fixing a broken command (a typo in its path) skipped what it owed as
+/// "removed from the config", forever.
+#[test]
+fn fixing_a_broken_alert_command_delivers_what_it_owed() {
+    let world = World::new("");
+    world.script(
+        "notify.sh",
+        "#!/bin/sh\necho \"$UPCHECK_KIND $UPCHECK_SERVICE\" >> sent.log\n",
+    );
+    let config = |command: &str| {
+        format!(
+            "alert_after = 1\nremind = \"never\"\n[[alert_command]]\ncommand = [\"{command}\"]\n\n{}",
+            services(&[("api", "command = [\"false\"]")])
+        )
+    };
+    world.write("upcheck.toml", &config("./notfiy.sh"));
+    let run = world.run(&[]);
+    assert_eq!(run.code, 1, "the typo fails: {run:?}");
+    world.write("upcheck.toml", &config("./notify.sh"));
+    let run = world.run(&[]);
+    assert_eq!(run.code, 0, "{run:?}");
+    assert_eq!(
+        std::fs::read_to_string(world.path("sent.log")).unwrap_or_default(),
+        "down api\n",
+        "the fixed command got the alert the broken one owed"
+    );
+    assert_eq!(
+        world.count("SELECT count(*) FROM command_deliveries WHERE sent_at IS NULL"),
+        0,
+        "nothing left due"
+    );
+}
+
+/// Issue 11, finding 3: a command that failed for 5 runs with 3 services
+/// down made 12 calls once it worked (a DOWN and each reminder, per
+/// service). Commands now fold what is due per service, as the email does.
+#[test]
+fn alert_commands_fold_what_is_due_per_service() {
+    let world = World::new("");
+    world.script(
+        "notify.sh",
+        "#!/bin/sh\n[ -e works ] || exit 1\necho \"$UPCHECK_KIND $UPCHECK_SERVICE\" >> sent.log\n",
+    );
+    world.write(
+        "upcheck.toml",
+        &format!(
+            "alert_after = 1\nremind = \"exponential\"\n[[alert_command]]\ncommand = [\"./notify.sh\"]\n\n{}",
+            services(&[
+                ("a", "command = [\"false\"]"),
+                ("b", "command = [\"false\"]"),
+                ("c", "command = [\"false\"]"),
+            ])
+        ),
+    );
+    for _ in 0..5 {
+        assert_eq!(world.run(&[]).code, 1);
+    }
+    assert!(
+        world.count("SELECT count(*) FROM command_deliveries WHERE sent_at IS NULL") > 3,
+        "reminders piled up while the command failed"
+    );
+    world.write("works", "");
+    assert_eq!(world.run(&[]).code, 0);
+    let mut calls: Vec<String> = std::fs::read_to_string(world.path("sent.log"))
+        .unwrap()
+        .lines()
+        .map(str::to_string)
+        .collect();
+    calls.sort();
+    assert_eq!(
+        calls,
+        ["down a", "down b", "down c"],
+        "one call per service"
+    );
+    assert_eq!(
+        world.count("SELECT count(*) FROM command_deliveries WHERE sent_at IS NULL"),
+        0
+    );
+}
+
+/// Issue 11, finding 3: due deliveries ran one after another, so with 8
+/// services down and a command hanging to its 2 s timeout, runs took 20 s,
+/// 36 s, 52 s, growing every run. They now run at once, and everything after
+/// probing is bounded by `run_timeout`.
+#[test]
+fn hanging_alert_commands_run_at_once_and_within_the_runs_bound() {
+    let world = World::new("");
+    world.script("hang.sh", "#!/bin/sh\nsleep 30\n");
+    let down: Vec<(String, String)> = (0..8)
+        .map(|i| (format!("s{i}"), "command = [\"false\"]".to_string()))
+        .collect();
+    let down: Vec<(&str, &str)> = down.iter().map(|(n, b)| (n.as_str(), b.as_str())).collect();
+    world.write(
+        "upcheck.toml",
+        &format!(
+            "alert_after = 1\nremind = \"exponential\"\nrun_timeout = \"3s\"\n\
+             [[alert_command]]\ncommand = [\"./hang.sh\"]\ntimeout = \"2s\"\n\n{}",
+            services(&down)
+        ),
+    );
+    for _ in 0..3 {
+        let started = Instant::now();
+        let run = world.run(&[]);
+        assert_eq!(run.code, 1, "{run:?}");
+        // 2 s for the calls at once, and a margin for a busy machine; one
+        // after another they took 16 s and more.
+        assert_within(started, Duration::from_secs(7));
+    }
+}
