@@ -23,6 +23,7 @@ mod render;
 #[path = "../tests/it/support/rng.rs"]
 mod rng;
 mod run;
+mod signals;
 mod stdout;
 mod store;
 mod timefmt;
@@ -36,6 +37,7 @@ use clap::Parser;
 use crate::cli::{Cli, Command};
 use crate::config::{Config, ConfigError};
 use crate::notify::fallback;
+use crate::signals::Stopped;
 use crate::stdout::StdoutClosed;
 
 /// The run completed; services may be down (that is what the email is for).
@@ -61,11 +63,19 @@ fn main() -> ExitCode {
     // A panic is a failed run (exit 1), not Rust's 101; the default hook has
     // already printed it to stderr, which cron mails.
     let outcome = std::panic::catch_unwind(|| dispatch(cli));
+    // Nothing upcheck started outlives it: a check abandoned at the run's
+    // deadline, or cut short by a signal.
+    process::kill_all();
     match outcome {
         // The panic hook has printed it and sent the fallback alert.
         Err(_panic) => ExitCode::from(EXIT_FAILED),
         Ok(Ok(())) if fallback::panicked() => ExitCode::from(EXIT_FAILED),
         Ok(Ok(())) => ExitCode::from(EXIT_OK),
+        // SIGTERM or SIGINT: said, recorded in the run's row, nobody paged.
+        Ok(Err(err)) if stopped_by(&err).is_some() => {
+            log::error(&format!("{err:#}"));
+            ExitCode::from(stopped_by(&err).map_or(EXIT_FAILED, Stopped::exit_code))
+        }
         // `upcheck status | head`: the reader had enough.
         Ok(Err(err)) if err.chain().any(|e| e.is::<StdoutClosed>()) => ExitCode::from(EXIT_OK),
         Ok(Err(err)) if err.is::<ConfigError>() => {
@@ -80,6 +90,13 @@ fn main() -> ExitCode {
             ExitCode::from(EXIT_FAILED)
         }
     }
+}
+
+/// The signal that stopped the run, if that is what `err` says.
+fn stopped_by(err: &anyhow::Error) -> Option<Stopped> {
+    err.chain()
+        .find_map(|e| e.downcast_ref::<Stopped>())
+        .copied()
 }
 
 /// The one place a command becomes work.
@@ -100,6 +117,7 @@ fn dispatch(cli: Cli) -> Result<()> {
             if !args.dry_run {
                 fallback::arm(&config);
             }
+            signals::install();
             run::run(&config, &args)
         }
         Command::Status { json } => commands::status(&config, json),

@@ -7,7 +7,7 @@ use std::io::Read;
 use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::path::Path;
 use std::process::{Child, Command, ExitStatus, Stdio};
-use std::sync::mpsc;
+use std::sync::{Mutex, mpsc};
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -17,6 +17,25 @@ const OUTPUT_TAIL: usize = 8 * 1024;
 /// After the program exits, how long to wait for a child it left behind to
 /// close the output pipes before killing its process group.
 const PIPE_GRACE: Duration = Duration::from_millis(200);
+
+/// Process groups started and not yet reaped. Whatever is left when upcheck
+/// ends (a check abandoned at the run's deadline, a run stopped by a signal)
+/// is killed by `kill_all`: nothing upcheck started outlives it.
+static RUNNING: Mutex<Vec<u32>> = Mutex::new(Vec::new());
+
+fn running() -> std::sync::MutexGuard<'static, Vec<u32>> {
+    RUNNING.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// Kills every process group upcheck started that is still running.
+pub fn kill_all() {
+    for pid in running().drain(..) {
+        // SAFETY: a plain syscall; the group id is the child's pid.
+        unsafe {
+            libc::kill(-(pid as libc::pid_t), libc::SIGKILL);
+        }
+    }
+}
 
 /// How a program ended.
 #[derive(Clone, Debug, PartialEq)]
@@ -104,6 +123,7 @@ pub fn run(
         Ok(child) => child,
         Err(e) => return not_started(program, &e),
     };
+    running().push(child.id());
     let outputs = drain(&mut child);
     let status = wait_until(&mut child, deadline);
     if status.is_none() {
@@ -111,6 +131,7 @@ pub fn run(
         let _ = child.wait();
     }
     let [stdout, stderr] = collect(&child, &outputs);
+    running().retain(|pid| *pid != child.id());
     let exit = match status {
         None => Exit::TimedOut,
         Some(s) => match (s.code(), s.signal()) {
@@ -196,7 +217,8 @@ fn wait_until(child: &mut Child, deadline: Instant) -> Option<ExitStatus> {
             Err(_) => return None,
         }
         let now = Instant::now();
-        if now >= deadline {
+        // A signal stops upcheck: what it runs stops with it, at once.
+        if now >= deadline || crate::signals::stopped().is_some() {
             return None;
         }
         thread::sleep(pause.min(deadline - now));

@@ -3,6 +3,7 @@
 //! is one call into the module that owns it; this file only orders them and
 //! says what a failure of each means for the run.
 
+use std::collections::HashSet;
 use std::time::Instant;
 
 use anyhow::{Result, anyhow};
@@ -14,13 +15,18 @@ use crate::cli::RunArgs;
 use crate::config::Config;
 use crate::render::Row;
 use crate::store::{self, RunId, Store};
-use crate::{alert, clock, heartbeat, lock, log, notify, probe, publish, render, stdout, timefmt};
+use crate::{
+    alert, clock, heartbeat, lock, log, notify, probe, publish, render, signals, stdout, timefmt,
+};
 
 /// `upcheck run`: the steps, then the heartbeat and the run's row closed,
 /// whatever the steps did.
 pub fn run(config: &Config, args: &RunArgs) -> Result<()> {
     if args.dry_run {
         let results = probe::run_all(config, &Default::default());
+        if let Some(stopped) = signals::stopped() {
+            return Err(stopped.into());
+        }
         return stdout::print(&render::status::dry_run_text(&config.title, &results));
     }
     let mut session = None;
@@ -40,9 +46,19 @@ fn steps(config: &Config, args: &RunArgs, session: &mut Option<Session>) -> Resu
     let (opened, set_aside) = Session::open(config, args.force)?;
     let Session { db, run, .. } = session.insert(opened);
     let results = probe::run_all(config, &db.last_response_ms()?);
-    let policies = config.services.iter().map(|s| (s.name.as_str(), &s.policy));
+    // All services, or (stopped by a signal) those that were probed.
+    let probed: HashSet<&str> = results.iter().map(|r| r.service.as_str()).collect();
+    let policies = config
+        .services
+        .iter()
+        .filter(|s| probed.contains(s.name.as_str()))
+        .map(|s| (s.name.as_str(), &s.policy));
     let decisions = alert::decide(policies, &db.alert_states()?, &results);
     db.record_run(*run, &results, &decisions, &config.alert_commands)?;
+    if let Some(stopped) = signals::stopped() {
+        // What was probed is stored; nothing more is started.
+        return Err(stopped.into());
+    }
     // Everything after this point may fail without losing the checks above.
     prune(config, db, *run)?;
     log_probed(&results, begun);

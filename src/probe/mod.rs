@@ -22,7 +22,8 @@ use crate::timefmt::{format_duration, human};
 
 use pool::{Dispatcher, Pool};
 
-/// Probes every service and returns their results in config order. `last_ms`
+/// Probes every service and returns their results in config order (when a
+/// signal stopped upcheck, only those that were probed). `last_ms`
 /// is each service's previous response time: the slowest start first, so a
 /// service that will hit its timeout starts its clock at once instead of
 /// waiting for a free slot, and the run ends about one timeout after it began.
@@ -43,6 +44,11 @@ pub fn run_all(config: &Config, last_ms: &HashMap<String, u64>) -> Vec<CheckResu
         panic_injected,
     );
     let results = Dispatcher::new(pool, max_workers(config)).run();
+    // Stopped by a signal: only what was probed, so that a check cut short
+    // or never begun counts for nothing.
+    if crate::signals::stopped().is_some() {
+        return results.into_iter().flatten().collect();
+    }
     // Only services the deadline kept us from starting are left.
     results
         .into_iter()

@@ -15,6 +15,7 @@ use chrono::Utc;
 use super::{probe_guarded, timed_out};
 use crate::check::{CheckResult, Status};
 use crate::config::Service;
+use crate::signals;
 use crate::timefmt::format_duration;
 
 /// A probe that overruns its own timeout by this much is abandoned and
@@ -27,6 +28,8 @@ const BACKSTOP_GRACE: Duration = Duration::from_millis(500);
 const FIRST_WORKERS: usize = 8;
 /// How long every worker must have been busy before more are hired.
 const BUSY: Duration = Duration::from_millis(10);
+/// How often the dispatcher looks whether a signal asked upcheck to stop.
+const SIGNAL_POLL: Duration = Duration::from_millis(100);
 /// Probes mostly wait on sockets; a small stack keeps 200 threads cheap.
 const PROBE_STACK: usize = 256 * 1024;
 
@@ -68,9 +71,10 @@ impl Pool {
             .saturating_sub(self.next.load(Ordering::SeqCst))
     }
 
-    /// The next service to probe, unless none is left or the run is out of time.
+    /// The next service to probe, unless none is left, the run is out of
+    /// time, or upcheck was told to stop.
     fn take(&self) -> Option<usize> {
-        if Instant::now() >= self.deadline {
+        if Instant::now() >= self.deadline || signals::stopped().is_some() {
             return None;
         }
         self.order
@@ -78,15 +82,18 @@ impl Pool {
             .copied()
     }
 
-    fn probe(&self, i: usize) -> CheckResult {
-        probe_guarded(&self.services[i], self.agent.as_ref(), self.panic_injected)
+    /// Probes service `i`; `None` when a signal stopped upcheck meanwhile: a
+    /// check cut short (its command killed) says nothing of the service.
+    fn probe(&self, i: usize) -> Option<CheckResult> {
+        let result = probe_guarded(&self.services[i], self.agent.as_ref(), self.panic_injected);
+        signals::stopped().is_none().then_some(result)
     }
 }
 
 /// What workers tell the dispatcher; `usize`s are worker ids, then service indices.
 enum Event {
     Started(usize, usize, Instant),
-    Done(usize, CheckResult),
+    Done(usize, Option<CheckResult>),
     Exited(usize),
 }
 
@@ -126,8 +133,9 @@ impl Dispatcher {
         }
     }
 
-    /// Probes until every service has a result or the run's deadline passes;
-    /// `None` for a service the deadline kept from starting.
+    /// Probes until every service has a result, the run's deadline passes or
+    /// a signal stops upcheck; `None` for a service the deadline kept from
+    /// starting, or a signal from finishing.
     pub fn run(mut self) -> Vec<Option<CheckResult>> {
         for _ in 0..self.max_workers.min(FIRST_WORKERS) {
             self.hire();
@@ -136,7 +144,7 @@ impl Dispatcher {
             if self.alive.is_empty() {
                 // No worker could be started, or all have finished: probe what is left here.
                 match self.pool.take() {
-                    Some(i) => self.results[i] = Some(self.pool.probe(i)),
+                    Some(i) => self.results[i] = self.pool.probe(i),
                     None => break,
                 }
                 continue;
@@ -150,6 +158,11 @@ impl Dispatcher {
                 Ok(event) => self.on(event),
                 Err(mpsc::RecvTimeoutError::Disconnected) => break,
                 Err(mpsc::RecvTimeoutError::Timeout) => {
+                    // Stopped by a signal: what is in flight is not waited for,
+                    // nor recorded (a check cut short says nothing of the service).
+                    if signals::stopped().is_some() {
+                        break;
+                    }
                     if self.give_up_on_overdue() {
                         break;
                     }
@@ -196,7 +209,8 @@ impl Dispatcher {
         if may_grow {
             wake = wake.min(Instant::now() + BUSY);
         }
-        wake
+        // Look for a signal at least this often.
+        wake.min(Instant::now() + SIGNAL_POLL)
     }
 
     fn on(&mut self, event: Event) {
@@ -215,7 +229,7 @@ impl Dispatcher {
             }
             Event::Done(i, result) => {
                 if self.in_flight.remove(&i).is_some() {
-                    self.results[i] = Some(result);
+                    self.results[i] = result;
                 }
             }
             Event::Exited(worker) => {

@@ -764,3 +764,112 @@ fn future_timestamps_never_freeze_reminders_or_the_restart_budget() {
         "a restart in each run"
     );
 }
+
+/// Processes whose command line holds `marker`, still alive.
+fn processes_with(marker: &str) -> Vec<String> {
+    std::fs::read_dir("/proc")
+        .unwrap()
+        .flatten()
+        .filter_map(|e| std::fs::read(e.path().join("cmdline")).ok())
+        .map(|c| String::from_utf8_lossy(&c).replace('\0', " "))
+        .filter(|c| c.contains(marker))
+        .collect()
+}
+
+/// Issue 11, finding 8: a check command outlived a run that ended at its
+/// `run_timeout` (`sleep` lived on with ppid 1).
+#[test]
+fn a_check_command_does_not_outlive_the_run() {
+    let world = World::new(&format!(
+        "run_timeout = \"2s\"\n{}",
+        services(&[(
+            "slow",
+            "command = [\"sleep\", \"50.4571\"]\ntimeout = \"60s\""
+        )])
+    ));
+    let run = world.run(&[]);
+    assert_eq!(run.code, 0, "{run:?}");
+    assert_eq!(world.latest("slow").0, "timeout");
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(
+        processes_with("50.4571"),
+        Vec::<String>::new(),
+        "left running"
+    );
+}
+
+/// Issue 11, finding 8: SIGTERM (systemd stopping the unit) or SIGINT
+/// (Ctrl-C on `--force`) left the run's row unfinished with no error and
+/// its commands running. Now: stop, kill what it started, store what was
+/// probed (a check cut short is not a finding), say why in `runs.error`,
+/// exit 128 + the signal, page nobody.
+#[test]
+fn a_signal_stops_the_run_stores_what_it_has_and_leaves_nothing_running() {
+    for (signal, name, code) in [
+        (libc_sig::TERM, "SIGTERM", 143),
+        (libc_sig::INT, "SIGINT", 130),
+    ] {
+        let marker = format!("50.{signal}{signal}9");
+        let world = World::new(&services(&[
+            ("quick", "command = [\"true\"]"),
+            (
+                "slow",
+                &format!("command = [\"sleep\", \"{marker}\"]\ntimeout = \"60s\""),
+            ),
+        ]));
+        let child = world.command(&[]).stderr(Stdio::piped()).spawn().unwrap();
+        // Signal once the slow check is running.
+        let waiting = Instant::now();
+        while processes_with(&marker).is_empty() {
+            assert!(
+                waiting.elapsed() < Duration::from_secs(10),
+                "the check never started"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        std::thread::sleep(Duration::from_millis(200));
+        let killed = Command::new("kill")
+            .args([format!("-{signal}"), child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(killed.success());
+        let started = Instant::now();
+        let out = child.wait_with_output().unwrap();
+        assert_within(started, Duration::from_secs(5));
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(code), "{name}: {stderr}");
+        assert_contains(&stderr, &format!("stopped by {name}"));
+        let error: String = world
+            .db()
+            .query_row(
+                "SELECT error FROM runs WHERE finished_at IS NOT NULL",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert_contains(&error, &format!("stopped by {name}"));
+        assert_eq!(
+            world.latest("quick").0,
+            "online",
+            "what was probed is stored"
+        );
+        // The check cut short says nothing of the service: not stored, so it
+        // cannot count towards an alert.
+        assert_eq!(
+            world.count("SELECT count(*) FROM checks WHERE service = 'slow'"),
+            0
+        );
+        std::thread::sleep(Duration::from_millis(300));
+        assert_eq!(
+            processes_with(&marker),
+            Vec::<String>::new(),
+            "{name}: left running"
+        );
+    }
+}
+
+/// Signal numbers, without a libc dependency in the tests.
+mod libc_sig {
+    pub const INT: i32 = 2;
+    pub const TERM: i32 = 15;
+}
