@@ -35,8 +35,16 @@ pub fn run(config: &Config, args: &RunArgs) -> Result<()> {
         .heartbeat
         .as_ref()
         .and_then(|h| heartbeat::ping(h, outcome.is_ok()));
-    finish(session, &outcome, beat)?;
-    outcome
+    let finished = finish(session, &outcome, beat);
+    match (outcome, finished) {
+        // The run's own failure is the one to report (and send in the
+        // fallback); closing its row failing after it is said on stderr.
+        (Err(e), Err(f)) => {
+            log::error(&format!("closing the run's row failed too: {f:#}"));
+            Err(e)
+        }
+        (outcome, finished) => outcome.and(finished),
+    }
 }
 
 /// The run itself; `session` holds the lock and the database once they exist,
@@ -54,7 +62,9 @@ fn steps(config: &Config, args: &RunArgs, session: &mut Option<Session>) -> Resu
         .filter(|s| probed.contains(s.name.as_str()))
         .map(|s| (s.name.as_str(), &s.policy));
     let decisions = alert::decide(policies, &db.alert_states()?, &results);
-    db.record_run(*run, &results, &decisions, &config.alert_commands)?;
+    let until = Instant::now() + config.run_timeout;
+    db.record_run_until(*run, &results, &decisions, &config.alert_commands, until)?;
+    notify::fallback::checks_stored();
     if let Some(stopped) = signals::stopped() {
         // What was probed is stored; nothing more is started.
         return Err(stopped.into());

@@ -23,6 +23,12 @@ struct Target {
 static TARGET: OnceLock<Target> = OnceLock::new();
 static ATTEMPTED: AtomicBool = AtomicBool::new(false);
 static PANICKED: AtomicBool = AtomicBool::new(false);
+static STORED: AtomicBool = AtomicBool::new(false);
+
+/// This run's checks reached the database: the fallback can say so.
+pub fn checks_stored() {
+    STORED.store(true, Ordering::SeqCst);
+}
 
 /// Arms the fallback for this run: remembers where mail goes and installs a
 /// panic hook that sends the alert (after the default hook has printed the panic).
@@ -57,7 +63,13 @@ pub fn send(error: &str) {
         return;
     }
     let Some(target) = TARGET.get() else { return };
-    let message = email::fallback(&target.title, &target.host, error, Utc::now());
+    let message = email::fallback(
+        &target.title,
+        &target.host,
+        error,
+        Utc::now(),
+        STORED.load(Ordering::SeqCst),
+    );
     if let Some(email) = &target.email
         && let Err(e) = mail::send(email, &target.host, &message)
     {

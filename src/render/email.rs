@@ -97,12 +97,17 @@ fn text(d: &Digest) -> String {
 }
 
 /// "upcheck failed on vps-1: <error>": short, plain, needing no database.
-pub fn fallback(title: &str, host: &str, error: &str, now: DateTime<Utc>) -> Message {
+/// `stored`: whether this run's checks reached the database before it failed.
+pub fn fallback(title: &str, host: &str, error: &str, now: DateTime<Utc>, stored: bool) -> Message {
+    let checks = if stored {
+        "This run's checks were stored; the next run retries anything not delivered."
+    } else {
+        "This run's checks were not stored (see the error above); the next run probes again."
+    };
     Message {
         subject: one_line(&format!("[{title}] upcheck failed on {host}"), 250),
         text: format!(
-            "upcheck failed on {host}: {error}\n\nAt {}. Results already probed were stored if the \
-             database was reachable; the next run retries anything not delivered.\n",
+            "upcheck failed on {host}: {error}\n\nAt {}. {checks}\n",
             minute(now)
         ),
         html: None,
@@ -114,6 +119,29 @@ mod tests {
     use super::*;
     use crate::alert::Notice;
     use crate::render::digest::tests::{alert, sample};
+
+    #[test]
+    fn the_fallback_says_whether_the_checks_were_stored() {
+        let now = crate::render::digest::tests::at("2026-11-21T10:20:00Z");
+        let stored = fallback("vps-1", "vps-1", "mail down", now, true);
+        assert!(
+            stored.text.contains("This run's checks were stored"),
+            "{}",
+            stored.text
+        );
+        let lost = fallback(
+            "vps-1",
+            "vps-1",
+            "storing the checks: database is locked",
+            now,
+            false,
+        );
+        assert!(
+            lost.text.contains("This run's checks were not stored"),
+            "{}",
+            lost.text
+        );
+    }
 
     #[test]
     fn text_part_snapshot() {

@@ -26,6 +26,17 @@ pub(super) const PRUNE: &str = "DELETE FROM checks WHERE id IN (
      WHERE c.id <> s.last_check_id
      LIMIT ?2)";
 
+/// Whether `e` says another connection holds the database.
+fn is_busy(e: &anyhow::Error) -> bool {
+    e.chain().any(|c| {
+        matches!(
+            c.downcast_ref::<rusqlite::Error>(),
+            Some(rusqlite::Error::SqliteFailure(f, _))
+                if matches!(f.code, rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked)
+        )
+    })
+}
+
 impl Store {
     /// Records that a run began, before any probing, so even a run that dies
     /// leaves a row (with `finished_at` NULL).
@@ -72,6 +83,28 @@ impl Store {
         enqueue_notifications(&tx, run, &decided, commands)?;
         tx.commit().context("storing the checks")?;
         Ok(())
+    }
+
+    /// `record_run`, tried again while another program (a `sqlite3` session)
+    /// holds the database, until `until`: a run's checks are not lost to a
+    /// lock that outlasts the busy timeout but not the run's bound.
+    pub fn record_run_until(
+        &mut self,
+        run: RunId,
+        results: &[CheckResult],
+        decisions: &[Decision],
+        commands: &[AlertCommand],
+        until: std::time::Instant,
+    ) -> Result<()> {
+        loop {
+            match self.record_run(run, results, decisions, commands) {
+                Err(e) if is_busy(&e) && std::time::Instant::now() < until => {
+                    crate::log::info(&format!("{e:#}; trying again"));
+                    std::thread::sleep(std::time::Duration::from_millis(200));
+                }
+                done => return done,
+            }
+        }
     }
 
     /// Closes a run's row: when it ended and, if it failed, why.

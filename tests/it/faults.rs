@@ -873,3 +873,48 @@ mod libc_sig {
     pub const INT: i32 = 2;
     pub const TERM: i32 = 15;
 }
+
+/// Issue 11, finding 7: a `sqlite3` session holding the write lock for 25 s
+/// during a run lost that run's checks (storing failed after the 10 s busy
+/// timeout), and the error shown was closing the run's row, not that. Now
+/// storing is tried again within the run's bound: the checks survive a lock
+/// longer than the busy timeout, and the DOWN alert goes out in this run.
+#[test]
+fn a_database_locked_mid_run_keeps_the_checks() {
+    let smtp = SmtpServer::plain();
+    let world = World::new(&mail_config(smtp.port).replace(
+        "[[service]]",
+        "[[service]]\nname = \"slow\"\ncommand = [\"sleep\", \"1\"]\n\n[[service]]",
+    ));
+    assert_eq!(world.run(&[]).code, 0);
+    set_down(&world, "api", true);
+    let runs = world.count("SELECT count(*) FROM runs");
+    let child = world.command(&[]).stderr(Stdio::piped()).spawn().unwrap();
+    // The run has begun (its row is written) and is probing: lock it out.
+    let waiting = Instant::now();
+    while world.count("SELECT count(*) FROM runs") == runs {
+        assert!(
+            waiting.elapsed() < Duration::from_secs(10),
+            "the run never began"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let mut shell = hold_write_lock(&world);
+    let release = std::thread::spawn(move || {
+        // Longer than the 10 s busy timeout, shorter than the run's bound.
+        std::thread::sleep(Duration::from_secs(12));
+        drop(shell.stdin.take());
+        shell.wait().unwrap();
+    });
+    let out = child.wait_with_output().unwrap();
+    release.join().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert_eq!(
+        world.count("SELECT count(*) FROM checks WHERE run_id = (SELECT max(id) FROM runs)"),
+        2,
+        "the run's checks were stored"
+    );
+    let subjects: Vec<String> = smtp.received().iter().map(|m| m.subject()).collect();
+    assert_eq!(subjects, ["[vps-1] DOWN: api (1 of 2 services)"]);
+}
