@@ -38,6 +38,9 @@ pub fn acquire(path: &Path, wait: Duration) -> Result<RunLock> {
                 return Err(e).with_context(|| format!("locking {}", path.display()));
             }
         }
+        if let Some(stopped) = crate::signals::stopped() {
+            return Err(stopped.into());
+        }
         let now = Instant::now();
         if now >= deadline {
             bail!(

@@ -63,9 +63,16 @@ fn main() -> ExitCode {
     // A panic is a failed run (exit 1), not Rust's 101; the default hook has
     // already printed it to stderr, which cron mails.
     let outcome = std::panic::catch_unwind(|| dispatch(cli));
+    let code = exit_code(outcome);
     // Nothing upcheck started outlives it: a check abandoned at the run's
-    // deadline, or cut short by a signal.
+    // deadline, or cut short by a signal (after the fallback's commands ran).
     process::kill_all();
+    code
+}
+
+/// What the outcome means for whoever started upcheck: said on stderr, the
+/// fallback sent when a run failed, and the exit code.
+fn exit_code(outcome: std::thread::Result<Result<()>>) -> ExitCode {
     match outcome {
         // The panic hook has printed it and sent the fallback alert.
         Err(_panic) => ExitCode::from(EXIT_FAILED),
@@ -94,8 +101,9 @@ fn main() -> ExitCode {
 
 /// The signal that stopped the run, if that is what `err` says.
 fn stopped_by(err: &anyhow::Error) -> Option<Stopped> {
-    err.chain()
-        .find_map(|e| e.downcast_ref::<Stopped>())
+    // Stopped may be the error itself, a context added to another, or a cause.
+    err.downcast_ref::<Stopped>()
+        .or_else(|| err.chain().find_map(|e| e.downcast_ref::<Stopped>()))
         .copied()
 }
 

@@ -21,15 +21,27 @@ const PIPE_GRACE: Duration = Duration::from_millis(200);
 /// Process groups started and not yet reaped. Whatever is left when upcheck
 /// ends (a check abandoned at the run's deadline, a run stopped by a signal)
 /// is killed by `kill_all`: nothing upcheck started outlives it.
-static RUNNING: Mutex<Vec<u32>> = Mutex::new(Vec::new());
+static RUNNING: Mutex<Registry> = Mutex::new(Registry {
+    groups: Vec::new(),
+    closed: false,
+});
 
-fn running() -> std::sync::MutexGuard<'static, Vec<u32>> {
+struct Registry {
+    groups: Vec<u32>,
+    /// Set by `kill_all`: upcheck is ending, nothing more is started.
+    closed: bool,
+}
+
+fn running() -> std::sync::MutexGuard<'static, Registry> {
     RUNNING.lock().unwrap_or_else(|e| e.into_inner())
 }
 
-/// Kills every process group upcheck started that is still running.
+/// Kills every process group upcheck started that is still running, and
+/// starts no more.
 pub fn kill_all() {
-    for pid in running().drain(..) {
+    let mut registry = running();
+    registry.closed = true;
+    for pid in registry.groups.drain(..) {
         // SAFETY: a plain syscall; the group id is the child's pid.
         unsafe {
             libc::kill(-(pid as libc::pid_t), libc::SIGKILL);
@@ -119,11 +131,18 @@ pub fn run(
     if let Some(dir) = dir {
         command.current_dir(dir);
     }
+    // Spawned and registered under one lock, so `kill_all` cannot miss a
+    // child between the two; once upcheck is ending, nothing new starts.
+    let mut registry = running();
+    if registry.closed {
+        return not_started(program, &std::io::Error::other("upcheck is ending"));
+    }
     let mut child = match command.spawn() {
         Ok(child) => child,
         Err(e) => return not_started(program, &e),
     };
-    running().push(child.id());
+    registry.groups.push(child.id());
+    drop(registry);
     let outputs = drain(&mut child);
     let status = wait_until(&mut child, deadline);
     if status.is_none() {
@@ -131,7 +150,7 @@ pub fn run(
         let _ = child.wait();
     }
     let [stdout, stderr] = collect(&child, &outputs);
-    running().retain(|pid| *pid != child.id());
+    running().groups.retain(|pid| *pid != child.id());
     let exit = match status {
         None => Exit::TimedOut,
         Some(s) => match (s.code(), s.signal()) {

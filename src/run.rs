@@ -1,7 +1,7 @@
-//! A run, as a table of contents: config → lock → probe → decide + store →
-//! restart → render + deliver → side outputs → heartbeat → finish. Each step
-//! is one call into the module that owns it; this file only orders them and
-//! says what a failure of each means for the run.
+//! A run as a table of contents: config → lock → probe → decide + store →
+//! prune → restart → render + deliver → side outputs → heartbeat → finish,
+//! each step one call into the module that owns it; this file orders them and
+//! says what a failure (or a signal: what was probed is kept) means for the run.
 
 use std::collections::HashSet;
 use std::time::Instant;
@@ -30,10 +30,12 @@ pub fn run(config: &Config, args: &RunArgs) -> Result<()> {
         return stdout::print(&render::status::dry_run_text(&config.title, &results));
     }
     let mut session = None;
-    let outcome = steps(config, args, &mut session);
+    let outcome = stopped_or(steps(config, args, &mut session));
+    // A run stopped on purpose is not news for the dead-man's switch.
     let beat = config
         .heartbeat
         .as_ref()
+        .filter(|_| signals::stopped().is_none())
         .and_then(|h| heartbeat::ping(h, outcome.is_ok()));
     let finished = finish(session, &outcome, beat);
     match (outcome, finished) {
@@ -47,6 +49,19 @@ pub fn run(config: &Config, args: &RunArgs) -> Result<()> {
     }
 }
 
+/// A signal that arrived at any step stops the run: said as `Stopped` (exit
+/// 128 + the signal, nobody paged), with whatever else went wrong after it.
+fn stopped_or(outcome: Result<()>) -> Result<()> {
+    let Some(stopped) = signals::stopped() else {
+        return outcome;
+    };
+    match outcome {
+        Err(e) if e.downcast_ref::<signals::Stopped>().is_some() => Err(e),
+        Err(e) => Err(e.context(stopped)),
+        Ok(()) => Err(stopped.into()),
+    }
+}
+
 /// The run itself; `session` holds the lock and the database once they exist,
 /// so `finish` can close the run's row whatever happened.
 fn steps(config: &Config, args: &RunArgs, session: &mut Option<Session>) -> Result<()> {
@@ -54,6 +69,8 @@ fn steps(config: &Config, args: &RunArgs, session: &mut Option<Session>) -> Resu
     let (opened, set_aside) = Session::open(config, args.force)?;
     let Session { db, run, .. } = session.insert(opened);
     let results = probe::run_all(config, &db.last_response_ms()?);
+    // Everything from here on ends within run_timeout more, however much is due.
+    let deadline = Instant::now() + config.run_timeout;
     // All services, or (stopped by a signal) those that were probed.
     let probed: HashSet<&str> = results.iter().map(|r| r.service.as_str()).collect();
     let policies = config
@@ -62,17 +79,21 @@ fn steps(config: &Config, args: &RunArgs, session: &mut Option<Session>) -> Resu
         .filter(|s| probed.contains(s.name.as_str()))
         .map(|s| (s.name.as_str(), &s.policy));
     let decisions = alert::decide(policies, &db.alert_states()?, &results);
-    let until = Instant::now() + config.run_timeout;
-    db.record_run_until(*run, &results, &decisions, &config.alert_commands, until)?;
+    db.record_run_until(*run, &results, &decisions, &config.alert_commands, deadline)?;
     notify::fallback::checks_stored();
     if let Some(stopped) = signals::stopped() {
         // What was probed is stored; nothing more is started.
         return Err(stopped.into());
     }
     // Everything after this point may fail without losing the checks above.
-    prune(config, db, *run)?;
+    // A prune that fails (a lock taken just now) waits for the next run; the
+    // alerts do not wait for it.
+    if let Err(e) = prune(config, db, *run) {
+        log::warn(&format!("{e:#}; the next run prunes"));
+    }
     log_probed(&results, begun);
-    let outcome = restart_deliver_publish(config, db, *run, args.force, &decisions, begun);
+    let outcome =
+        restart_deliver_publish(config, db, *run, args.force, &decisions, begun, deadline);
     // The run went on with a new database; failing it makes sure a person
     // hears (exit 1, the fallback email) that the old one needs looking at.
     match (set_aside, outcome) {
@@ -86,7 +107,7 @@ fn steps(config: &Config, args: &RunArgs, session: &mut Option<Session>) -> Resu
 /// with the previous run's start: then nothing, and the reason on stderr.
 fn prune(config: &Config, db: &mut Store, run: RunId) -> Result<()> {
     let now = Utc::now();
-    match clock::distrust(now, db.previous_run_start(run)?) {
+    match clock::distrust(now, &db.previous_run_starts(run)?) {
         Some(why) => log::warn(&why),
         None => {
             let cutoff = now - chrono::TimeDelta::from_std(config.retention)?;
@@ -116,9 +137,8 @@ fn restart_deliver_publish(
     forced: bool,
     decisions: &[Decision],
     begun: Instant,
+    deadline: Instant,
 ) -> Result<()> {
-    // Everything from here on ends within run_timeout more, however much is due.
-    let deadline = Instant::now() + config.run_timeout;
     let pending = notify::restart::run_due(config, db, run, decisions, deadline)
         .and_then(|exhausted| notify::pending(config, db, forced, exhausted));
     let needed = publish::wanted(config) || pending.as_ref().is_ok_and(|p| !p.is_empty());

@@ -150,7 +150,21 @@ fn files(raw: &RawConfig, config: &Path, dir: &Path) -> Result<Files, Located> {
                 "needs a file name, e.g. \"upcheck.db\"",
             ));
         }
-        Some(db) => dir.join(db.get_ref()),
+        Some(db) => {
+            let path = dir.join(db.get_ref());
+            // A run would set the config aside as "not a database".
+            if same_file(&path, config) {
+                return Err(at(
+                    db.span(),
+                    "database",
+                    format!(
+                        "{} is the config itself: writing there would destroy it",
+                        path.display()
+                    ),
+                ));
+            }
+            path
+        }
     };
     let with = |suffix: &str| {
         let mut name = database.as_os_str().to_owned();

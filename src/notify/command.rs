@@ -1,7 +1,7 @@
 //! Alert commands: Minitor's way to reach anything (Slack, ntfy, a pager)
 //! without a plugin each. Each `[[alert_command]]` runs once per service with
 //! news of the kinds it asks for (folded as the email folds it), after the
-//! email, all at once and within the run's bound, with the facts in
+//! email, at once (16 at a time) and within the run's bound, with the facts in
 //! environment variables and never through a shell string built from target
 //! text. A failure stays due and is retried next run, like mail.
 

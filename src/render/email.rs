@@ -102,7 +102,8 @@ pub fn fallback(title: &str, host: &str, error: &str, now: DateTime<Utc>, stored
     let checks = if stored {
         "This run's checks were stored; the next run retries anything not delivered."
     } else {
-        "This run's checks were not stored (see the error above); the next run probes again."
+        "This run's checks had not been stored when this was sent (a run that went on may \
+         still have stored them); the next run probes again."
     };
     Message {
         subject: one_line(&format!("[{title}] upcheck failed on {host}"), 250),
@@ -137,7 +138,7 @@ mod tests {
             false,
         );
         assert!(
-            lost.text.contains("This run's checks were not stored"),
+            lost.text.contains("This run's checks had not been stored"),
             "{}",
             lost.text
         );

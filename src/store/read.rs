@@ -92,15 +92,14 @@ impl Store {
         )
     }
 
-    /// When the run before `run` started, if there was one.
-    pub fn previous_run_start(&self, run: RunId) -> Result<Option<DateTime<Utc>>> {
-        let starts: Vec<DateTime<Utc>> = self.read_all(
-            "SELECT started_at FROM runs WHERE id < ?1 ORDER BY id DESC LIMIT 1",
+    /// When the two runs before `run` started, newest first.
+    pub fn previous_run_starts(&self, run: RunId) -> Result<Vec<DateTime<Utc>>> {
+        self.read_all(
+            "SELECT started_at FROM runs WHERE id < ?1 ORDER BY id DESC LIMIT 2",
             [run.0],
-            "reading when the previous run started",
+            "reading when the previous runs started",
             |r| Ok(r.get::<_, Stamp>(0)?.0),
-        )?;
-        Ok(starts.into_iter().next())
+        )
     }
 
     /// Start times of the two most recent scheduled runs, newest first:

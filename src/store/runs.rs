@@ -98,7 +98,11 @@ impl Store {
     ) -> Result<()> {
         loop {
             match self.record_run(run, results, decisions, commands) {
-                Err(e) if is_busy(&e) && std::time::Instant::now() < until => {
+                Err(e)
+                    if is_busy(&e)
+                        && std::time::Instant::now() < until
+                        && crate::signals::stopped().is_none() =>
+                {
                     crate::log::info(&format!("{e:#}; trying again"));
                     std::thread::sleep(std::time::Duration::from_millis(200));
                 }

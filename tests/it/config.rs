@@ -231,6 +231,11 @@ fn an_output_path_that_is_the_database_or_the_config_is_refused_at_load() {
             "upcheck.db.lock is the database's lock",
         ),
         (
+            "database = \"upcheck.toml\"\n",
+            "database",
+            "upcheck.toml is the config itself",
+        ),
+        (
             "[email]\nto = [\"a@example.com\"]\nfrom = \"b@example.com\"\ntransport = \"file\"\noutbox = \"upcheck.db\"\n",
             "email.outbox",
             "upcheck.db is the database",

@@ -354,7 +354,6 @@ fn a_closed_stdout_is_a_normal_end_not_a_page() {
         &["status", "--json"],
         &["check-config"],
         &["run", "--dry-run"],
-        &["--force", "run", "--dry-run"][2..],
     ] {
         let mut child = world
             .command(args)
