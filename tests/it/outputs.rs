@@ -72,16 +72,7 @@ fn the_textfile_passes_promtool_and_tells_the_same_story() {
     let text = std::fs::read_to_string(&path).unwrap();
     let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
     assert_eq!(mode, 0o644);
-    let mut promtool = Command::new("promtool")
-        .args(["check", "metrics"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("promtool is missing: run tests/deps.sh (apt-get install prometheus)");
-    std::io::Write::write_all(&mut promtool.stdin.take().unwrap(), text.as_bytes()).unwrap();
-    let out = promtool.wait_with_output().unwrap();
-    assert_checker_passed("promtool check metrics", &out, &text);
+    promtool_passes(&text);
     assert_contains(&text, "upcheck_up{service=\"db\"} 0\n");
     assert_contains(&text, "upcheck_up{service=\"api <b>&</b>\"} 1\n");
     assert_contains(&text, "upcheck_up{service=\"web \\\"quoted\\\"\\\\\"} 0\n");
