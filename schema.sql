@@ -113,7 +113,12 @@ CREATE TABLE restarts (
     outcome     TEXT    NOT NULL,             -- "exit 0", "still running at the timeout, killed", ...
     output      TEXT,                         -- the tail of what it printed
     duration_ms INTEGER NOT NULL,
-    reported_at TEXT                          -- when an email telling of it was accepted
+    reported_at TEXT,                         -- when an email telling of it was accepted
+    -- The restarted service probed again after the command: online as soon
+    -- as it passes, else its status when its restart_timeout ran out.
+    recheck_status TEXT,                      -- NULL: no time was left to probe it again
+    recheck_reason TEXT,
+    recheck_ms     INTEGER                    -- from started_at to that probe
 );
 
 CREATE INDEX restarts_service_time ON restarts (service, started_at);

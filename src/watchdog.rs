@@ -7,6 +7,7 @@
 use chrono::{DateTime, Utc};
 
 use crate::alert::AlertState;
+use crate::check::Status;
 use crate::config::Restart;
 use crate::timefmt::format_duration;
 
@@ -23,11 +24,28 @@ pub struct RestartAttempt {
     /// The tail of what it printed.
     pub output: String,
     pub duration_ms: u64,
+    /// The service probed again after the command; `None` when no time was
+    /// left in the run to do so.
+    pub recheck: Option<Recheck>,
+}
+
+/// What came of a restart: the probe after it that decided.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Recheck {
+    pub status: Status,
+    pub reason: Option<String>,
+    /// From the restart's start to that probe.
+    pub after_ms: u64,
 }
 
 impl RestartAttempt {
-    pub fn succeeded(&self) -> bool {
-        self.exit_code == Some(0)
+    /// Whether the restart worked: the service passed when probed again
+    /// (not known when there was no time to: then the command's exit status).
+    pub fn worked(&self) -> bool {
+        match &self.recheck {
+            Some(c) => !c.status.is_failure(),
+            None => self.exit_code == Some(0),
+        }
     }
 }
 

@@ -1,6 +1,7 @@
 //! The watchdog's restarts in a run: each service's verdict taken once
 //! (`watchdog::verdict`, pure), the due commands run all at once (no shell,
-//! own process group, bounded by `restart_timeout`), every attempt stored.
+//! own process group, bounded by `restart_timeout`), each restarted service
+//! probed again to see what came of it, every attempt stored.
 
 use std::thread;
 use std::time::Instant;
@@ -9,21 +10,28 @@ use anyhow::Result;
 use chrono::Utc;
 
 use crate::alert::Decision;
-use crate::config::{Config, Restart, Service};
+use crate::check::CheckResult;
+use crate::config::{Config, Service};
 use crate::store::{RunId, Store};
-use crate::watchdog::{self, RestartAttempt, Verdict};
+use crate::watchdog::{self, Recheck, RestartAttempt, Verdict};
 use crate::{log, process};
 
-/// Runs the restarts due this run and stores every attempt; none runs past
-/// `deadline`. Each service's
-/// verdict is taken once; returns `(service, note)` for those failing with
-/// their restart budget spent (this run's restart included), for the email.
+/// Probes a restarted service again: `probe::recheck`, handed in by the run
+/// (only the probe module reaches services).
+pub type Probe = fn(&Service, Instant, Instant) -> Option<CheckResult>;
+
+/// Runs the restarts due this run, probes each restarted service again
+/// (`probe`), and stores every attempt; none runs past `deadline`. Each
+/// service's verdict is taken once; returns `(service, note)` for those
+/// failing with their restart budget spent (this run's restart included),
+/// for the email.
 pub fn run_due(
     config: &Config,
     db: &mut Store,
     run: RunId,
     decisions: &[Decision],
     deadline: Instant,
+    probe: Probe,
 ) -> Result<Vec<(String, String)>> {
     let now = Utc::now();
     // (service, its restart, verdict, restarts within the window before now)
@@ -44,7 +52,7 @@ pub fn run_due(
         .map(|j| j.0)
         .collect();
     let mut ran = Vec::new();
-    for attempt in restart_all(&due, deadline) {
+    for attempt in restart_all(&due, deadline, probe) {
         log::info(&format!(
             "restarted {}: {}",
             attempt.service, attempt.outcome
@@ -63,30 +71,52 @@ pub fn run_due(
     Ok(exhausted)
 }
 
-/// Runs the restart commands of `services` at once, each bounded by its own timeout.
-fn restart_all(services: &[&Service], deadline: Instant) -> Vec<RestartAttempt> {
+/// Runs the restart commands of `services` at once, each bounded by its own
+/// timeout, and probes each service again. Restarts and their probes end
+/// within half of what is left before `deadline`, so the email and the
+/// alert commands keep their turn.
+fn restart_all(services: &[&Service], deadline: Instant, probe: Probe) -> Vec<RestartAttempt> {
+    let now = Instant::now();
+    let by = now + deadline.saturating_duration_since(now) / 2;
     thread::scope(|scope| {
         let handles: Vec<_> = services
             .iter()
-            .filter_map(|s| s.restart.as_ref().map(|r| (s, r)))
-            .map(|(s, r)| scope.spawn(move || restart_one(&s.name, r, deadline)))
+            .map(|s| scope.spawn(move || restart_one(s, by, probe)))
             .collect();
         handles.into_iter().filter_map(|h| h.join().ok()).collect()
     })
 }
 
-fn restart_one(service: &str, r: &Restart, deadline: Instant) -> RestartAttempt {
+/// Runs `service`'s restart, then probes it: after a command that exited 0,
+/// every second until it passes or `restart_timeout` after the restart began
+/// (a service may take a while to listen again); after one that failed, once.
+fn restart_one(service: &Service, by: Instant, probe: Probe) -> RestartAttempt {
+    let r = service
+        .restart
+        .as_ref()
+        .expect("only services with a restart");
     let started_at = Utc::now();
     let clock = Instant::now();
     let done = process::run(
         &r.argv,
         Some(&r.dir),
-        &[("UPCHECK_SERVICE", service.to_string())],
-        (clock + r.timeout).min(deadline),
+        &[("UPCHECK_SERVICE", service.name.clone())],
+        (clock + r.timeout).min(by),
     );
+    let duration_ms = clock.elapsed().as_millis() as u64;
+    let try_until = if done.success() {
+        (clock + r.timeout).min(by)
+    } else {
+        Instant::now()
+    };
+    let recheck = probe(service, try_until, by).map(|c| Recheck {
+        after_ms: (c.checked_at - started_at).num_milliseconds().max(0) as u64,
+        status: c.status,
+        reason: c.reason,
+    });
     RestartAttempt {
         id: None,
-        service: service.to_string(),
+        service: service.name.clone(),
         started_at,
         exit_code: match done.exit {
             process::Exit::Code(c) => Some(c),
@@ -94,6 +124,7 @@ fn restart_one(service: &str, r: &Restart, deadline: Instant) -> RestartAttempt 
         },
         outcome: done.describe(),
         output: done.output(2000),
-        duration_ms: clock.elapsed().as_millis() as u64,
+        duration_ms,
+        recheck,
     }
 }

@@ -64,6 +64,50 @@ pub fn run_all(config: &Config, last_ms: &HashMap<String, u64>) -> Vec<CheckResu
         .collect()
 }
 
+/// After a restart, the pause between probes of the restarted service.
+const RECHECK_PAUSE: Duration = Duration::from_secs(1);
+
+/// After a restart: probes `service` at once, then every second while it
+/// fails and `try_until` has not passed, every probe ending by `deadline`.
+/// The last result (the first that passed, or the last that failed); `None`
+/// when no probe could be made (no time left, or a signal).
+pub fn recheck(service: &Service, try_until: Instant, deadline: Instant) -> Option<CheckResult> {
+    let agent = matches!(service.target, Target::Http(_)).then(http::agent);
+    let mut last = None;
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() || crate::signals::stopped().is_some() {
+            return last;
+        }
+        let mut bounded = service.clone();
+        bounded.timeout = service.timeout.min(left);
+        let result = probe_guarded(&bounded, agent.as_ref(), false);
+        if crate::signals::stopped().is_some() {
+            // A probe cut short by a signal says nothing of the service.
+            return last;
+        }
+        let passed = !result.status.is_failure();
+        last = Some(result);
+        let wait = try_until.saturating_duration_since(Instant::now());
+        if passed || wait.is_zero() {
+            return last;
+        }
+        pause(wait.min(RECHECK_PAUSE));
+    }
+}
+
+/// Sleeps `d`, waking early when a signal asks upcheck to stop.
+fn pause(d: Duration) {
+    let until = Instant::now() + d;
+    while crate::signals::stopped().is_none() {
+        let left = until.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return;
+        }
+        std::thread::sleep(left.min(Duration::from_millis(100)));
+    }
+}
+
 /// Workers: up to `parallel`, never more than services, never more than the
 /// open-files limit allows (said at -v when that is what holds it back).
 fn max_workers(config: &Config) -> usize {

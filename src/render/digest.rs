@@ -3,6 +3,7 @@
 //! subject, and the phrases the text and HTML parts share. Pure.
 
 use std::path::Path;
+use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 
@@ -10,7 +11,7 @@ use super::{Row, SHORT_NAME, short};
 use crate::alert::Notice;
 use crate::check::one_line;
 use crate::timefmt::human;
-use crate::watchdog::RestartAttempt;
+use crate::watchdog::{Recheck, RestartAttempt};
 
 /// Everything the digest shows.
 #[derive(Clone, Debug)]
@@ -173,14 +174,30 @@ pub fn kind_label(kind: Notice) -> &'static str {
     }
 }
 
-/// "restarted price-api at 10:22 UTC: exit 0".
+/// "restarted price-api at 10:22 UTC: exit 0; online again 4.1s later".
 pub fn restart_line(r: &RestartAttempt) -> String {
     format!(
-        "restarted {} at {}: {}",
+        "restarted {} at {}: {}; {}",
         r.service,
         r.started_at.format("%H:%M UTC"),
-        r.outcome
+        r.outcome,
+        came_of(r.recheck.as_ref())
     )
+}
+
+/// What the probe after a restart found.
+fn came_of(recheck: Option<&Recheck>) -> String {
+    let Some(c) = recheck else {
+        return "not probed again: the run had no time left".into();
+    };
+    let later = human(Duration::from_millis(c.after_ms));
+    if !c.status.is_failure() {
+        return format!("{} again {later} later", c.status);
+    }
+    match &c.reason {
+        Some(reason) => format!("still failing {later} later: {}, {reason}", c.status),
+        None => format!("still failing {later} later: {}", c.status),
+    }
 }
 
 /// Said when a retried alert may already have reached its readers: a run was
@@ -269,6 +286,11 @@ pub(crate) mod tests {
                 outcome: "exit 0".into(),
                 output: String::new(),
                 duration_ms: 812,
+                recheck: Some(Recheck {
+                    status: Status::Online,
+                    reason: None,
+                    after_ms: 4_100,
+                }),
             }],
             exhausted: vec![(
                 "chat".into(),
@@ -278,6 +300,29 @@ pub(crate) mod tests {
             maybe_repeat: false,
             rows,
         }
+    }
+
+    #[test]
+    fn a_restart_line_says_what_came_of_the_restart() {
+        let mut r = sample().restarts.remove(0);
+        assert_eq!(
+            restart_line(&r),
+            "restarted search at 10:20 UTC: exit 0; online again 4.1s later"
+        );
+        r.recheck = Some(Recheck {
+            status: Status::Offline,
+            reason: Some("connection refused".into()),
+            after_ms: 60_400,
+        });
+        assert_eq!(
+            restart_line(&r),
+            "restarted search at 10:20 UTC: exit 0; still failing 1m 0s later: offline, connection refused"
+        );
+        r.recheck = None;
+        assert_eq!(
+            restart_line(&r),
+            "restarted search at 10:20 UTC: exit 0; not probed again: the run had no time left"
+        );
     }
 
     #[test]

@@ -12,7 +12,7 @@ use crate::alert::Decision;
 use crate::check::{CheckResult, Status};
 use crate::config::AlertCommand;
 use crate::heartbeat::Beat;
-use crate::watchdog::RestartAttempt;
+use crate::watchdog::{Recheck, RestartAttempt};
 
 /// A check with the decision made for its service, and the check's row id.
 type Decided<'a> = (&'a CheckResult, &'a Decision, i64);
@@ -144,10 +144,12 @@ impl Store {
     }
 
     pub fn record_restart(&mut self, run: RunId, attempt: &RestartAttempt) -> Result<()> {
+        let recheck = attempt.recheck.as_ref();
         self.conn
             .execute(
-                "INSERT INTO restarts (run_id, service, started_at, exit_code, outcome, output, duration_ms)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                "INSERT INTO restarts (run_id, service, started_at, exit_code, outcome, output, duration_ms,
+                                       recheck_status, recheck_reason, recheck_ms)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
                 params![
                     run.0,
                     attempt.service,
@@ -156,6 +158,9 @@ impl Store {
                     attempt.outcome,
                     attempt.output,
                     attempt.duration_ms as i64,
+                    recheck.map(|c| c.status),
+                    recheck.and_then(|c| c.reason.as_deref()),
+                    recheck.map(|c| c.after_ms as i64),
                 ],
             )
             .context("recording a restart")?;
@@ -183,7 +188,8 @@ impl Store {
     /// Restarts no email has told of yet, oldest first.
     pub fn unreported_restarts(&self) -> Result<Vec<RestartAttempt>> {
         self.read_all(
-            "SELECT id, service, started_at, exit_code, outcome, output, duration_ms
+            "SELECT id, service, started_at, exit_code, outcome, output, duration_ms,
+                    recheck_status, recheck_reason, recheck_ms
              FROM restarts WHERE reported_at IS NULL ORDER BY id",
             [],
             "reading restarts",
@@ -196,6 +202,14 @@ impl Store {
                     outcome: r.get(4)?,
                     output: r.get::<_, Option<String>>(5)?.unwrap_or_default(),
                     duration_ms: r.get::<_, i64>(6)?.max(0) as u64,
+                    recheck: match r.get::<_, Option<Status>>(7)? {
+                        None => None,
+                        Some(status) => Some(Recheck {
+                            status,
+                            reason: r.get(8)?,
+                            after_ms: r.get::<_, Option<i64>>(9)?.unwrap_or(0).max(0) as u64,
+                        }),
+                    },
                 })
             },
         )

@@ -12,13 +12,14 @@ use rusqlite::TransactionBehavior;
 use super::Store;
 
 /// The schema `schema.sql` creates; `PRAGMA user_version` records it.
-pub const SCHEMA_VERSION: i64 = 3;
+pub const SCHEMA_VERSION: i64 = 4;
 const SCHEMA: &str = include_str!("../../schema.sql");
 /// `MIGRATIONS[i]` takes a database from version `i + 1` to `i + 2`.
 /// Append only: a released migration is never edited.
 const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/002-rollups.sql"),
     include_str!("../../migrations/003-uptime-ends-now.sql"),
+    include_str!("../../migrations/004-restart-recheck.sql"),
 ];
 /// Long enough to outlast another run's write transaction (milliseconds), short
 /// enough that a stuck `sqlite3` session is reported rather than waited on forever.

@@ -12,7 +12,7 @@ use crate::check::{CheckResult, Status};
 use crate::config::AlertCommand;
 use crate::rng::Rng;
 use crate::timefmt::{iso, parse_iso};
-use crate::watchdog::RestartAttempt;
+use crate::watchdog::{Recheck, RestartAttempt};
 
 fn result(service: &str, at: &str, status: Status) -> CheckResult {
     CheckResult::new(service, parse_iso(at).unwrap(), status)
@@ -30,6 +30,35 @@ fn schema_applies_to_an_empty_database_and_sets_the_version() {
     // Opening again is a no-op, not a second CREATE.
     drop(store);
     Store::open(&dir.path().join("a.db")).unwrap();
+}
+
+#[test]
+fn a_restart_and_what_came_of_it_read_back_as_stored() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut store = Store::open(&dir.path().join("a.db")).unwrap();
+    let at = parse_iso("2026-11-21T10:05:00.000Z").unwrap();
+    let run = store.begin_run(at, false, "h").unwrap();
+    let mut attempt = RestartAttempt {
+        id: None,
+        service: "web".into(),
+        started_at: at,
+        exit_code: Some(0),
+        outcome: "exit 0".into(),
+        output: "restarted\n".into(),
+        duration_ms: 812,
+        recheck: Some(Recheck {
+            status: Status::Offline,
+            reason: Some("connection refused".into()),
+            after_ms: 4_100,
+        }),
+    };
+    let mut unprobed = attempt.clone();
+    unprobed.recheck = None;
+    store.record_restart(run, &attempt).unwrap();
+    store.record_restart(run, &unprobed).unwrap();
+    let read = store.unreported_restarts().unwrap();
+    (attempt.id, unprobed.id) = (Some(1), Some(2));
+    assert_eq!(read, [attempt, unprobed]);
 }
 
 #[test]
@@ -441,6 +470,7 @@ fn a_malformed_stored_value_is_an_error_naming_it_not_a_default() {
         outcome: "exit 0".into(),
         output: String::new(),
         duration_ms: 5,
+        recheck: None,
     };
     store.record_restart(run, &restart).unwrap();
     store

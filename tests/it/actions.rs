@@ -31,7 +31,7 @@ fn restarts_follow_the_threshold_and_the_budget_and_are_mailed() {
             services(&[(
                 "api",
                 &format!(
-                    "{}\nrestart = [\"./restart.sh\"]\nrestart_after = 2\nrestart_limit = 2\nrestart_window = \"1h\"",
+                    "{}\nrestart = [\"./restart.sh\"]\nrestart_after = 2\nrestart_limit = 2\nrestart_window = \"1h\"\nrestart_timeout = \"1s\"",
                     switchable("api")
                 ),
             )])
@@ -487,4 +487,88 @@ fn hanging_alert_commands_run_at_once_and_within_the_runs_bound() {
         // after another they took 16 s and more.
         assert_within(started, Duration::from_secs(7));
     }
+}
+
+/// Finding 20: the email that tells of a restart says whether the service
+/// came back, from a probe after the restart, not the run's earlier check.
+#[test]
+fn a_restart_email_says_what_came_of_the_restart() {
+    let smtp = SmtpServer::plain();
+    let world = World::new("");
+    // Exits at once; the service comes back a second later, as a slow
+    // `systemctl restart` of a real service would.
+    world.script(
+        "restart.sh",
+        "#!/bin/sh\n(sleep 1; rm -f api.down) >/dev/null 2>&1 &\nexit 0\n",
+    );
+    world.write(
+        "upcheck.toml",
+        &format!(
+            "title = \"vps-1\"\nalert_after = 5\n{}{}",
+            smtp.email_config(),
+            services(&[
+                (
+                    "api",
+                    &format!(
+                        "{}\nrestart = [\"./restart.sh\"]\nrestart_after = 1",
+                        switchable("api")
+                    ),
+                ),
+                // Restarted to no avail: probed again until its restart_timeout.
+                (
+                    "worker",
+                    &format!(
+                        "{}\nrestart = [\"true\"]\nrestart_after = 1\nrestart_timeout = \"2s\"",
+                        switchable("worker")
+                    ),
+                ),
+            ])
+        ),
+    );
+    set_down(&world, "api", true);
+    set_down(&world, "worker", true);
+    let started = Instant::now();
+    assert_eq!(
+        run_and_collect(&world, &smtp, &[]),
+        ["[vps-1] restarted: api, worker"]
+    );
+    assert_within(started, Duration::from_secs(15));
+    let text = smtp.received()[0].text();
+    let api = text
+        .lines()
+        .find(|l| l.contains("restarted api at "))
+        .unwrap_or_else(|| panic!("no restart line for api in:\n{text}"));
+    assert_contains(api, ": exit 0; online again ");
+    assert_contains(api, "s later");
+    let worker = text
+        .lines()
+        .find(|l| l.contains("restarted worker at "))
+        .unwrap_or_else(|| panic!("no restart line for worker in:\n{text}"));
+    assert_contains(worker, ": exit 0; still failing ");
+    assert_contains(worker, "s later: offline");
+    assert_contains(
+        &smtp.received()[0].html().unwrap(),
+        ": exit 0; online again ",
+    );
+    // Stored beside the restart, for sqlite3.
+    let db = world.db();
+    let stored: Vec<(String, String, i64)> = db
+        .prepare("SELECT service, recheck_status, recheck_ms FROM restarts ORDER BY service")
+        .unwrap()
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    assert_eq!(stored[0].0, "api");
+    assert_eq!(stored[0].1, "online");
+    assert!(
+        (900..10_000).contains(&stored[0].2),
+        "api came back about 1 s after its restart: {stored:?}"
+    );
+    assert_eq!(stored[1].0, "worker");
+    assert_eq!(stored[1].1, "offline");
+    assert!(
+        (1_900..10_000).contains(&stored[1].2),
+        "worker was probed again until its 2 s restart_timeout: {stored:?}"
+    );
 }

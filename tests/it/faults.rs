@@ -739,7 +739,7 @@ fn future_timestamps_never_freeze_reminders_or_the_restart_budget() {
             .replace("remind = \"never\"", "remind = \"1h\"")
             .replace(
                 "[[service]]\nname = \"api\"",
-                "[[service]]\nname = \"api\"\nrestart = [\"true\"]\nrestart_after = 1\nrestart_limit = 1\nrestart_window = \"1h\"",
+                "[[service]]\nname = \"api\"\nrestart = [\"true\"]\nrestart_after = 1\nrestart_limit = 1\nrestart_window = \"1h\"\nrestart_timeout = \"1s\"",
             ),
     );
     assert_contains(

@@ -58,7 +58,7 @@ fn restarts(d: &Digest) -> Markup {
         div style={ (style::small()) ";font-size:13px;color:" (INK) } {
             @for r in &d.restarts {
                 div {
-                    @let (fg, _) = style::colours(if r.succeeded() { Status::Online } else { Status::Offline });
+                    @let (fg, _) = style::colours(if r.worked() { Status::Online } else { Status::Offline });
                     span style={ "color:" (fg) ";font-weight:600" } { "↻ " }
                     (restart_line(r))
                 }
