@@ -3,14 +3,15 @@
 # systemd-analyze (Debian's systemd) to verify the units in cron/,
 # promtool (Debian's prometheus) to check the metrics textfile, sqlite3 to
 # hold the database's lock as a person's shell would, util-linux's unshare
-# to mount a small tmpfs for the disk-full test, faketime to turn the clock
-# back between runs.
+# to mount a small tmpfs for the disk-full test and its setpriv to run
+# upcheck as `nobody`, faketime to turn the clock back between runs.
 set -euo pipefail
 missing=()
 command -v systemd-analyze >/dev/null 2>&1 || missing+=(systemd)
 command -v promtool >/dev/null 2>&1 || missing+=(prometheus)
 command -v sqlite3 >/dev/null 2>&1 || missing+=(sqlite3)
 command -v unshare >/dev/null 2>&1 || missing+=(util-linux)
+command -v setpriv >/dev/null 2>&1 || missing+=(util-linux)
 command -v faketime >/dev/null 2>&1 || missing+=(faketime)
 if ((${#missing[@]})); then
     export DEBIAN_FRONTEND=noninteractive

@@ -268,7 +268,9 @@ impl Config {
                 _ => DEFAULT_LOCATIONS
                     .iter()
                     .map(PathBuf::from)
-                    .find(|p| p.exists())
+                    // One that cannot be looked at (a folder this user may not
+                    // search) may well exist: reading it says why it cannot.
+                    .find(|p| p.try_exists().unwrap_or(true))
                     .ok_or_else(|| {
                         ConfigError::whole_file(
                             Path::new(DEFAULT_LOCATIONS[0]),
@@ -284,8 +286,9 @@ impl Config {
     }
 
     pub fn load(path: &Path, address: AddressCheck) -> Result<Config> {
-        let text = read_capped(path, MAX_CONFIG_BYTES)
-            .map_err(|e| ConfigError::whole_file(path, format!("cannot read: {e}")))?;
+        let text = read_capped(path, MAX_CONFIG_BYTES).map_err(|e| {
+            ConfigError::whole_file(path, format!("cannot read: {}", io_reason(&e)))
+        })?;
         let path = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
         let fault = test_fault();
         let mut config = parse(&path, &text, fault, address)?;
@@ -337,6 +340,19 @@ const MAX_CONFIG_BYTES: u64 = 16 * 1024 * 1024;
 const MAX_PASSWORD_BYTES: u64 = 64 * 1024;
 
 /// A text file read whole, refusing one larger than `max` bytes.
+/// An I/O error as said about the config; a permission denied names the
+/// user, who is often not the one who wrote the file (a unit's `User=`).
+fn io_reason(e: &std::io::Error) -> String {
+    if e.kind() == std::io::ErrorKind::PermissionDenied {
+        // SAFETY: geteuid has no preconditions and cannot fail.
+        let uid = unsafe { libc::geteuid() };
+        return format!(
+            "{e}: this user (uid {uid}) may not read it, or not search a folder above it"
+        );
+    }
+    e.to_string()
+}
+
 fn read_capped(path: &Path, max: u64) -> std::io::Result<String> {
     use std::io::Read;
     let mut text = String::new();

@@ -400,3 +400,34 @@ fn check_config_names_every_file_a_run_writes_and_that_it_can() {
         );
     }
 }
+
+/// Finding 21: a default config that exists but this user cannot reach is
+/// said as such, not as "no config file found". Run as `nobody` (the tests
+/// run as root, whom permissions never stop) from a working directory only
+/// root may search, as a unit running as `upcheck` meets a root-only folder.
+#[test]
+fn an_unreadable_default_config_is_said_as_permission_denied_not_missing() {
+    let world = World::new(&services(&[("api", "command = [\"true\"]")]));
+    // The binary where `nobody` may run it: the build folder may sit below
+    // one only root can search.
+    let bin_dir = tempfile::tempdir().unwrap();
+    let bin = bin_dir.path().join("upcheck");
+    std::fs::copy(BIN, &bin).unwrap();
+    let open = std::os::unix::fs::PermissionsExt::from_mode(0o755);
+    std::fs::set_permissions(bin_dir.path(), open).unwrap();
+    let private = std::os::unix::fs::PermissionsExt::from_mode(0o700);
+    std::fs::set_permissions(world.dir.path(), private).unwrap();
+    let out = std::process::Command::new("setpriv")
+        .args(["--reuid=nobody", "--regid=nogroup", "--clear-groups"])
+        .arg(&bin)
+        .arg("check-config")
+        .env_clear()
+        .current_dir(world.dir.path())
+        .output()
+        .expect("setpriv (util-linux)");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert_contains(&stderr, "upcheck.toml: cannot read: Permission denied");
+    assert_contains(&stderr, "uid 65534");
+    assert!(!stderr.contains("no config file found"), "{stderr}");
+}
