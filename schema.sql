@@ -116,7 +116,7 @@ CREATE TABLE restarts (
     reported_at TEXT,                         -- when an email telling of it was accepted
     -- The restarted service probed again after the command: online as soon
     -- as it passes, else its status when its restart_timeout ran out.
-    recheck_status TEXT,                      -- NULL: no time was left to probe it again
+    recheck_status TEXT,                      -- NULL: not probed again (out of time, or stopped)
     recheck_reason TEXT,
     recheck_ms     INTEGER                    -- from started_at to that probe
 );

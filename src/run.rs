@@ -139,7 +139,7 @@ fn restart_deliver_publish(
     begun: Instant,
     deadline: Instant,
 ) -> Result<()> {
-    let pending = notify::restart::run_due(config, db, run, decisions, deadline, probe::recheck)
+    let pending = notify::restart::run_due(config, db, run, decisions, deadline)
         .and_then(|exhausted| notify::pending(config, db, forced, exhausted));
     let needed = publish::wanted(config) || pending.as_ref().is_ok_and(|p| !p.is_empty());
     // Read once, for the email and the outputs alike; each step that needs

@@ -33,6 +33,21 @@ pub fn stopped() -> Option<Stopped> {
     }
 }
 
+/// Sleeps `d`, waking within 100 ms of a signal; false if one stopped it.
+pub fn sleep(d: std::time::Duration) -> bool {
+    let until = std::time::Instant::now() + d;
+    loop {
+        if stopped().is_some() {
+            return false;
+        }
+        let left = until.saturating_duration_since(std::time::Instant::now());
+        if left.is_zero() {
+            return true;
+        }
+        std::thread::sleep(left.min(std::time::Duration::from_millis(100)));
+    }
+}
+
 /// A run stopped by a signal: not a failure to page anyone about; exits
 /// 128 + the signal, as a shell reports it.
 #[derive(Clone, Copy, Debug, PartialEq)]

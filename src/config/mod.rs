@@ -265,21 +265,7 @@ impl Config {
             Some(p) => p.to_path_buf(),
             None => match std::env::var_os(CONFIG_ENV) {
                 Some(p) if !p.is_empty() => PathBuf::from(p),
-                _ => DEFAULT_LOCATIONS
-                    .iter()
-                    .map(PathBuf::from)
-                    // One that cannot be looked at (a folder this user may not
-                    // search) may well exist: reading it says why it cannot.
-                    .find(|p| p.try_exists().unwrap_or(true))
-                    .ok_or_else(|| {
-                        ConfigError::whole_file(
-                            Path::new(DEFAULT_LOCATIONS[0]),
-                            format!(
-                                "no config file found (looked for ./{} and {}); pass --config FILE or set {CONFIG_ENV}",
-                                DEFAULT_LOCATIONS[0], DEFAULT_LOCATIONS[1]
-                            ),
-                        )
-                    })?,
+                _ => default_location(&DEFAULT_LOCATIONS)?,
             },
         };
         Config::load(&path, address)
@@ -339,7 +325,6 @@ fn test_fault() -> Option<Fault> {
 const MAX_CONFIG_BYTES: u64 = 16 * 1024 * 1024;
 const MAX_PASSWORD_BYTES: u64 = 64 * 1024;
 
-/// A text file read whole, refusing one larger than `max` bytes.
 /// An I/O error as said about the config; a permission denied names the
 /// user, who is often not the one who wrote the file (a unit's `User=`).
 fn io_reason(e: &std::io::Error) -> String {
@@ -353,6 +338,39 @@ fn io_reason(e: &std::io::Error) -> String {
     e.to_string()
 }
 
+/// The first default location that exists. If none does but one could not
+/// be looked at (a folder this user may not search), that one, so that
+/// reading it says why, rather than "no config file found".
+fn default_location(locations: &[&str]) -> Result<PathBuf, ConfigError> {
+    let mut unseen = None;
+    for path in locations.iter().map(PathBuf::from) {
+        match path.try_exists() {
+            Ok(true) => return Ok(path),
+            Ok(false) => {}
+            Err(_) => {
+                unseen.get_or_insert(path);
+            }
+        }
+    }
+    unseen.ok_or_else(|| {
+        let looked: Vec<String> = locations
+            .iter()
+            .map(|l| match Path::new(l).is_relative() {
+                true => format!("./{l}"),
+                false => l.to_string(),
+            })
+            .collect();
+        ConfigError::whole_file(
+            Path::new(locations[0]),
+            format!(
+                "no config file found (looked for {}); pass --config FILE or set {CONFIG_ENV}",
+                looked.join(" and ")
+            ),
+        )
+    })
+}
+
+/// A text file read whole, refusing one larger than `max` bytes.
 fn read_capped(path: &Path, max: u64) -> std::io::Result<String> {
     use std::io::Read;
     let mut text = String::new();

@@ -341,3 +341,26 @@ fn passwords_in_urls_are_redacted_and_nothing_else() {
     assert_eq!(redacted_url("http://host/a:b@c"), "http://host/a:b@c");
     assert!(!url_has_password("http://host:8080/"));
 }
+
+#[test]
+fn a_default_location_that_cannot_be_looked_at_yields_to_one_that_exists() {
+    // Root is never refused a look, so "cannot be looked at" is a path
+    // through a plain file (ENOTDIR), which the search meets the same way as
+    // a folder this user may not search (EACCES).
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("plain"), "").unwrap();
+    std::fs::write(dir.path().join("real.toml"), "").unwrap();
+    let at = |name: &str| dir.path().join(name).display().to_string();
+    let (unseen, real, missing) = (at("plain/upcheck.toml"), at("real.toml"), at("none.toml"));
+    let found = |locations: &[&str]| default_location(locations).map_err(|e| e.to_string());
+    assert_eq!(found(&[&unseen, &real]), Ok(PathBuf::from(&real)));
+    // None exists: the one that could not be looked at is read, to say why.
+    assert_eq!(found(&[&unseen, &missing]), Ok(PathBuf::from(&unseen)));
+    let none = found(&["upcheck.toml-nowhere", &missing]).unwrap_err();
+    assert!(
+        none.contains(&format!(
+            "no config file found (looked for ./upcheck.toml-nowhere and {missing})"
+        )),
+        "{none}"
+    );
+}

@@ -3,35 +3,31 @@
 //! own process group, bounded by `restart_timeout`), each restarted service
 //! probed again to see what came of it, every attempt stored.
 
+use std::collections::HashMap;
+use std::sync::mpsc;
 use std::thread;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use anyhow::Result;
 use chrono::Utc;
 
 use crate::alert::Decision;
-use crate::check::CheckResult;
 use crate::config::{Config, Service};
 use crate::store::{RunId, Store};
 use crate::watchdog::{self, Recheck, RestartAttempt, Verdict};
-use crate::{log, process};
+use crate::{log, probe, process};
 
-/// Probes a restarted service again: `probe::recheck`, handed in by the run
-/// (only the probe module reaches services).
-pub type Probe = fn(&Service, Instant, Instant) -> Option<CheckResult>;
-
-/// Runs the restarts due this run, probes each restarted service again
-/// (`probe`), and stores every attempt; none runs past `deadline`. Each
-/// service's verdict is taken once; returns `(service, note)` for those
-/// failing with their restart budget spent (this run's restart included),
-/// for the email.
+/// Runs the restarts due this run, probes each restarted service again,
+/// and stores every attempt as it ends (the probe after it when that ends);
+/// none runs past `deadline`. Each service's verdict is taken once; returns
+/// `(service, note)` for those failing with their restart budget spent (this
+/// run's restart included), for the email.
 pub fn run_due(
     config: &Config,
     db: &mut Store,
     run: RunId,
     decisions: &[Decision],
     deadline: Instant,
-    probe: Probe,
 ) -> Result<Vec<(String, String)>> {
     let now = Utc::now();
     // (service, its restart, verdict, restarts within the window before now)
@@ -51,15 +47,7 @@ pub fn run_due(
         .filter(|j| j.2 == Verdict::Restart)
         .map(|j| j.0)
         .collect();
-    let mut ran = Vec::new();
-    for attempt in restart_all(&due, deadline, probe) {
-        log::info(&format!(
-            "restarted {}: {}",
-            attempt.service, attempt.outcome
-        ));
-        db.record_restart(run, &attempt)?;
-        ran.push(attempt.service);
-    }
+    let ran = restart_all(db, run, &due, deadline, config.run_timeout)?;
     let exhausted = judged
         .into_iter()
         .filter(|(s, r, verdict, recent)| {
@@ -71,26 +59,72 @@ pub fn run_due(
     Ok(exhausted)
 }
 
+/// What a restart's thread tells the run's, which alone holds the database;
+/// `usize` is the service's place among those restarted.
+enum Event {
+    Ran(usize, RestartAttempt),
+    Rechecked(usize, Recheck),
+}
+
 /// Runs the restart commands of `services` at once, each bounded by its own
-/// timeout, and probes each service again. Restarts and their probes end
-/// within half of what is left before `deadline`, so the email and the
-/// alert commands keep their turn.
-fn restart_all(services: &[&Service], deadline: Instant, probe: Probe) -> Vec<RestartAttempt> {
+/// timeout and `deadline`, then probes each service again, within half of
+/// what is left before `deadline` so the email and the alert commands keep
+/// their turn. Each attempt is stored as soon as its command ends: a run
+/// killed while probing again still counts it against the budget. Returns
+/// the names of the services restarted.
+fn restart_all(
+    db: &mut Store,
+    run: RunId,
+    services: &[&Service],
+    deadline: Instant,
+    run_timeout: Duration,
+) -> Result<Vec<String>> {
     let now = Instant::now();
     let by = now + deadline.saturating_duration_since(now) / 2;
+    let (tx, rx) = mpsc::channel();
     thread::scope(|scope| {
-        let handles: Vec<_> = services
-            .iter()
-            .map(|s| scope.spawn(move || restart_one(s, by, probe)))
-            .collect();
-        handles.into_iter().filter_map(|h| h.join().ok()).collect()
+        for (i, service) in services.iter().enumerate() {
+            let tx = tx.clone();
+            scope.spawn(move || restart_one(i, service, deadline, (by, run_timeout), tx));
+        }
+        drop(tx);
+        let (mut ids, mut ran, mut failed) = (HashMap::new(), Vec::new(), None);
+        // Until every restart's thread is done.
+        for event in rx {
+            let stored = match event {
+                Event::Ran(i, attempt) => {
+                    log::info(&format!(
+                        "restarted {}: {}",
+                        attempt.service, attempt.outcome
+                    ));
+                    ran.push(attempt.service.clone());
+                    db.record_restart(run, &attempt).map(|id| {
+                        ids.insert(i, id);
+                    })
+                }
+                Event::Rechecked(i, recheck) => match ids.get(&i) {
+                    Some(&id) => db.record_recheck(id, &recheck),
+                    None => Ok(()),
+                },
+            };
+            if let Err(e) = stored {
+                failed.get_or_insert(e);
+            }
+        }
+        failed.map_or(Ok(ran), Err)
     })
 }
 
 /// Runs `service`'s restart, then probes it: after a command that exited 0,
 /// every second until it passes or `restart_timeout` after the restart began
 /// (a service may take a while to listen again); after one that failed, once.
-fn restart_one(service: &Service, by: Instant, probe: Probe) -> RestartAttempt {
+fn restart_one(
+    i: usize,
+    service: &Service,
+    deadline: Instant,
+    (by, run_timeout): (Instant, Duration),
+    tx: mpsc::Sender<Event>,
+) {
     let r = service
         .restart
         .as_ref()
@@ -101,20 +135,9 @@ fn restart_one(service: &Service, by: Instant, probe: Probe) -> RestartAttempt {
         &r.argv,
         Some(&r.dir),
         &[("UPCHECK_SERVICE", service.name.clone())],
-        (clock + r.timeout).min(by),
+        (clock + r.timeout).min(deadline),
     );
-    let duration_ms = clock.elapsed().as_millis() as u64;
-    let try_until = if done.success() {
-        (clock + r.timeout).min(by)
-    } else {
-        Instant::now()
-    };
-    let recheck = probe(service, try_until, by).map(|c| Recheck {
-        after_ms: (c.checked_at - started_at).num_milliseconds().max(0) as u64,
-        status: c.status,
-        reason: c.reason,
-    });
-    RestartAttempt {
+    let attempt = RestartAttempt {
         id: None,
         service: service.name.clone(),
         started_at,
@@ -124,7 +147,24 @@ fn restart_one(service: &Service, by: Instant, probe: Probe) -> RestartAttempt {
         },
         outcome: done.describe(),
         output: done.output(2000),
-        duration_ms,
-        recheck,
+        duration_ms: clock.elapsed().as_millis() as u64,
+        recheck: None,
+    };
+    let _ = tx.send(Event::Ran(i, attempt));
+    let window = probe::Window {
+        try_until: match done.success() {
+            true => (clock + r.timeout).min(by),
+            false => Instant::now(),
+        },
+        by,
+        run_timeout,
+    };
+    if let Some((c, began)) = probe::recheck(service, &window) {
+        let recheck = Recheck {
+            after_ms: began.saturating_duration_since(clock).as_millis() as u64,
+            status: c.status,
+            reason: c.reason,
+        };
+        let _ = tx.send(Event::Rechecked(i, recheck));
     }
 }

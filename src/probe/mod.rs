@@ -67,44 +67,46 @@ pub fn run_all(config: &Config, last_ms: &HashMap<String, u64>) -> Vec<CheckResu
 /// After a restart, the pause between probes of the restarted service.
 const RECHECK_PAUSE: Duration = Duration::from_secs(1);
 
+/// When a restarted service is probed again.
+pub struct Window {
+    /// Probed again while it fails, until this.
+    pub try_until: Instant,
+    /// Every probe ends by this.
+    pub by: Instant,
+    /// For the reason of a probe cut off at `by`.
+    pub run_timeout: Duration,
+}
+
 /// After a restart: probes `service` at once, then every second while it
-/// fails and `try_until` has not passed, every probe ending by `deadline`.
-/// The last result (the first that passed, or the last that failed); `None`
-/// when no probe could be made (no time left, or a signal).
-pub fn recheck(service: &Service, try_until: Instant, deadline: Instant) -> Option<CheckResult> {
+/// fails and `window.try_until` has not passed, each probe through the
+/// dispatcher (so a stuck resolver or a signal cannot hold the run). The last
+/// result (the first that passed, or the last that failed) and when its probe
+/// began; `None` when no probe could be made (no time left, or a signal).
+pub fn recheck(service: &Service, window: &Window) -> Option<(CheckResult, Instant)> {
     let agent = matches!(service.target, Target::Http(_)).then(http::agent);
     let mut last = None;
     loop {
-        let left = deadline.saturating_duration_since(Instant::now());
-        if left.is_zero() || crate::signals::stopped().is_some() {
-            return last;
-        }
+        let began = Instant::now();
+        let left = window.by.saturating_duration_since(began);
         let mut bounded = service.clone();
         bounded.timeout = service.timeout.min(left);
-        let result = probe_guarded(&bounded, agent.as_ref(), false);
-        if crate::signals::stopped().is_some() {
-            // A probe cut short by a signal says nothing of the service.
+        let pool = Pool::new(
+            std::slice::from_ref(&bounded),
+            &HashMap::new(),
+            window.by,
+            window.run_timeout,
+            agent.clone(),
+            false,
+        );
+        let Some(result) = Dispatcher::new(pool, 1).run().pop().flatten() else {
             return last;
-        }
+        };
         let passed = !result.status.is_failure();
-        last = Some(result);
-        let wait = try_until.saturating_duration_since(Instant::now());
-        if passed || wait.is_zero() {
+        last = Some((result, began));
+        let wait = window.try_until.saturating_duration_since(Instant::now());
+        if passed || wait.is_zero() || !crate::signals::sleep(wait.min(RECHECK_PAUSE)) {
             return last;
         }
-        pause(wait.min(RECHECK_PAUSE));
-    }
-}
-
-/// Sleeps `d`, waking early when a signal asks upcheck to stop.
-fn pause(d: Duration) {
-    let until = Instant::now() + d;
-    while crate::signals::stopped().is_none() {
-        let left = until.saturating_duration_since(Instant::now());
-        if left.is_zero() {
-            return;
-        }
-        std::thread::sleep(left.min(Duration::from_millis(100)));
     }
 }
 

@@ -188,7 +188,7 @@ pub fn restart_line(r: &RestartAttempt) -> String {
 /// What the probe after a restart found.
 fn came_of(recheck: Option<&Recheck>) -> String {
     let Some(c) = recheck else {
-        return "not probed again: the run had no time left".into();
+        return "not probed again: the run ran out of time or was stopped".into();
     };
     let later = human(Duration::from_millis(c.after_ms));
     if !c.status.is_failure() {
@@ -321,7 +321,7 @@ pub(crate) mod tests {
         r.recheck = None;
         assert_eq!(
             restart_line(&r),
-            "restarted search at 10:20 UTC: exit 0; not probed again: the run had no time left"
+            "restarted search at 10:20 UTC: exit 0; not probed again: the run ran out of time or was stopped"
         );
     }
 

@@ -143,13 +143,13 @@ impl Store {
         Ok(())
     }
 
-    pub fn record_restart(&mut self, run: RunId, attempt: &RestartAttempt) -> Result<()> {
-        let recheck = attempt.recheck.as_ref();
+    /// Stores a restart as its command ended (its `recheck` comes later, by
+    /// `record_recheck`); returns its row id.
+    pub fn record_restart(&mut self, run: RunId, attempt: &RestartAttempt) -> Result<i64> {
         self.conn
             .execute(
-                "INSERT INTO restarts (run_id, service, started_at, exit_code, outcome, output, duration_ms,
-                                       recheck_status, recheck_reason, recheck_ms)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+                "INSERT INTO restarts (run_id, service, started_at, exit_code, outcome, output, duration_ms)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
                 params![
                     run.0,
                     attempt.service,
@@ -158,12 +158,21 @@ impl Store {
                     attempt.outcome,
                     attempt.output,
                     attempt.duration_ms as i64,
-                    recheck.map(|c| c.status),
-                    recheck.and_then(|c| c.reason.as_deref()),
-                    recheck.map(|c| c.after_ms as i64),
                 ],
             )
             .context("recording a restart")?;
+        Ok(self.conn.last_insert_rowid())
+    }
+
+    /// What the probe after restart `id` found.
+    pub fn record_recheck(&mut self, id: i64, recheck: &Recheck) -> Result<()> {
+        self.conn
+            .execute(
+                "UPDATE restarts SET recheck_status = ?2, recheck_reason = ?3, recheck_ms = ?4
+                 WHERE id = ?1",
+                params![id, recheck.status, recheck.reason, recheck.after_ms as i64],
+            )
+            .context("recording what came of a restart")?;
         Ok(())
     }
 
@@ -207,7 +216,7 @@ impl Store {
                         Some(status) => Some(Recheck {
                             status,
                             reason: r.get(8)?,
-                            after_ms: r.get::<_, Option<i64>>(9)?.unwrap_or(0).max(0) as u64,
+                            after_ms: r.get::<_, i64>(9)?.max(0) as u64,
                         }),
                     },
                 })

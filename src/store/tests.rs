@@ -54,7 +54,10 @@ fn a_restart_and_what_came_of_it_read_back_as_stored() {
     };
     let mut unprobed = attempt.clone();
     unprobed.recheck = None;
-    store.record_restart(run, &attempt).unwrap();
+    let id = store.record_restart(run, &attempt).unwrap();
+    store
+        .record_recheck(id, attempt.recheck.as_ref().unwrap())
+        .unwrap();
     store.record_restart(run, &unprobed).unwrap();
     let read = store.unreported_restarts().unwrap();
     (attempt.id, unprobed.id) = (Some(1), Some(2));

@@ -971,3 +971,67 @@ fn a_signal_while_alerting_stops_the_run_without_paging() {
     std::thread::sleep(Duration::from_millis(300));
     assert_eq!(processes_with("50.777"), Vec::<String>::new());
 }
+
+/// Finding 20, from review: probing a restarted service again can take up
+/// to `restart_timeout`; a signal meanwhile stops the run at once, and the
+/// restart is already stored, so it counts against the budget.
+#[test]
+fn a_signal_while_probing_again_after_a_restart_stops_the_run_with_the_restart_stored() {
+    let world = World::new(&services(&[(
+        "api",
+        "command = [\"test\", \"!\", \"-e\", \"api.down\"]\nrestart = [\"touch\", \"restarted\"]\nrestart_after = 1\nrestart_timeout = \"60s\"",
+    )]));
+    set_down(&world, "api", true);
+    let child = world.command(&[]).stderr(Stdio::piped()).spawn().unwrap();
+    let waiting = Instant::now();
+    while !world.path("restarted").exists() {
+        assert!(
+            waiting.elapsed() < Duration::from_secs(10),
+            "the restart never ran"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    // Probing again, every second, for up to 60 s.
+    std::thread::sleep(Duration::from_millis(1500));
+    let signalled = Instant::now();
+    let killed = Command::new("kill")
+        .args(["-15".to_string(), child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    let out = child.wait_with_output().unwrap();
+    assert_within(signalled, Duration::from_secs(5));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(143), "{stderr}");
+    assert_contains(&stderr, "stopped by SIGTERM");
+    let (outcome, recheck): (String, Option<String>) = world
+        .db()
+        .query_row("SELECT outcome, recheck_status FROM restarts", [], |r| {
+            Ok((r.get(0)?, r.get(1)?))
+        })
+        .unwrap();
+    assert_eq!(outcome, "exit 0");
+    // What the probes before the signal found.
+    assert_eq!(recheck.as_deref(), Some("offline"));
+
+    // Killed outright (SIGKILL, the OOM killer) while probing again: the
+    // restart is stored all the same.
+    std::fs::remove_file(world.path("restarted")).unwrap();
+    let mut child = world.command(&[]).stderr(Stdio::null()).spawn().unwrap();
+    let waiting = Instant::now();
+    while !world.path("restarted").exists() {
+        assert!(
+            waiting.elapsed() < Duration::from_secs(10),
+            "the restart never ran"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    std::thread::sleep(Duration::from_millis(1500));
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert_eq!(
+        world.count("SELECT count(*) FROM restarts WHERE outcome = 'exit 0'"),
+        2,
+        "both restarts are stored, the second without what came of it"
+    );
+}
