@@ -17,10 +17,12 @@
 #   D: scale: `check-config` of a 10,000-service config (median of 10), and a
 #      run of 2,000 healthy targets with `ulimit -n 256` and parallel = 1000
 #      (median of 5; every service must come out online).
-# Reproduce: bash bench/run.sh [A] [B] [C] [D]   (default: all; C needs sqlite3,
+#   S: storage: 100 healthy targets, 100 runs (10,000 checks), then VACUUM:
+#      bytes per stored check (the whole file over the rows of `checks`).
+# Reproduce: bash bench/run.sh [A] [B] [C] [D] [S]   (default: all; C and S need sqlite3,
 # installed with apt-get if missing, and about 2 GB of disk)
 set -euo pipefail
-SCENARIOS="${*:-A B C D}"  # AB only when asked for: it needs BASE
+SCENARIOS="${*:-A B C D S}"  # AB only when asked for: it needs BASE
 want() { [[ " $SCENARIOS " == *" $1 "* ]]; }
 cd "$(dirname "$0")/.."
 
@@ -323,6 +325,21 @@ measure "D 2000 at ulimit -n 256" 5 1 "$dir" "$RESULTS" \
 echo "  services not online after those runs: $(python3 -c "import sqlite3,sys; print(sqlite3.connect(sys.argv[1]).execute(\"SELECT count(*) FROM latest WHERE status != 'online'\").fetchone()[0])" "$dir/d.db")"
 fi
 
+if want S; then
+command -v sqlite3 >/dev/null || { apt-get update -qq && apt-get install -y -qq sqlite3 >/dev/null; }
+echo
+echo "Scenario S: bytes per stored check, 100 healthy targets, 100 runs"
+dir="$TMP/s"
+mkdir "$dir"
+config "$dir/upcheck.toml" "" 100 0 spread
+for i in $(seq 100); do "$BIN" --config "$dir/upcheck.toml"; done
+sqlite3 "$dir/upcheck.db" 'VACUUM;'
+rows=$(sqlite3 "$dir/upcheck.db" 'SELECT count(*) FROM checks')
+bytes=$(stat -c %s "$dir/upcheck.db")
+echo "  $rows checks, database $bytes bytes after VACUUM"
+echo "{\"label\": \"S bytes per check\", \"bytes\": $bytes, \"rows\": $rows}" >> "$RESULTS"
+fi
+
 echo
 python3 - "$RESULTS" <<'PY'
 import json, sys
@@ -353,6 +370,9 @@ for label in ("D check-config 10000", "D 2000 at ulimit -n 256"):
     r = rows.get(label)
     if r:
         print(f"{label:<30} median {r['median_ms']:7.1f} ms, peak RSS {r['rss_median_mb']:.1f} MB")
+r = rows.get("S bytes per check")
+if r:
+    print(f"S bytes per stored check       {r['bytes'] / r['rows']:.0f} B ({r['rows']} checks, {r['bytes']} bytes after VACUUM)")
 floor = rows["harness floor"]
 print(f"harness floor (/bin/true)      wall {floor['median_ms']:.1f} ms, RSS {floor['rss_median_mb']:.1f} MB"
       f" (a direct Popen would report {floor['naive_rss_mb']:.1f} MB)")
