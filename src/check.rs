@@ -58,6 +58,9 @@ impl fmt::Display for Status {
     }
 }
 
+/// A stored reason is one line of at most this many characters.
+pub const REASON_CHARS: usize = 300;
+
 /// What one probe found, before the dispatcher names and dates it: the
 /// facts a probe module returns.
 #[derive(Clone, Debug, PartialEq)]
@@ -86,7 +89,7 @@ impl Finding {
     }
 
     pub fn with_reason(mut self, reason: impl Into<String>) -> Self {
-        self.reason = Some(one_line(&reason.into(), 300));
+        self.reason = Some(one_line(&reason.into(), REASON_CHARS));
         self
     }
 }
@@ -122,7 +125,7 @@ impl CheckResult {
     }
 
     pub fn with_reason(mut self, reason: impl Into<String>) -> Self {
-        self.reason = Some(one_line(&reason.into(), 300));
+        self.reason = Some(one_line(&reason.into(), REASON_CHARS));
         self
     }
 

@@ -107,8 +107,12 @@ fn describe_service(s: &config::Service) -> String {
             d(r.window)
         )
     });
+    let retries = match s.retries {
+        0 => String::new(),
+        n => format!(", retries {n} ({} apart)", d(s.retry_delay)),
+    };
     format!(
-        "{what}  (timeout {}, alert after {}, remind {}{restart})",
+        "{what}  (timeout {}{retries}, alert after {}, remind {}{restart})",
         d(s.timeout),
         s.policy.alert_after,
         s.policy.remind,

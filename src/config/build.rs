@@ -337,6 +337,11 @@ fn service(
             .timeout
             .or(defaults.timeout)
             .map_or(Duration::from_secs(10), |d| d.0),
+        retries: s.retries.or(defaults.retries).map_or(0, |r| r.0),
+        retry_delay: s
+            .retry_delay
+            .or(defaults.retry_delay)
+            .map_or(Duration::from_secs(1), |d| d.0),
         policy: policy(s, defaults),
         restart: restart(s, dir),
     })

@@ -37,6 +37,8 @@ pub(super) struct RawConfig {
     pub(super) slow_after: Option<Dur>,
     pub(super) cert_warn: Option<Dur>,
     pub(super) ca_file: Option<Spanned<String>>,
+    pub(super) retries: Option<Retries>,
+    pub(super) retry_delay: Option<Dur>,
     pub(super) email: Option<RawEmail>,
     pub(super) heartbeat: Option<RawHeartbeat>,
     #[serde(default)]
@@ -91,6 +93,8 @@ pub(super) struct RawService {
     pub(super) slow_after: Option<Dur>,
     pub(super) cert_warn: Option<Dur>,
     pub(super) ca_file: Option<Spanned<String>>,
+    pub(super) retries: Option<Retries>,
+    pub(super) retry_delay: Option<Dur>,
     pub(super) restart: Option<Argv>,
     pub(super) restart_after: Option<Count>,
     pub(super) restart_limit: Option<Count>,
@@ -183,6 +187,26 @@ impl<'de> Deserialize<'de> for Count {
             Ok(n) if n >= 1 => Ok(Count(n)),
             _ => Err(de::Error::custom(format!(
                 "must be a whole number of runs, 1 or more (got {n})"
+            ))),
+        }
+    }
+}
+
+/// Attempts after a failing one within a run: 0 to `MAX_RETRIES`.
+#[derive(Clone, Copy)]
+pub(super) struct Retries(pub(super) u32);
+
+/// More than a few retries only delays the alert: a service that fails
+/// eleven times in a row within a run is down.
+const MAX_RETRIES: u32 = 10;
+
+impl<'de> Deserialize<'de> for Retries {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let n = i64::deserialize(d)?;
+        match u32::try_from(n) {
+            Ok(n) if n <= MAX_RETRIES => Ok(Retries(n)),
+            _ => Err(de::Error::custom(format!(
+                "must be a whole number from 0 to {MAX_RETRIES} (got {n})"
             ))),
         }
     }

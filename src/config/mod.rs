@@ -69,6 +69,10 @@ pub struct Service {
     pub name: String,
     pub target: Target,
     pub timeout: Duration,
+    /// A failing probe is tried again up to this many more times in a run,
+    /// `retry_delay` apart.
+    pub retries: u32,
+    pub retry_delay: Duration,
     pub policy: AlertPolicy,
     /// What to run when it keeps failing (the watchdog), if anything.
     pub restart: Option<Restart>,

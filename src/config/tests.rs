@@ -99,13 +99,13 @@ fn every_mistake_names_file_line_and_key() {
     check_err(
         "titel = \"x\"",
         &format!(
-            "{f}:1: key `titel`: unknown field `titel`, expected one of `title`, `database`, `timeout`, `parallel`, `run_timeout`, `lock_timeout`, `retention`, `status_page`, `prometheus_textfile`, `alert_after`, `recover_after`, `remind`, `notify_recovery`, `slow_after`, `cert_warn`, `ca_file`, `email`, `heartbeat`, `alert_command`, `service`"
+            "{f}:1: key `titel`: unknown field `titel`, expected one of `title`, `database`, `timeout`, `parallel`, `run_timeout`, `lock_timeout`, `retention`, `status_page`, `prometheus_textfile`, `alert_after`, `recover_after`, `remind`, `notify_recovery`, `slow_after`, `cert_warn`, `ca_file`, `retries`, `retry_delay`, `email`, `heartbeat`, `alert_command`, `service`"
         ),
     );
     check_err(
         "\n[[service]]\nname = \"a\"\ntcp = \"h:1\"\ncolour = 1",
         &format!(
-            "{f}:5: key `service[1].colour`: unknown field `colour`, expected one of `name`, `url`, `tcp`, `command`, `method`, `headers`, `expect_status`, `body_contains`, `timeout`, `alert_after`, `recover_after`, `remind`, `notify_recovery`, `slow_after`, `cert_warn`, `ca_file`, `restart`, `restart_after`, `restart_limit`, `restart_window`, `restart_timeout`"
+            "{f}:5: key `service[1].colour`: unknown field `colour`, expected one of `name`, `url`, `tcp`, `command`, `method`, `headers`, `expect_status`, `body_contains`, `timeout`, `alert_after`, `recover_after`, `remind`, `notify_recovery`, `slow_after`, `cert_warn`, `ca_file`, `retries`, `retry_delay`, `restart`, `restart_after`, `restart_limit`, `restart_window`, `restart_timeout`"
         ),
     );
     check_err(
@@ -125,6 +125,14 @@ fn every_mistake_names_file_line_and_key() {
     check_err(
         "alert_after = 0",
         &format!("{f}:1: key `alert_after`: must be a whole number of runs, 1 or more (got 0)"),
+    );
+    check_err(
+        "retries = 11",
+        &format!("{f}:1: key `retries`: must be a whole number from 0 to 10 (got 11)"),
+    );
+    check_err(
+        "[[service]]\nname = \"a\"\ntcp = \"h:1\"\nretries = -1",
+        &format!("{f}:4: key `service[1].retries`: must be a whole number from 0 to 10 (got -1)"),
     );
     check_err(
         "remind = \"sometimes\"",

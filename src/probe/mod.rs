@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 
 use chrono::Utc;
 
-use crate::check::{CheckResult, Finding, Status};
+use crate::check::{CheckResult, Finding, REASON_CHARS, Status, one_line};
 use crate::config::{Config, Fault, Service, Target};
 use crate::log;
 use crate::timefmt::{format_duration, human};
@@ -127,6 +127,65 @@ fn max_workers(config: &Config) -> usize {
     max
 }
 
+/// A retry needs at least this long before the deadline to be worth starting.
+const SHORTEST_RETRY: Duration = Duration::from_millis(100);
+
+/// Probes `service`, and while it fails tries again, up to `retries` more
+/// times `retry_delay` apart, never past `deadline` (the last attempt's
+/// timeout is cut to fit). Only the last attempt is kept; its reason ends
+/// with how many were made.
+pub(super) fn probe_retrying(
+    service: &Service,
+    agent: Option<&ureq::Agent>,
+    panic_injected: bool,
+    deadline: Instant,
+) -> CheckResult {
+    let mut made = 1;
+    let mut result = probe_guarded(service, agent, panic_injected);
+    while result.status.is_failure() && made <= service.retries {
+        let starts = Instant::now() + service.retry_delay;
+        if starts + SHORTEST_RETRY > deadline {
+            let wanted = service.retries + 1;
+            return with_attempts(
+                result,
+                &format!("{made} of {wanted} attempts: run_timeout left no time for more"),
+            );
+        }
+        if !crate::signals::sleep(service.retry_delay) {
+            break;
+        }
+        let mut bounded = service.clone();
+        bounded.timeout = service
+            .timeout
+            .min(deadline.saturating_duration_since(starts));
+        result = probe_guarded(&bounded, agent, panic_injected);
+        made += 1;
+    }
+    match made {
+        1 => result,
+        _ => with_attempts(result, &format!("{made} attempts")),
+    }
+}
+
+/// `result` with "(what)" after its reason, when it has one; the reason is
+/// shortened rather than the count lost.
+fn with_attempts(mut result: CheckResult, what: &str) -> CheckResult {
+    if let Some(reason) = &result.reason {
+        let what = format!(" ({what})");
+        // One more for the ellipsis `one_line` adds when it cuts.
+        let room = REASON_CHARS.saturating_sub(what.chars().count() + 1);
+        result.reason = Some(one_line(reason, room) + &what);
+    }
+    result
+}
+
+/// The longest `probe_retrying` may take for `service`, all attempts and
+/// pauses included: past this (plus a grace) the dispatcher gives up on it.
+pub(super) fn budget(service: &Service) -> Duration {
+    let tries = service.retries + 1;
+    service.timeout * tries + service.retry_delay * service.retries
+}
+
 /// A panic in a probe is upcheck's bug, not the service's: the panic hook
 /// reports it (once per run) and the run will exit 1, while the service is
 /// recorded as offline with a reason that says so, rather than being lost.
@@ -193,4 +252,20 @@ fn remaining(deadline: Instant) -> Duration {
     deadline
         .saturating_duration_since(Instant::now())
         .max(Duration::from_millis(1))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_attempts_made_survive_a_long_reason() {
+        let long = "x".repeat(REASON_CHARS);
+        let result = CheckResult::new("a", Utc::now(), Status::Offline).with_reason(long);
+        let reason = with_attempts(result, "3 attempts").reason.unwrap();
+        assert_eq!(reason.chars().count(), REASON_CHARS);
+        assert!(reason.ends_with("… (3 attempts)"), "{reason}");
+        let online = CheckResult::new("a", Utc::now(), Status::Online);
+        assert_eq!(with_attempts(online, "2 attempts").reason, None);
+    }
 }

@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use chrono::Utc;
 
-use super::{probe_guarded, timed_out};
+use super::{budget, probe_retrying, timed_out};
 use crate::check::{CheckResult, Status};
 use crate::config::Service;
 use crate::signals;
@@ -85,7 +85,12 @@ impl Pool {
     /// Probes service `i`; `None` when a signal stopped upcheck meanwhile: a
     /// check cut short (its command killed) says nothing of the service.
     fn probe(&self, i: usize) -> Option<CheckResult> {
-        let result = probe_guarded(&self.services[i], self.agent.as_ref(), self.panic_injected);
+        let result = probe_retrying(
+            &self.services[i],
+            self.agent.as_ref(),
+            self.panic_injected,
+            self.deadline,
+        );
         signals::stopped().is_none().then_some(result)
     }
 }
@@ -216,7 +221,7 @@ impl Dispatcher {
     fn on(&mut self, event: Event) {
         match event {
             Event::Started(worker, i, started) => {
-                let give_up = started + self.pool.services[i].timeout + BACKSTOP_GRACE;
+                let give_up = started + budget(&self.pool.services[i]) + BACKSTOP_GRACE;
                 let give_up = give_up.min(self.pool.deadline);
                 self.in_flight.insert(
                     i,

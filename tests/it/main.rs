@@ -7,6 +7,7 @@ mod config;
 mod deploy;
 mod faults;
 mod hostile;
+mod noise;
 mod outputs;
 mod probes;
 mod run;
