@@ -2,7 +2,7 @@
 //! status, its next state and the notification now due, if any. Pure: no I/O,
 //! no clock (time comes in as a value), so long histories are unit-tested here.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::fmt;
 use std::time::Duration;
 
@@ -88,29 +88,61 @@ pub struct Decision {
     pub service: String,
     pub state: AlertState,
     pub due: Option<Notice>,
+    /// Its own news waits this run (a silence, a maintenance window, a
+    /// failing dependency): no down alert, reminder or restart.
+    pub held: bool,
 }
 
 /// Applies the policy to every service probed this run: `services` (name and
-/// policy) in the same order as `results`. Services without a stored state
-/// (new, or renamed) start fresh; removed ones are not touched.
+/// policy) in the same order as `results`; those in `held` have their own
+/// news held back. Services without a stored state (new, or renamed) start
+/// fresh; removed ones are not touched.
 pub fn decide<'a>(
     services: impl IntoIterator<Item = (&'a str, &'a AlertPolicy)>,
     states: &HashMap<String, AlertState>,
     results: &[CheckResult],
+    held: &HashSet<&str>,
 ) -> Vec<Decision> {
     services
         .into_iter()
         .zip(results)
         .map(|((name, policy), result)| {
             let prev = states.get(name).cloned().unwrap_or_default();
-            let (state, due) = step(&prev, result.status, result.checked_at, policy);
+            let next = step(&prev, result.status, result.checked_at, policy);
+            let held = held.contains(name);
+            let (state, due) = if held { hold_back(&prev, next) } else { next };
             Decision {
                 service: name.to_string(),
                 state,
                 due,
+                held,
             }
         })
         .collect()
+}
+
+/// A held service's own news waits: no down alert (it stays not DOWN, so the
+/// first run after the hold alerts if it still fails) and no reminder (the
+/// next one is due as if this one had not been). Recoveries go out: the
+/// down alert they answer did.
+fn hold_back(
+    prev: &AlertState,
+    next: (AlertState, Option<Notice>),
+) -> (AlertState, Option<Notice>) {
+    let (mut s, due) = next;
+    match due {
+        Some(Notice::Down) => {
+            s.down = false;
+            s.runs_since_alert = prev.runs_since_alert;
+            s.last_notice_at = prev.last_notice_at;
+            (s, None)
+        }
+        Some(Notice::Reminder) => {
+            s.last_notice_at = prev.last_notice_at;
+            (s, None)
+        }
+        other => (s, other),
+    }
 }
 
 /// Moves one service's state on by one run and says what is due.
@@ -376,7 +408,12 @@ mod tests {
             CheckResult::new("kept", minute(5), Online),
             CheckResult::new("new", minute(5), Offline),
         ];
-        let decisions = decide([("kept", &p), ("new", &p)], &states, &results);
+        let decisions = decide(
+            [("kept", &p), ("new", &p)],
+            &states,
+            &results,
+            &HashSet::new(),
+        );
         let due: Vec<(&str, Option<Notice>)> = decisions
             .iter()
             .map(|d| (d.service.as_str(), d.due))
@@ -386,6 +423,69 @@ mod tests {
             [
                 ("kept", Some(Notice::Recovery)),
                 ("new", Some(Notice::Down))
+            ]
+        );
+    }
+
+    /// Runs `statuses` through `decide` from a fresh state, `held` in the
+    /// runs it names; what each run made due.
+    fn check_held(statuses: &[Status], held_in: &[usize], p: &AlertPolicy) -> Vec<Option<Notice>> {
+        let mut states = HashMap::new();
+        statuses
+            .iter()
+            .enumerate()
+            .map(|(i, st)| {
+                let result = CheckResult::new("api", minute(5 * i as i64), *st);
+                let held: HashSet<&str> =
+                    held_in.contains(&i).then_some("api").into_iter().collect();
+                let d = decide([("api", p)], &states, &[result], &held).remove(0);
+                assert_eq!(d.held, held_in.contains(&i));
+                states.insert("api".to_string(), d.state);
+                d.due
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_hold_defers_the_down_alert_to_the_first_run_after_it() {
+        let p = policy(2, 1, Remind::Exponential);
+        // Failing from the start, held for runs 0..=3: the alert comes in run 4.
+        assert_eq!(
+            check_held(&[Offline; 6], &[0, 1, 2, 3], &p),
+            [
+                None,
+                None,
+                None,
+                None,
+                Some(Notice::Down),
+                Some(Notice::Reminder)
+            ]
+        );
+        // Failing then passing within the hold: nothing, not even a recovery.
+        assert_eq!(
+            check_held(&[Offline, Offline, Online, Online], &[0, 1, 2], &p),
+            [None, None, None, None]
+        );
+    }
+
+    #[test]
+    fn a_hold_skips_reminders_but_not_the_recovery_of_an_alert_that_went_out() {
+        let p = policy(1, 1, Remind::Exponential);
+        assert_eq!(
+            check_held(&[Offline, Offline, Offline, Online], &[1, 2, 3], &p),
+            [Some(Notice::Down), None, None, Some(Notice::Recovery)]
+        );
+        // A duration reminder held past its time is due in the first run after.
+        let hourly = policy(1, 1, Remind::Every(Duration::from_secs(600)));
+        assert_eq!(
+            check_held(&[Offline; 6], &[1, 2, 3], &hourly),
+            [
+                Some(Notice::Down),
+                None,
+                None,
+                None,
+                Some(Notice::Reminder),
+                None
             ]
         );
     }

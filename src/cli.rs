@@ -3,7 +3,7 @@
 
 use std::path::PathBuf;
 
-use clap::{Args, Parser, Subcommand, ValueEnum};
+use clap::{ArgGroup, Args, Parser, Subcommand, ValueEnum};
 
 /// Probe every configured service, keep the history in SQLite, and email one
 /// digest when something is down. Silent while all is well.
@@ -82,7 +82,63 @@ pub enum Command {
         /// Where to write the copy (must not exist yet)
         file: PathBuf,
     },
+    /// Hold a service's alerts for a while (still probed and stored)
+    Silence {
+        #[command(subcommand)]
+        action: SilenceAction,
+    },
 }
+
+#[derive(Subcommand, Debug)]
+pub enum SilenceAction {
+    /// Silence services by name (or --all) for a duration or until a time
+    Add(SilenceAdd),
+    /// The silences in force or still to come
+    List {
+        /// One JSON array instead of a table
+        #[arg(long)]
+        json: bool,
+    },
+    /// End a silence now
+    Remove {
+        /// Its id, as `silence list` shows it
+        id: i64,
+    },
+}
+
+#[derive(Args, Debug)]
+#[command(group(ArgGroup::new("which").required(true).args(["services", "all"])))]
+#[command(group(ArgGroup::new("how_long").required(true).args(["for_", "until"])))]
+pub struct SilenceAdd {
+    /// The services to silence, as named in the config
+    pub services: Vec<String>,
+    /// Every service, instead of names
+    #[arg(long, conflicts_with = "services")]
+    pub all: bool,
+    /// For how long: "15m", "2h", "1d"
+    #[arg(long = "for", value_name = "DURATION")]
+    pub for_: Option<String>,
+    /// Until when: RFC 3339, or "HH:MM" (today, or tomorrow if past) in UTC,
+    /// or "HH:MM Europe/Berlin"
+    #[arg(long, value_name = "TIME")]
+    pub until: Option<String>,
+    /// Why: shown in the email, the status page and `status`
+    #[arg(long)]
+    pub reason: Option<String>,
+}
+
+/// A command line that parsed but asks for what cannot be done (an unknown
+/// service, a time in the past): exit 2, as clap's own usage errors.
+#[derive(Debug)]
+pub struct UsageError(pub String);
+
+impl std::fmt::Display for UsageError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for UsageError {}
 
 #[derive(Args, Debug, Clone, Default)]
 pub struct RunArgs {

@@ -11,6 +11,7 @@ mod clock;
 mod commands;
 mod config;
 mod heartbeat;
+mod hold;
 mod lock;
 mod log;
 mod notify;
@@ -34,7 +35,7 @@ use std::process::ExitCode;
 use anyhow::Result;
 use clap::Parser;
 
-use crate::cli::{Cli, Command};
+use crate::cli::{Cli, Command, UsageError};
 use crate::config::{Config, ConfigError};
 use crate::notify::fallback;
 use crate::signals::Stopped;
@@ -85,7 +86,7 @@ fn exit_code(outcome: std::thread::Result<Result<()>>) -> ExitCode {
         }
         // `upcheck status | head`: the reader had enough.
         Ok(Err(err)) if err.chain().any(|e| e.is::<StdoutClosed>()) => ExitCode::from(EXIT_OK),
-        Ok(Err(err)) if err.is::<ConfigError>() => {
+        Ok(Err(err)) if err.is::<ConfigError>() || err.is::<UsageError>() => {
             log::error(&format!("{err:#}"));
             ExitCode::from(EXIT_CONFIG)
         }
@@ -131,5 +132,6 @@ fn dispatch(cli: Cli) -> Result<()> {
         Command::Status { json } => commands::status(&config, json),
         Command::CheckConfig => stdout::print(&commands::describe_config(&config)?),
         Command::Backup { file } => commands::backup(&config, &file),
+        Command::Silence { action } => commands::silence::run(&config, action),
     }
 }

@@ -3,7 +3,7 @@
 //! each step one call into the module that owns it; this file orders them and
 //! says what a failure (or a signal: what was probed is kept) means for the run.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::time::Instant;
 
 use anyhow::{Result, anyhow};
@@ -13,6 +13,7 @@ use crate::alert::Decision;
 use crate::check::CheckResult;
 use crate::cli::RunArgs;
 use crate::config::Config;
+use crate::hold::{self, Hold};
 use crate::render::Row;
 use crate::store::{self, RunId, Store};
 use crate::{
@@ -78,7 +79,10 @@ fn steps(config: &Config, args: &RunArgs, session: &mut Option<Session>) -> Resu
         .iter()
         .filter(|s| probed.contains(s.name.as_str()))
         .map(|s| (s.name.as_str(), &s.policy));
-    let decisions = alert::decide(policies, &db.alert_states()?, &results);
+    let now = Utc::now();
+    let holds = hold::holds(&config.services, &db.silences_after(now)?, now);
+    let held = holds.keys().map(String::as_str).collect();
+    let decisions = alert::decide(policies, &db.alert_states()?, &results, &held);
     db.record_run_until(*run, &results, &decisions, &config.alert_commands, deadline)?;
     notify::fallback::checks_stored();
     if let Some(stopped) = signals::stopped() {
@@ -92,8 +96,18 @@ fn steps(config: &Config, args: &RunArgs, session: &mut Option<Session>) -> Resu
         log::warn(&format!("{e:#}; the next run prunes"));
     }
     log_probed(&results, begun);
-    let outcome =
-        restart_deliver_publish(config, db, *run, args.force, &decisions, begun, deadline);
+    let outcome = restart_deliver_publish(
+        config,
+        db,
+        Step {
+            run: *run,
+            forced: args.force,
+            decisions: &decisions,
+            holds: &holds,
+            begun,
+            deadline,
+        },
+    );
     // The run went on with a new database; failing it makes sure a person
     // hears (exit 1, the fallback email) that the old one needs looking at.
     match (set_aside, outcome) {
@@ -130,21 +144,21 @@ fn log_probed(results: &[CheckResult], begun: Instant) {
 /// After the checks are stored: the restarts due, then what is pending
 /// delivered, then the outputs written, each attempted whatever the one
 /// before it did; the run fails if any failed, and says why for each.
-fn restart_deliver_publish(
-    config: &Config,
-    db: &mut Store,
-    run: RunId,
-    forced: bool,
-    decisions: &[Decision],
-    begun: Instant,
-    deadline: Instant,
-) -> Result<()> {
+fn restart_deliver_publish(config: &Config, db: &mut Store, step: Step<'_>) -> Result<()> {
+    let Step {
+        run,
+        forced,
+        decisions,
+        holds,
+        begun,
+        deadline,
+    } = step;
     let pending = notify::restart::run_due(config, db, run, decisions, deadline)
         .and_then(|exhausted| notify::pending(config, db, forced, exhausted));
     let needed = publish::wanted(config) || pending.as_ref().is_ok_and(|p| !p.is_empty());
     // Read once, for the email and the outputs alike; each step that needs
     // them fails on its own if they could not be read.
-    let rows = status_rows(config, db, needed);
+    let rows = status_rows(config, db, needed, holds);
     let delivered = pending.and_then(|p| match &rows {
         _ if p.is_empty() => Ok(()),
         Ok(rows) => notify::deliver(config, db, run, &p, rows, deadline),
@@ -157,13 +171,29 @@ fn restart_deliver_publish(
     both(delivered, published)
 }
 
-/// The status table as the database now tells it, read once per run and
-/// only when an email or an output will show it (empty otherwise).
-fn status_rows(config: &Config, db: &Store, needed: bool) -> Result<Vec<Row>> {
+/// What the steps after storing share about this run.
+struct Step<'a> {
+    run: RunId,
+    forced: bool,
+    decisions: &'a [Decision],
+    holds: &'a HashMap<String, Hold>,
+    begun: Instant,
+    deadline: Instant,
+}
+
+/// The status table as the database now tells it, with this run's holds,
+/// read once per run and only when an email or an output will show it
+/// (empty otherwise).
+fn status_rows(
+    config: &Config,
+    db: &Store,
+    needed: bool,
+    holds: &HashMap<String, Hold>,
+) -> Result<Vec<Row>> {
     if !needed {
         return Ok(Vec::new());
     }
-    Ok(render::rows(&config.services, &db.summaries()?))
+    Ok(render::rows(&config.services, &db.summaries()?, holds))
 }
 
 /// Both steps ran; the run failed if either did, and says why for both.

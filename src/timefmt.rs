@@ -23,6 +23,46 @@ pub fn minute(t: DateTime<Utc>) -> String {
     t.format("%Y-%m-%d %H:%M UTC").to_string()
 }
 
+/// `--until`: an RFC 3339 time, or `HH:MM` today (tomorrow if that has
+/// passed), in UTC or in the IANA zone written after it (`18:00
+/// Europe/Berlin`). A wall time the zone skips that day (a spring-forward
+/// hour) is refused; one it repeats is the first.
+pub fn parse_until(text: &str, now: DateTime<Utc>) -> Result<DateTime<Utc>, String> {
+    let text = text.trim();
+    if let Some(t) = parse_iso(text) {
+        return Ok(t);
+    }
+    let bad = || {
+        format!(
+            "invalid time {text:?}: expected an RFC 3339 time (\"2026-12-01T18:00:00Z\"), or \"HH:MM\" in UTC, or \"HH:MM Zone/Name\""
+        )
+    };
+    let (clock, zone) = match text.split_once(char::is_whitespace) {
+        Some((clock, zone)) => (clock, zone.trim()),
+        None => (text, "UTC"),
+    };
+    let clock = chrono::NaiveTime::parse_from_str(clock, "%H:%M").map_err(|_| bad())?;
+    let tz: chrono_tz::Tz = zone.parse().map_err(|_| {
+        format!("unknown time zone {zone:?}: expected an IANA name like \"Europe/Berlin\"")
+    })?;
+    let today = now.with_timezone(&tz).date_naive();
+    for day in [today, today + chrono::Days::new(1)] {
+        let wall = day.and_time(clock);
+        let t = match wall.and_local_timezone(tz) {
+            chrono::LocalResult::Single(t) | chrono::LocalResult::Ambiguous(t, _) => t,
+            chrono::LocalResult::None => {
+                return Err(format!(
+                    "{wall} does not exist in {zone} (the clocks skip it that day)"
+                ));
+            }
+        };
+        if t > now {
+            return Ok(t.with_timezone(&Utc));
+        }
+    }
+    Err(bad())
+}
+
 const UNITS: [(&str, u64); 5] = [
     ("d", 86_400_000),
     ("h", 3_600_000),
@@ -163,5 +203,44 @@ mod tests {
     fn iso_has_millis_and_z() {
         let t = parse_iso("2026-11-21T10:22:01.443Z").unwrap();
         assert_eq!(iso(t), "2026-11-21T10:22:01.443Z");
+    }
+
+    #[test]
+    fn until_reads_rfc3339_and_a_wall_time_today_or_tomorrow_in_a_zone() {
+        let now = parse_iso("2027-03-27T20:00:00Z").unwrap();
+        let until = |t: &str| parse_until(t, now).map(iso);
+        assert_eq!(
+            until("2027-03-28T06:00:00+02:00"),
+            Ok("2027-03-28T04:00:00.000Z".into())
+        );
+        assert_eq!(until("21:30"), Ok("2027-03-27T21:30:00.000Z".into()));
+        // Passed today: tomorrow.
+        assert_eq!(until("19:00"), Ok("2027-03-28T19:00:00.000Z".into()));
+        // Berlin is UTC+1 on the 27th and UTC+2 from 03:00 on the 28th.
+        assert_eq!(
+            until("22:00 Europe/Berlin"),
+            Ok("2027-03-27T21:00:00.000Z".into())
+        );
+        assert_eq!(
+            until("08:00 Europe/Berlin"),
+            Ok("2027-03-28T06:00:00.000Z".into())
+        );
+        assert_eq!(
+            until("02:30 Europe/Berlin"),
+            Err(
+                "2027-03-28 02:30:00 does not exist in Europe/Berlin (the clocks skip it that day)"
+                    .into()
+            )
+        );
+        assert!(
+            until("25:00")
+                .unwrap_err()
+                .starts_with("invalid time \"25:00\"")
+        );
+        assert!(
+            until("18:00 Nowhere")
+                .unwrap_err()
+                .starts_with("unknown time zone")
+        );
     }
 }

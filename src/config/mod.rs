@@ -286,6 +286,13 @@ impl Config {
         Ok(config)
     }
 
+    /// A config from `text`, as if read from `/srv/up/upcheck.toml`, for
+    /// other modules' unit tests (no file, no environment).
+    #[cfg(test)]
+    pub fn from_text(text: &str) -> Result<Config, ConfigError> {
+        parse(Path::new("/srv/up/upcheck.toml"), text, None, |_| Ok(()))
+    }
+
     /// The lock file that keeps two runs from interleaving, beside the database.
     pub fn lock_path(&self) -> PathBuf {
         let mut name = self.database.as_os_str().to_owned();

@@ -34,6 +34,10 @@ pub fn run_due(
     let mut judged = Vec::new();
     for (service, decision) in config.services.iter().zip(decisions) {
         let Some(r) = &service.restart else { continue };
+        // Held (a silence, a window, a failing dependency): no restart.
+        if decision.held {
+            continue;
+        }
         let recent = db.restarts_within(&service.name, watchdog::window_start(r, now), now)?;
         judged.push((
             service,

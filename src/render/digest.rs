@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 
-use super::{Row, SHORT_NAME, short};
+use super::Row;
 use crate::alert::Notice;
 use crate::check::one_line;
 use crate::timefmt::human;
@@ -129,17 +129,7 @@ pub fn subject(d: &Digest) -> String {
 
 /// At most four names, then "+N more": a subject must fit a phone's lock screen.
 fn list(names: &[&str]) -> String {
-    const SHOWN: usize = 4;
-    let mut out = names
-        .iter()
-        .take(SHOWN)
-        .map(|n| short(n, SHORT_NAME))
-        .collect::<Vec<_>>()
-        .join(", ");
-    if names.len() > SHOWN {
-        out.push_str(&format!(" +{} more", names.len() - SHOWN));
-    }
-    out
+    super::names(names, 4)
 }
 
 /// What the alerts list says of a service: "offline for 12m: connection refused".
@@ -250,6 +240,7 @@ pub(crate) mod tests {
                 d30: Some(99.95),
                 all: Some(99.97),
             },
+            hold: None,
         }
     }
 

@@ -76,7 +76,7 @@ fn text(d: &Digest) -> String {
                 pct(r.uptime.h24),
                 pct(r.uptime.d7),
                 pct(r.uptime.d30),
-                last.and_then(|l| l.reason.clone()).unwrap_or_default(),
+                super::reason_cell(r),
             ]
         })
         .collect();

@@ -33,6 +33,7 @@ pub struct RunHealth {
 pub fn render(rows: &[Row], run: RunHealth) -> String {
     let (finished_at, run_duration) = (run.finished_at, run.duration);
     let mut families = service_families(rows);
+    families.extend(measure_families(rows));
     families.push(Family {
         name: "upcheck_last_run_timestamp_seconds",
         help: "When upcheck's last run finished, Unix time.",
@@ -79,7 +80,7 @@ pub fn render(rows: &[Row], run: RunHealth) -> String {
     out
 }
 
-/// One series per service for each per-service family.
+/// One series per service for each per-service family: its status.
 fn service_families(rows: &[Row]) -> Vec<Family> {
     let service = |r: &Row| format!("service=\"{}\"", escape(&r.name));
     vec![
@@ -106,6 +107,26 @@ fn service_families(rows: &[Row]) -> Vec<Family> {
                                 f64::from(r.status == st),
                             )
                         })
+                })
+                .collect(),
+        },
+    ]
+}
+
+/// What each service's latest check measured, and whether it is held.
+fn measure_families(rows: &[Row]) -> Vec<Family> {
+    let service = |r: &Row| format!("service=\"{}\"", escape(&r.name));
+    vec![
+        Family {
+            name: "upcheck_silenced",
+            help: "Whether the service's alerts are held by a silence or a maintenance window (1) or not (0).",
+            samples: rows
+                .iter()
+                .map(|r| {
+                    (
+                        service(r),
+                        f64::from(r.hold.as_ref().is_some_and(|h| h.until().is_some())),
+                    )
                 })
                 .collect(),
         },
@@ -166,6 +187,7 @@ mod tests {
     use super::*;
     use crate::check::CheckResult;
     use crate::check::Uptime;
+    use crate::hold::Hold;
     use crate::timefmt::parse_iso;
 
     fn row(name: &str, kind: &'static str, status: Status, code: Option<u16>) -> Row {
@@ -181,15 +203,20 @@ mod tests {
             since: Some(at),
             last: Some(last),
             uptime: Uptime::default(),
+            hold: None,
         }
     }
 
     #[test]
     fn every_series_is_there_and_a_failed_target_exports_zero() {
-        let rows = vec![
+        let mut rows = vec![
             row("api", "http", Status::Offline, None),
             row("db \"main\"\\\n", "tcp", Status::Online, None),
         ];
+        rows[0].hold = Some(Hold::Quiet {
+            until: parse_iso("2026-11-21T12:00:00Z").unwrap(),
+            reason: None,
+        });
         let text = render(
             &rows,
             RunHealth {
@@ -220,6 +247,8 @@ mod tests {
         assert!(
             text.contains("upcheck_oldest_undelivered_notification_timestamp_seconds 1795251600\n")
         );
-        assert_eq!(text.matches("# TYPE").count(), 10);
+        assert!(text.contains("upcheck_silenced{service=\"api\"} 1\n"));
+        assert!(text.contains("upcheck_silenced{service=\"db"));
+        assert_eq!(text.matches("# TYPE").count(), 11);
     }
 }

@@ -7,6 +7,7 @@ pub mod digest;
 pub mod email;
 pub mod html;
 pub mod metrics;
+pub mod silences;
 pub mod status;
 
 use std::collections::HashMap;
@@ -15,6 +16,7 @@ use chrono::{DateTime, Utc};
 
 use crate::check::{CheckResult, ServiceSummary, Status, Uptime};
 use crate::config::{Service, Target};
+use crate::hold::Hold;
 
 /// One configured service as the reports show it.
 #[derive(Clone, Debug)]
@@ -27,11 +29,17 @@ pub struct Row {
     pub since: Option<DateTime<Utc>>,
     pub last: Option<CheckResult>,
     pub uptime: Uptime,
+    /// Why its own alerts wait, if they do (a silence, a maintenance window).
+    pub hold: Option<Hold>,
 }
 
 /// Joins the configured services with what the database knows, problems first
 /// (offline, timeout, degraded, unknown, online), config order within each.
-pub fn rows(services: &[Service], summaries: &HashMap<String, ServiceSummary>) -> Vec<Row> {
+pub fn rows(
+    services: &[Service],
+    summaries: &HashMap<String, ServiceSummary>,
+    holds: &HashMap<String, Hold>,
+) -> Vec<Row> {
     let mut rows: Vec<Row> = services
         .iter()
         .map(|s| {
@@ -44,6 +52,7 @@ pub fn rows(services: &[Service], summaries: &HashMap<String, ServiceSummary>) -
                 since: summary.map(|x| x.since),
                 last: summary.map(|x| x.last.clone()),
                 uptime: summary.map(|x| x.uptime).unwrap_or_default(),
+                hold: holds.get(&s.name).cloned(),
             }
         })
         .collect();
@@ -74,6 +83,45 @@ pub fn short(text: &str, max: usize) -> String {
     }
     let mut out: String = text.chars().take(max.saturating_sub(1)).collect();
     out.push('…');
+    out
+}
+
+/// "silenced until 2026-12-01 18:00 UTC: deploy": why a service's own
+/// alerts wait, for every report.
+pub fn held(hold: &Hold) -> String {
+    match hold {
+        Hold::Quiet { until, reason } => format!(
+            "silenced until {}{}",
+            crate::timefmt::minute(*until),
+            reason
+                .as_deref()
+                .map(|r| format!(": {r}"))
+                .unwrap_or_default()
+        ),
+    }
+}
+
+/// The reason column of a text table: the hold first, then the check's reason.
+pub fn reason_cell(r: &Row) -> String {
+    let reason = r.last.as_ref().and_then(|l| l.reason.as_deref());
+    match (&r.hold, reason) {
+        (Some(h), Some(reason)) => format!("[{}] {reason}", held(h)),
+        (Some(h), None) => format!("[{}]", held(h)),
+        (None, reason) => reason.unwrap_or_default().to_string(),
+    }
+}
+
+/// "a, b, c +5 more": the first `shown` names, each cut to `SHORT_NAME`.
+pub fn names(names: &[&str], shown: usize) -> String {
+    let mut out = names
+        .iter()
+        .take(shown)
+        .map(|n| short(n, SHORT_NAME))
+        .collect::<Vec<_>>()
+        .join(", ");
+    if names.len() > shown {
+        out.push_str(&format!(" +{} more", names.len() - shown));
+    }
     out
 }
 

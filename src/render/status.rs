@@ -5,6 +5,8 @@
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
+use crate::hold::Hold;
+
 use super::{Row, pct, table};
 use crate::check::{CheckResult, Status};
 use crate::timefmt::{human, iso, minute};
@@ -62,7 +64,7 @@ pub fn status_text(title: &str, rows: &[Row], now: DateTime<Utc>) -> String {
                 pct(r.uptime.d7),
                 pct(r.uptime.d30),
                 pct(r.uptime.all),
-                last.and_then(|l| l.reason.clone()).unwrap_or_default(),
+                super::reason_cell(r),
             ]
         })
         .collect();
@@ -99,6 +101,9 @@ pub struct ServiceJson {
     pub reason: Option<String>,
     pub cert_expires_at: Option<String>,
     pub uptime: UptimeJson,
+    /// Until when its alerts are held by a silence or a maintenance window.
+    pub silenced_until: Option<String>,
+    pub silence_reason: Option<String>,
 }
 
 #[derive(Serialize, Debug)]
@@ -149,6 +154,8 @@ pub fn status_json(
                     status_code: last.and_then(|l| l.status_code),
                     reason: last.and_then(|l| l.reason.clone()),
                     cert_expires_at: last.and_then(|l| l.cert_expires_at).map(iso),
+                    silenced_until: r.hold.as_ref().and_then(Hold::until).map(iso),
+                    silence_reason: r.hold.as_ref().and_then(|h| h.reason().map(String::from)),
                     uptime: UptimeJson {
                         h24: r.uptime.h24,
                         d7: r.uptime.d7,

@@ -1,7 +1,8 @@
 //! The history: the only module that knows SQL. SQLite today; a second backend
 //! (PostgreSQL, say) would slot in behind the same `Store` functions, as callers
 //! only see domain types, never rows. `schema` opens and migrates the file, `runs`
-//! appends, `outbox` holds what is due, `read` answers reports, `types` spells values.
+//! appends, `outbox` holds what is due, `read` answers reports, `silences` keeps
+//! what people silenced, `types` spells values.
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -16,6 +17,7 @@ mod outbox;
 mod read;
 mod runs;
 mod schema;
+mod silences;
 #[cfg(test)]
 mod tests;
 mod types;

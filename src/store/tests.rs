@@ -83,6 +83,7 @@ fn a_run_is_recorded_with_its_state_and_due_notifications() {
         service: "web".into(),
         state: state.clone(),
         due: Some(Notice::Down),
+        held: false,
     };
     store
         .record_run(
@@ -161,6 +162,7 @@ fn random_history(store: &mut Store, seed: u64, runs: usize) {
                     ..AlertState::default()
                 },
                 due: None,
+                held: false,
             });
             results.push(r);
         }
@@ -334,6 +336,7 @@ fn retention_keeps_the_latest_check_of_a_service() {
         service: "gone".into(),
         state: AlertState::default(),
         due: None,
+        held: false,
     };
     store
         .record_run(
@@ -449,6 +452,7 @@ fn a_malformed_stored_value_is_an_error_naming_it_not_a_default() {
             ..AlertState::default()
         },
         due: Some(Notice::Down),
+        held: false,
     };
     let command = AlertCommand {
         argv: vec!["page".into()],

@@ -3,7 +3,12 @@
 
 use std::time::{Duration, Instant};
 
-use crate::support::{World, assert_contains, assert_within, services};
+use chrono::Datelike;
+
+use crate::support::{
+    SmtpServer, World, assert_contains, assert_within, run_and_collect, services, set_down,
+    switchable,
+};
 
 /// A command check that fails its first `fails` attempts (counted in
 /// `<name>.count` beside the config), then passes.
@@ -91,4 +96,285 @@ fn retries_never_run_past_run_timeout() {
         &reason,
         &format!("({made} of 11 attempts: run_timeout left no time for more)"),
     );
+}
+
+/// `silence add`, as a person types it: one line on stdout, exit 0.
+fn silence(world: &World, args: &[&str]) -> String {
+    let mut all = vec!["silence"];
+    all.extend_from_slice(args);
+    let run = world.run(&all);
+    assert_eq!((run.code, run.stderr.as_str()), (0, ""), "{run:?}");
+    assert_eq!(run.stdout.lines().count(), 1, "{run:?}");
+    run.stdout
+}
+
+#[test]
+fn a_silence_holds_alerts_and_restarts_and_the_alert_follows_its_end() {
+    let smtp = SmtpServer::plain();
+    let world = World::new("");
+    world.write(
+        "upcheck.toml",
+        &format!(
+            "title = \"vps-1\"\nalert_after = 1\nprometheus_textfile = \"metrics.prom\"\nstatus_page = \"status.html\"\n{}{}",
+            smtp.email_config(),
+            services(&[
+                (
+                    "api",
+                    &format!(
+                        "{}\nrestart = [\"touch\", \"restarted\"]\nrestart_after = 1\nrestart_timeout = \"1s\"",
+                        switchable("api")
+                    ),
+                ),
+                ("web", "command = [\"true\"]"),
+            ])
+        ),
+    );
+    let said = silence(&world, &["add", "api", "--for", "3s", "--reason", "deploy"]);
+    assert!(
+        said.starts_with("silenced api until ") && said.ends_with(": deploy (silence 1)\n"),
+        "{said:?}"
+    );
+    set_down(&world, "api", true);
+    let started = std::time::Instant::now();
+    // Failing while silenced: probed and stored, nobody told, no restart.
+    assert_eq!(run_and_collect(&world, &smtp, &[]), Vec::<String>::new());
+    assert_eq!(world.latest("api").0, "offline");
+    assert!(
+        !world.path("restarted").exists(),
+        "a silenced service is not restarted"
+    );
+    let json: serde_json::Value =
+        serde_json::from_str(&world.run(&["status", "--json"]).stdout).unwrap();
+    let api = &json["services"][0];
+    assert_eq!(api["name"], "api");
+    assert_eq!(api["silence_reason"], "deploy");
+    assert!(
+        api["silenced_until"].as_str().unwrap().ends_with('Z'),
+        "{api}"
+    );
+    assert_eq!(
+        json["services"][1]["silenced_until"],
+        serde_json::Value::Null
+    );
+    assert_contains(&world.run(&["status"]).stdout, "[silenced until ");
+    let metrics = std::fs::read_to_string(world.path("metrics.prom")).unwrap();
+    assert_contains(&metrics, "upcheck_silenced{service=\"api\"} 1\n");
+    assert_contains(&metrics, "upcheck_silenced{service=\"web\"} 0\n");
+    assert_contains(
+        &std::fs::read_to_string(world.path("status.html")).unwrap(),
+        "silenced until ",
+    );
+    // A forced report shows it as silenced, until when and why.
+    assert_eq!(
+        run_and_collect(&world, &smtp, &["--force"]),
+        ["[vps-1] 1 of 2 services failing"]
+    );
+    let report = smtp.received().pop().unwrap();
+    assert_contains(&report.text(), "[silenced until ");
+    assert_contains(&report.html().unwrap(), ": deploy");
+
+    // The first run after the silence ends: the alert, and the restart.
+    std::thread::sleep(Duration::from_secs(3).saturating_sub(started.elapsed()));
+    assert_eq!(
+        run_and_collect(&world, &smtp, &[]),
+        ["[vps-1] DOWN: api (1 of 2 services); restarted: api"]
+    );
+    assert!(world.path("restarted").exists());
+    let metrics = std::fs::read_to_string(world.path("metrics.prom")).unwrap();
+    assert_contains(&metrics, "upcheck_silenced{service=\"api\"} 0\n");
+    assert_eq!(
+        world.count("SELECT count(*) FROM checks WHERE service = 'api'"),
+        3
+    );
+}
+
+#[test]
+fn a_recovery_within_a_silence_sends_nothing() {
+    let smtp = SmtpServer::plain();
+    let world = World::new("");
+    world.write(
+        "upcheck.toml",
+        &format!(
+            "title = \"vps-1\"\nalert_after = 1\n{}{}",
+            smtp.email_config(),
+            services(&[("api", &switchable("api"))])
+        ),
+    );
+    silence(&world, &["add", "--all", "--for", "1h"]);
+    set_down(&world, "api", true);
+    assert_eq!(run_and_collect(&world, &smtp, &[]), Vec::<String>::new());
+    set_down(&world, "api", false);
+    assert_eq!(run_and_collect(&world, &smtp, &[]), Vec::<String>::new());
+    // Ended early by hand: still online, so still nothing to say.
+    assert_eq!(
+        silence(&world, &["remove", "1"]).split(" (").next(),
+        Some("ended silence 1")
+    );
+    assert_eq!(run_and_collect(&world, &smtp, &[]), Vec::<String>::new());
+    // Then a real outage alerts as usual.
+    set_down(&world, "api", true);
+    assert_eq!(
+        run_and_collect(&world, &smtp, &[]),
+        ["[vps-1] DOWN: api (1 of 1 services)"]
+    );
+}
+
+#[test]
+fn silence_commands_list_remove_and_refuse_what_they_cannot_do() {
+    let world = World::new(&services(&[
+        ("api", "command = [\"true\"]"),
+        ("web", "command = [\"true\"]"),
+    ]));
+    let refused = |args: &[&str], says: &str| {
+        let mut all = vec!["silence"];
+        all.extend_from_slice(args);
+        let run = world.run(&all);
+        assert_eq!(
+            (run.code, run.stdout.as_str()),
+            (2, ""),
+            "{args:?}: {run:?}"
+        );
+        assert_contains(&run.stderr, says);
+    };
+    refused(
+        &["add", "apx", "--for", "1h"],
+        "no service named \"apx\" in ",
+    );
+    refused(&["add", "apx", "--for", "1h"], "(there are: api, web)");
+    refused(
+        &["add", "api", "--for", "soon"],
+        "--for: invalid duration \"soon\"",
+    );
+    refused(
+        &["add", "api", "--until", "2020-01-01T00:00:00Z"],
+        "--until: 2020-01-01 00:00 UTC has passed",
+    );
+    refused(
+        &["add", "api", "--until", "18:00 Mars/Olympus"],
+        "unknown time zone \"Mars/Olympus\"",
+    );
+    refused(
+        &["add", "api", "--for", "1h", "--until", "18:00"],
+        "cannot be used with",
+    );
+    refused(&["add", "api"], "--for");
+    refused(&["remove", "7"], "there is no silence 7");
+    assert_eq!(
+        world.run(&["silence", "list"]).stdout,
+        "no silences in force or to come\n"
+    );
+
+    let two = silence(
+        &world,
+        &[
+            "add",
+            "api",
+            "web",
+            "--until",
+            "23:59",
+            "--reason",
+            "maintenance\nwindow",
+        ],
+    );
+    assert!(two.starts_with("silenced api, web until "), "{two}");
+    assert!(
+        two.ends_with(" 23:59 UTC: maintenance window (silences 1, 2)\n"),
+        "{two}"
+    );
+    let all = silence(&world, &["add", "--all", "--until", "12:00 Europe/Berlin"]);
+    assert!(all.starts_with("silenced every service until "), "{all}");
+    assert!(all.ends_with(" UTC (silence 3)\n"), "{all}");
+
+    let list = world.run(&["silence", "list"]).stdout;
+    assert_eq!(list.lines().count(), 4, "{list}");
+    assert_contains(&list, "(every service)");
+    let json: serde_json::Value =
+        serde_json::from_str(&world.run(&["silence", "list", "--json"]).stdout).unwrap();
+    let ends: Vec<chrono::DateTime<chrono::Utc>> = json
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["ends_at"].as_str().unwrap().parse().unwrap())
+        .collect();
+    let now = chrono::Utc::now();
+    for end in &ends {
+        assert!(
+            *end > now && *end <= now + chrono::Duration::hours(24),
+            "{json}"
+        );
+    }
+    let berlin = json
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["id"] == 3)
+        .unwrap();
+    assert_eq!(berlin["service"], serde_json::Value::Null);
+    // Noon in Berlin is 11:00 UTC in winter, 10:00 in summer.
+    assert!(
+        ["T11:00:00.000Z", "T10:00:00.000Z"]
+            .iter()
+            .any(|t| berlin["ends_at"].as_str().unwrap().ends_with(t)),
+        "{berlin}"
+    );
+    let first = json
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["id"] == 1)
+        .unwrap();
+    assert_eq!(first["reason"], "maintenance window");
+
+    assert_contains(
+        &silence(&world, &["remove", "2"]),
+        "ended silence 2 (web, until ",
+    );
+    let list = world.run(&["silence", "list"]).stdout;
+    assert_eq!(list.lines().count(), 3, "{list}");
+    // Kept for the record, ended.
+    assert_eq!(world.count("SELECT count(*) FROM silences"), 3);
+}
+
+/// The README's query for "what was silenced last month" runs on a real
+/// database and finds exactly last month's silences.
+#[test]
+fn the_readmes_silenced_last_month_query_answers_it() {
+    let readme =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
+    let after = &readme[readme.find("silenced last month").expect("the question")..];
+    let sql = after
+        .split("```sql\n")
+        .nth(1)
+        .and_then(|s| s.split("```").next())
+        .expect("the query");
+    let world = World::new(&services(&[("api", "command = [\"true\"]")]));
+    assert_eq!(world.run(&[]).code, 0);
+    let now = chrono::Utc::now();
+    let this_month = now.format("%Y-%m-01T00:00:00.000Z").to_string();
+    let last_month = (now.date_naive().with_day(1).unwrap() - chrono::Days::new(1))
+        .format("%Y-%m-15T10:00:00.000Z")
+        .to_string();
+    let two_ago = (now.date_naive().with_day(1).unwrap() - chrono::Days::new(40))
+        .format("%Y-%m-%dT10:00:00.000Z")
+        .to_string();
+    let db = world.db();
+    for (service, starts, why) in [
+        (Some("api"), last_month.as_str(), "deploy"),
+        (None, two_ago.as_str(), "long ago"),
+        (None, this_month.as_str(), "this month"),
+    ] {
+        db.execute(
+            "INSERT INTO silences (service, starts_at, ends_at, reason, created_at) VALUES (?1, ?2, ?2, ?3, ?2)",
+            rusqlite::params![service, starts, why],
+        )
+        .unwrap();
+    }
+    let found: Vec<String> = db
+        .prepare(sql)
+        .unwrap()
+        .query_map([], |r| r.get::<_, String>(4))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    assert_eq!(found, ["deploy"]);
 }

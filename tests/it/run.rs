@@ -86,13 +86,15 @@ fn the_schema_has_the_documented_tables_and_views() {
     let version: i64 = db
         .query_row("PRAGMA user_version", [], |r| r.get(0))
         .unwrap();
-    assert_eq!(version, 4);
+    assert_eq!(version, 5);
     let mode: String = db
         .query_row("PRAGMA journal_mode", [], |r| r.get(0))
         .unwrap();
     assert_eq!(mode, "wal");
     // The column names PRODUCT.md promises to sqlite3 users.
     db.prepare("SELECT id, started_at, finished_at, forced FROM runs")
+        .unwrap();
+    db.prepare("SELECT id, service, starts_at, ends_at, reason, created_at FROM silences")
         .unwrap();
     db.prepare("SELECT id, run_id, service, checked_at, status, response_ms, status_code, error FROM checks")
         .unwrap();
@@ -148,7 +150,7 @@ fn a_database_from_a_newer_upcheck_is_refused() {
     assert_eq!(run.code, 1);
     assert_contains(
         &run.stderr,
-        "schema version 99, newer than this upcheck understands (4)",
+        "schema version 99, newer than this upcheck understands (5)",
     );
     assert_eq!(
         world.count("SELECT count(*) FROM runs"),

@@ -115,6 +115,9 @@ pub fn service_row(now: DateTime<Utc>, r: &Row, detail: Detail) -> Markup {
                 @if let Some(reason) = last.and_then(|l| l.reason.as_deref()) {
                     div style={ "font-size:14px;line-height:1.4;margin-top:2px;color:" (fg) } { (reason) }
                 }
+                @if let Some(hold) = &r.hold {
+                    div style={ (style::small()) ";margin-top:4px;font-style:italic" } { (crate::render::held(hold)) }
+                }
                 div style={ (style::small()) ";margin-top:4px" } { (facts.join(" · ")) }
             }
             td style={ (style::cell()) ";text-align:right;white-space:nowrap;width:1%" } {

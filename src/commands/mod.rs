@@ -1,6 +1,8 @@
-//! The read-mostly commands: `status` (from the database, no probing),
-//! `check-config` (what would be checked, and where mail goes) and `backup`
-//! (a consistent copy of the database).
+//! The commands a person types besides `run`: `status` (from the database,
+//! no probing), `check-config` (what would be checked, and where mail goes),
+//! `backup` (a consistent copy of the database), and `silence` (its own file).
+
+pub mod silence;
 
 use anyhow::Result;
 use chrono::Utc;
@@ -8,19 +10,24 @@ use chrono::Utc;
 use crate::atomic_file::{self, Mode};
 use crate::config::{self, Config, ConfigError, Target};
 use crate::render::{self, status};
-use crate::stdout;
 use crate::store::Store;
+use crate::{hold, stdout};
 
 /// `status`: from the database only, no probing.
 pub fn status(config: &Config, json: bool) -> Result<()> {
     let now = Utc::now();
-    let (summaries, runs) = if config.database.exists() {
+    let (summaries, runs, silences) = if config.database.exists() {
         let db = Store::open(&config.database)?;
-        (db.summaries()?, db.recent_run_starts(None)?)
+        (
+            db.summaries()?,
+            db.recent_run_starts(None)?,
+            db.silences_after(now)?,
+        )
     } else {
         Default::default()
     };
-    let rows = render::rows(&config.services, &summaries);
+    let holds = hold::holds(&config.services, &silences, now);
+    let rows = render::rows(&config.services, &summaries, &holds);
     if json {
         let doc = status::status_json(&config.title, &rows, &runs, now);
         stdout::print(&format!("{}\n", serde_json::to_string_pretty(&doc)?))

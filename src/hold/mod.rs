@@ -1,0 +1,147 @@
+//! Holds: why a failing service's own alerts and restarts wait in a run. A
+//! silence (`upcheck silence add`, stored) or an open maintenance window
+//! (the config) quiets a service until a time; a service it depends on
+//! failing holds it for as long as that lasts. The service is still probed,
+//! stored and counted. Pure: the facts and the time come in as values.
+
+use std::collections::HashMap;
+
+use chrono::{DateTime, Utc};
+
+use crate::config::Service;
+
+/// One silence, as stored in `silences`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Silence {
+    pub id: i64,
+    /// `None`: every service.
+    pub service: Option<String>,
+    pub starts_at: DateTime<Utc>,
+    pub ends_at: DateTime<Utc>,
+    pub reason: Option<String>,
+    pub created_at: DateTime<Utc>,
+}
+
+impl Silence {
+    pub fn covers(&self, service: &str, now: DateTime<Utc>) -> bool {
+        self.service.as_deref().is_none_or(|s| s == service)
+            && self.starts_at <= now
+            && now < self.ends_at
+    }
+}
+
+/// Why one service's own alerts wait this run.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Hold {
+    /// A silence or an open maintenance window, until when and why.
+    Quiet {
+        until: DateTime<Utc>,
+        reason: Option<String>,
+    },
+}
+
+impl Hold {
+    /// Until when, for a silence or a window.
+    pub fn until(&self) -> Option<DateTime<Utc>> {
+        match self {
+            Hold::Quiet { until, .. } => Some(*until),
+        }
+    }
+
+    pub fn reason(&self) -> Option<&str> {
+        match self {
+            Hold::Quiet { reason, .. } => reason.as_deref(),
+        }
+    }
+}
+
+/// Each held service of `services` and why, at `now`. Of several silences
+/// that cover a service, the one that ends last speaks.
+pub fn holds(
+    services: &[Service],
+    silences: &[Silence],
+    now: DateTime<Utc>,
+) -> HashMap<String, Hold> {
+    services
+        .iter()
+        .filter_map(|s| {
+            let quiet = silences
+                .iter()
+                .filter(|q| q.covers(&s.name, now))
+                .max_by_key(|q| q.ends_at)?;
+            let hold = Hold::Quiet {
+                until: quiet.ends_at,
+                reason: quiet.reason.clone(),
+            };
+            Some((s.name.clone(), hold))
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Config;
+    use crate::timefmt::parse_iso;
+
+    fn at(t: &str) -> DateTime<Utc> {
+        parse_iso(t).unwrap()
+    }
+
+    fn silence(id: i64, service: Option<&str>, from: &str, until: &str, why: &str) -> Silence {
+        Silence {
+            id,
+            service: service.map(String::from),
+            starts_at: at(from),
+            ends_at: at(until),
+            reason: Some(why.into()),
+            created_at: at(from),
+        }
+    }
+
+    #[test]
+    fn the_silence_that_ends_last_speaks_and_only_silences_in_force_count() {
+        let config = Config::from_text(
+            "[[service]]\nname = \"api\"\ntcp = \"h:1\"\n[[service]]\nname = \"web\"\ntcp = \"h:1\"\n[[service]]\nname = \"db\"\ntcp = \"h:1\"",
+        )
+        .unwrap();
+        let silences = [
+            silence(
+                1,
+                Some("api"),
+                "2026-12-01T10:00:00Z",
+                "2026-12-01T11:00:00Z",
+                "deploy",
+            ),
+            silence(
+                2,
+                None,
+                "2026-12-01T10:30:00Z",
+                "2026-12-01T12:00:00Z",
+                "move",
+            ),
+            silence(
+                3,
+                Some("db"),
+                "2026-12-01T13:00:00Z",
+                "2026-12-01T14:00:00Z",
+                "later",
+            ),
+        ];
+        let now = at("2026-12-01T10:45:00Z");
+        let holds = holds(&config.services, &silences, now);
+        let quiet = |until: &str, why: &str| Hold::Quiet {
+            until: at(until),
+            reason: Some(why.into()),
+        };
+        assert_eq!(holds["api"], quiet("2026-12-01T12:00:00Z", "move"));
+        assert_eq!(holds["web"], quiet("2026-12-01T12:00:00Z", "move"));
+        assert_eq!(holds["db"], quiet("2026-12-01T12:00:00Z", "move"));
+        // Before the silence for all: api alone; db's own silence is to come.
+        let early = super::holds(&config.services, &silences, at("2026-12-01T10:10:00Z"));
+        assert_eq!(early.len(), 1);
+        assert_eq!(early["api"], quiet("2026-12-01T11:00:00Z", "deploy"));
+        // At its end a silence is over.
+        assert!(super::holds(&config.services, &silences, at("2026-12-01T12:00:00Z")).is_empty());
+    }
+}
