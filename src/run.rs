@@ -80,7 +80,12 @@ fn steps(config: &Config, args: &RunArgs, session: &mut Option<Session>) -> Resu
         .filter(|s| probed.contains(s.name.as_str()))
         .map(|s| (s.name.as_str(), &s.policy));
     let now = Utc::now();
-    let holds = hold::holds(&config.services, &db.silences_after(now)?, now);
+    let holds = hold::holds(
+        &config.services,
+        &db.silences_after(now)?,
+        &config.maintenance,
+        now,
+    );
     let held = holds.keys().map(String::as_str).collect();
     let decisions = alert::decide(policies, &db.alert_states()?, &results, &held);
     db.record_run_until(*run, &results, &decisions, &config.alert_commands, deadline)?;

@@ -26,7 +26,7 @@ pub fn status(config: &Config, json: bool) -> Result<()> {
     } else {
         Default::default()
     };
-    let holds = hold::holds(&config.services, &silences, now);
+    let holds = hold::holds(&config.services, &silences, &config.maintenance, now);
     let rows = render::rows(&config.services, &summaries, &holds);
     if json {
         let doc = status::status_json(&config.title, &rows, &runs, now);
@@ -67,7 +67,7 @@ pub fn describe_config(config: &Config) -> Result<String> {
         describe_mail(config)?,
         describe_heartbeat(config),
         describe_outputs(config),
-        describe_commands(config),
+        describe_commands(config) + &describe_windows(config),
         config.services.len(),
         config.parallel,
         d(config.run_timeout),
@@ -231,6 +231,41 @@ fn describe_commands(config: &Config) -> String {
                 on.push("fallback");
             }
             format!("alert      {:?} on {}\n", c.argv, on.join(", "))
+        })
+        .collect()
+}
+
+/// "window     0 2 * * SUN in Europe/Berlin for 2h: price-api (weekly backup)".
+fn describe_windows(config: &Config) -> String {
+    use crate::timefmt::{format_duration, minute};
+    config
+        .maintenance
+        .iter()
+        .map(|m| {
+            let when = match &m.when {
+                config::Window::Every {
+                    pattern,
+                    duration,
+                    timezone,
+                    ..
+                } => format!("{pattern} in {timezone} for {}", format_duration(*duration)),
+                config::Window::Once { from, until } => {
+                    format!("from {} until {}", minute(*from), minute(*until))
+                }
+            };
+            let services = m
+                .services
+                .as_ref()
+                .map_or("every service".into(), |s| s.join(", "));
+            let reason = m
+                .reason
+                .as_deref()
+                .map(|r| format!(" ({r})"))
+                .unwrap_or_default();
+            format!(
+                "window     {when}: {services}{reason}
+"
+            )
         })
         .collect()
 }

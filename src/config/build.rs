@@ -50,6 +50,8 @@ pub(super) fn build(
         .map(|c| alert_command(c, dir))
         .collect();
     let services = services(raw, dir)?;
+    let names = services.iter().map(|s| s.name.as_str()).collect();
+    let maintenance = super::noise::maintenance(&raw.maintenance, &names)?;
     let email = raw
         .email
         .as_ref()
@@ -68,6 +70,7 @@ pub(super) fn build(
         path: path.to_path_buf(),
         title,
         host,
+        maintenance,
         database: files.database,
         parallel,
         run_timeout: raw.run_timeout.map_or(Duration::from_secs(240), |d| d.0),
@@ -229,7 +232,11 @@ fn same_file(a: &Path, b: &Path) -> bool {
     )
 }
 
-fn at(span: Range<usize>, key: impl Into<String>, message: impl Into<String>) -> Located {
+pub(super) fn at(
+    span: Range<usize>,
+    key: impl Into<String>,
+    message: impl Into<String>,
+) -> Located {
     Located {
         span: Some(span),
         key: Some(key.into()),

@@ -45,6 +45,73 @@ pub(super) struct RawConfig {
     pub(super) alert_command: Vec<RawAlertCommand>,
     #[serde(default)]
     pub(super) service: Vec<RawService>,
+    #[serde(default)]
+    pub(super) maintenance: Vec<Spanned<RawMaintenance>>,
+}
+
+/// `[[maintenance]]`: a window, recurring (`schedule` + `duration`) or once
+/// (`from` + `until`), when the named services' alerts wait.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawMaintenance {
+    pub(super) services: Option<Spanned<Vec<String>>>,
+    pub(super) schedule: Option<Spanned<Schedule>>,
+    pub(super) duration: Option<Dur>,
+    pub(super) timezone: Option<Spanned<Zone>>,
+    pub(super) from: Option<Spanned<Time>>,
+    pub(super) until: Option<Spanned<Time>>,
+    pub(super) reason: Option<String>,
+}
+
+/// A five-field cron pattern (minute, hour, day of month, month, day of week).
+#[derive(Clone)]
+pub(super) struct Schedule(pub(super) croner::Cron, pub(super) String);
+
+impl<'de> Deserialize<'de> for Schedule {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        use croner::parser::{CronParser, Seconds, Year};
+        from_str(d, |s| {
+            CronParser::builder()
+                .seconds(Seconds::Disallowed)
+                .year(Year::Disallowed)
+                .build()
+                .parse(s)
+                .map(|cron| Schedule(cron, s.trim().to_string()))
+                .map_err(|e| {
+                    format!(
+                        "invalid schedule {s:?}: expected five cron fields (minute hour day-of-month month day-of-week), e.g. \"0 2 * * sun\" ({e})"
+                    )
+                })
+        })
+    }
+}
+
+/// An IANA time zone name.
+#[derive(Clone, Copy)]
+pub(super) struct Zone(pub(super) chrono_tz::Tz);
+
+impl<'de> Deserialize<'de> for Zone {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        from_str(d, |s| {
+            s.parse().map(Zone).map_err(|_| {
+                format!("unknown time zone {s:?}: expected an IANA name like \"Europe/Berlin\"")
+            })
+        })
+    }
+}
+
+/// An RFC 3339 time, with its offset (`2026-12-24T18:00:00+01:00`).
+#[derive(Clone, Copy)]
+pub(super) struct Time(pub(super) chrono::DateTime<chrono::Utc>);
+
+impl<'de> Deserialize<'de> for Time {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        from_str(d, |s| {
+            crate::timefmt::parse_iso(s).map(Time).ok_or_else(|| {
+                format!("invalid time {s:?}: expected RFC 3339 with an offset, e.g. \"2026-12-24T18:00:00+01:00\"")
+            })
+        })
+    }
 }
 
 #[derive(Deserialize)]

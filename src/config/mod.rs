@@ -5,6 +5,7 @@
 
 mod build;
 mod file;
+mod noise;
 mod secrets;
 #[cfg(test)]
 mod tests;
@@ -58,6 +59,8 @@ pub struct Config {
     pub prometheus_textfile: Option<PathBuf>,
     /// In config-file order.
     pub services: Vec<Service>,
+    /// `[[maintenance]]` windows, in file order.
+    pub maintenance: Vec<Maintenance>,
     /// Test-only fault injection; always `None` in release builds.
     pub fault: Option<Fault>,
     /// Said on stderr by every command: secrets that other users can read.
@@ -76,6 +79,34 @@ pub struct Service {
     pub policy: AlertPolicy,
     /// What to run when it keeps failing (the watchdog), if anything.
     pub restart: Option<Restart>,
+}
+
+/// A `[[maintenance]]` window: while it is open, the alerts and restarts of
+/// its services wait (they are still probed and stored).
+#[derive(Debug, Clone)]
+pub struct Maintenance {
+    /// `None`: every service.
+    pub services: Option<Vec<String>>,
+    pub when: Window,
+    pub reason: Option<String>,
+}
+
+#[derive(Debug, Clone)]
+pub enum Window {
+    /// Opens at every match of `schedule` (five-field cron, wall time in
+    /// `timezone`) and stays open `duration` of real time.
+    Every {
+        schedule: Box<croner::Cron>,
+        /// As written, for people.
+        pattern: String,
+        duration: Duration,
+        timezone: chrono_tz::Tz,
+    },
+    /// Open from `from` until `until`.
+    Once {
+        from: chrono::DateTime<chrono::Utc>,
+        until: chrono::DateTime<chrono::Utc>,
+    },
 }
 
 /// The watchdog: after `after` failing runs in a row, run `argv`, at most

@@ -99,7 +99,7 @@ fn every_mistake_names_file_line_and_key() {
     check_err(
         "titel = \"x\"",
         &format!(
-            "{f}:1: key `titel`: unknown field `titel`, expected one of `title`, `database`, `timeout`, `parallel`, `run_timeout`, `lock_timeout`, `retention`, `status_page`, `prometheus_textfile`, `alert_after`, `recover_after`, `remind`, `notify_recovery`, `slow_after`, `cert_warn`, `ca_file`, `retries`, `retry_delay`, `email`, `heartbeat`, `alert_command`, `service`"
+            "{f}:1: key `titel`: unknown field `titel`, expected one of `title`, `database`, `timeout`, `parallel`, `run_timeout`, `lock_timeout`, `retention`, `status_page`, `prometheus_textfile`, `alert_after`, `recover_after`, `remind`, `notify_recovery`, `slow_after`, `cert_warn`, `ca_file`, `retries`, `retry_delay`, `email`, `heartbeat`, `alert_command`, `service`, `maintenance`"
         ),
     );
     check_err(
@@ -126,6 +126,51 @@ fn every_mistake_names_file_line_and_key() {
         "alert_after = 0",
         &format!("{f}:1: key `alert_after`: must be a whole number of runs, 1 or more (got 0)"),
     );
+    let svc = "\n[[service]]\nname = \"api\"\ntcp = \"h:1\"\n";
+    for (window, expected) in [
+        (
+            "schedule = \"0 2 * *\"\nduration = \"1h\"",
+            "{f}:2: key `maintenance[1].schedule`: invalid schedule \"0 2 * *\": expected five cron fields",
+        ),
+        (
+            "schedule = \"0 2 * * sun\"\nduration = \"1h\"\ntimezone = \"Berlin\"",
+            "{f}:4: key `maintenance[1].timezone`: unknown time zone \"Berlin\": expected an IANA name like \"Europe/Berlin\"",
+        ),
+        (
+            "schedule = \"0 2 * * sun\"",
+            "{f}:2: key `maintenance[1].duration`: a `schedule` needs a `duration`",
+        ),
+        (
+            "schedule = \"0 2 * * sun\"\nduration = \"1h\"\nservices = [\"api\", \"apx\"]",
+            "{f}:4: key `maintenance[1].services`: no service named \"apx\"",
+        ),
+        (
+            "from = \"2026-12-24T18:00:00+01:00\"",
+            "key `maintenance[1].schedule`: a window needs either `schedule` and `duration`, or `from` and `until`",
+        ),
+        (
+            "from = \"2026-12-24T18:00:00+01:00\"\nuntil = \"2026-12-24T17:00:00Z\"",
+            "{f}:3: key `maintenance[1].until`: must be later than `from`",
+        ),
+        (
+            "from = \"2026-12-24\"",
+            "{f}:2: key `maintenance[1].from`: invalid time \"2026-12-24\": expected RFC 3339 with an offset",
+        ),
+        (
+            "from = \"2026-12-24T18:00:00Z\"\nuntil = \"2026-12-25T18:00:00Z\"\ntimezone = \"UTC\"",
+            "{f}:2: key `maintenance[1].timezone`: `timezone` applies only to a `schedule`",
+        ),
+    ] {
+        let text = format!("[[maintenance]]\n{window}\n{svc}");
+        let expected = expected.replace("{f}", f);
+        match load(&text) {
+            Ok(_) => panic!("accepted:\n{text}"),
+            Err(e) => assert!(
+                e.to_string().contains(&expected),
+                "{e}\nshould contain\n{expected}"
+            ),
+        }
+    }
     check_err(
         "retries = 11",
         &format!("{f}:1: key `retries`: must be a whole number from 0 to 10 (got 11)"),

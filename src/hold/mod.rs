@@ -4,11 +4,13 @@
 //! failing holds it for as long as that lasts. The service is still probed,
 //! stored and counted. Pure: the facts and the time come in as values.
 
+mod maintenance;
+
 use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
 
-use crate::config::Service;
+use crate::config::{Maintenance, Service};
 
 /// One silence, as stored in `silences`.
 #[derive(Clone, Debug, PartialEq)]
@@ -37,7 +39,15 @@ pub enum Hold {
     Quiet {
         until: DateTime<Utc>,
         reason: Option<String>,
+        by: Quiet,
     },
+}
+
+/// What quiets a service.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Quiet {
+    Silence,
+    Maintenance,
 }
 
 impl Hold {
@@ -56,24 +66,35 @@ impl Hold {
 }
 
 /// Each held service of `services` and why, at `now`. Of several silences
-/// that cover a service, the one that ends last speaks.
+/// and open windows that cover a service, the one that ends last speaks.
 pub fn holds(
     services: &[Service],
     silences: &[Silence],
+    windows: &[Maintenance],
     now: DateTime<Utc>,
 ) -> HashMap<String, Hold> {
+    // The open windows, once: (until, the window).
+    let open: Vec<(DateTime<Utc>, &Maintenance)> = windows
+        .iter()
+        .filter_map(|w| Some((maintenance::open_until(&w.when, now)?, w)))
+        .collect();
     services
         .iter()
         .filter_map(|s| {
-            let quiet = silences
+            let silenced = silences
                 .iter()
                 .filter(|q| q.covers(&s.name, now))
-                .max_by_key(|q| q.ends_at)?;
-            let hold = Hold::Quiet {
-                until: quiet.ends_at,
-                reason: quiet.reason.clone(),
-            };
-            Some((s.name.clone(), hold))
+                .map(|q| (q.ends_at, q.reason.clone(), Quiet::Silence));
+            let maintained = open
+                .iter()
+                .filter(|(_, w)| {
+                    w.services
+                        .as_ref()
+                        .is_none_or(|names| names.contains(&s.name))
+                })
+                .map(|(until, w)| (*until, w.reason.clone(), Quiet::Maintenance));
+            let (until, reason, by) = silenced.chain(maintained).max_by_key(|q| q.0)?;
+            Some((s.name.clone(), Hold::Quiet { until, reason, by }))
         })
         .collect()
 }
@@ -129,19 +150,22 @@ mod tests {
             ),
         ];
         let now = at("2026-12-01T10:45:00Z");
-        let holds = holds(&config.services, &silences, now);
+        let holds = holds(&config.services, &silences, &[], now);
         let quiet = |until: &str, why: &str| Hold::Quiet {
             until: at(until),
             reason: Some(why.into()),
+            by: Quiet::Silence,
         };
         assert_eq!(holds["api"], quiet("2026-12-01T12:00:00Z", "move"));
         assert_eq!(holds["web"], quiet("2026-12-01T12:00:00Z", "move"));
         assert_eq!(holds["db"], quiet("2026-12-01T12:00:00Z", "move"));
         // Before the silence for all: api alone; db's own silence is to come.
-        let early = super::holds(&config.services, &silences, at("2026-12-01T10:10:00Z"));
+        let early = super::holds(&config.services, &silences, &[], at("2026-12-01T10:10:00Z"));
         assert_eq!(early.len(), 1);
         assert_eq!(early["api"], quiet("2026-12-01T11:00:00Z", "deploy"));
         // At its end a silence is over.
-        assert!(super::holds(&config.services, &silences, at("2026-12-01T12:00:00Z")).is_empty());
+        assert!(
+            super::holds(&config.services, &silences, &[], at("2026-12-01T12:00:00Z")).is_empty()
+        );
     }
 }

@@ -112,7 +112,9 @@ pub fn subject(d: &Digest) -> String {
     if !still.is_empty() {
         parts.push(format!("still down: {}", list(&still)));
     }
+    // By name: restarts run at once and are stored as each ends.
     let mut restarted: Vec<&str> = d.restarts.iter().map(|r| r.service.as_str()).collect();
+    restarted.sort_unstable();
     restarted.dedup();
     if !restarted.is_empty() {
         parts.push(format!("restarted: {}", list(&restarted)));

@@ -187,7 +187,7 @@ mod tests {
     use super::*;
     use crate::check::CheckResult;
     use crate::check::Uptime;
-    use crate::hold::Hold;
+    use crate::hold::{Hold, Quiet};
     use crate::timefmt::parse_iso;
 
     fn row(name: &str, kind: &'static str, status: Status, code: Option<u16>) -> Row {
@@ -216,6 +216,7 @@ mod tests {
         rows[0].hold = Some(Hold::Quiet {
             until: parse_iso("2026-11-21T12:00:00Z").unwrap(),
             reason: None,
+            by: Quiet::Silence,
         });
         let text = render(
             &rows,

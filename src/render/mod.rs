@@ -16,7 +16,7 @@ use chrono::{DateTime, Utc};
 
 use crate::check::{CheckResult, ServiceSummary, Status, Uptime};
 use crate::config::{Service, Target};
-use crate::hold::Hold;
+use crate::hold::{Hold, Quiet};
 
 /// One configured service as the reports show it.
 #[derive(Clone, Debug)]
@@ -90,8 +90,12 @@ pub fn short(text: &str, max: usize) -> String {
 /// alerts wait, for every report.
 pub fn held(hold: &Hold) -> String {
     match hold {
-        Hold::Quiet { until, reason } => format!(
-            "silenced until {}{}",
+        Hold::Quiet { until, reason, by } => format!(
+            "{} until {}{}",
+            match by {
+                Quiet::Silence => "silenced",
+                Quiet::Maintenance => "maintenance",
+            },
             crate::timefmt::minute(*until),
             reason
                 .as_deref()

@@ -378,3 +378,53 @@ fn the_readmes_silenced_last_month_query_answers_it() {
         .collect();
     assert_eq!(found, ["deploy"]);
 }
+
+/// A window in a zone other than UTC: scheduled at this minute of Kolkata's
+/// wall clock (UTC+5:30), it is open now; the same numbers in UTC are not.
+#[test]
+fn a_maintenance_window_in_a_time_zone_holds_its_services() {
+    use chrono::Timelike;
+    let smtp = SmtpServer::plain();
+    let world = World::new("");
+    let kolkata = chrono::Utc::now().with_timezone(&chrono_tz::Asia::Kolkata);
+    let (minute, hour) = (kolkata.minute(), kolkata.hour());
+    world.write(
+        "upcheck.toml",
+        &format!(
+            "title = \"vps-1\"\nalert_after = 1\n{}\
+             [[maintenance]]\nschedule = \"{minute} {hour} * * *\"\nduration = \"10m\"\ntimezone = \"Asia/Kolkata\"\nservices = [\"api\"]\nreason = \"backup\"\n\n\
+             [[maintenance]]\nschedule = \"{minute} {hour} * * *\"\nduration = \"10m\"\nservices = [\"web\"]\n\n{}",
+            smtp.email_config(),
+            services(&[("api", &switchable("api")), ("web", &switchable("web"))])
+        ),
+    );
+    set_down(&world, "api", true);
+    set_down(&world, "web", true);
+    assert_eq!(
+        run_and_collect(&world, &smtp, &[]),
+        ["[vps-1] DOWN: web (2 of 2 services)"]
+    );
+    let status = world.run(&["status"]).stdout;
+    assert_contains(&status, "[maintenance until ");
+    assert_contains(&status, ": backup] ");
+    let json: serde_json::Value =
+        serde_json::from_str(&world.run(&["status", "--json"]).stdout).unwrap();
+    let api = json["services"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["name"] == "api")
+        .unwrap();
+    let until: chrono::DateTime<chrono::Utc> =
+        api["silenced_until"].as_str().unwrap().parse().unwrap();
+    let left = until - chrono::Utc::now();
+    assert!(
+        left > chrono::Duration::minutes(8) && left <= chrono::Duration::minutes(10),
+        "{api}"
+    );
+    assert_eq!(api["silence_reason"], "backup");
+    assert_contains(
+        &world.run(&["check-config"]).stdout,
+        "in Asia/Kolkata for 10m: api (backup)",
+    );
+}
