@@ -80,11 +80,17 @@ fn steps(config: &Config, args: &RunArgs, session: &mut Option<Session>) -> Resu
         .filter(|s| probed.contains(s.name.as_str()))
         .map(|s| (s.name.as_str(), &s.policy));
     let now = Utc::now();
+    let failing = results
+        .iter()
+        .filter(|r| r.status.is_failure())
+        .map(|r| r.service.as_str())
+        .collect();
     let holds = hold::holds(
         &config.services,
         &db.silences_after(now)?,
         &config.maintenance,
         now,
+        &failing,
     );
     let held = holds.keys().map(String::as_str).collect();
     let decisions = alert::decide(policies, &db.alert_states()?, &results, &held);

@@ -26,7 +26,18 @@ pub fn status(config: &Config, json: bool) -> Result<()> {
     } else {
         Default::default()
     };
-    let holds = hold::holds(&config.services, &silences, &config.maintenance, now);
+    let failing = summaries
+        .iter()
+        .filter(|(_, s)| s.status.is_failure())
+        .map(|(name, _)| name.as_str())
+        .collect();
+    let holds = hold::holds(
+        &config.services,
+        &silences,
+        &config.maintenance,
+        now,
+        &failing,
+    );
     let rows = render::rows(&config.services, &summaries, &holds);
     if json {
         let doc = status::status_json(&config.title, &rows, &runs, now);

@@ -51,6 +51,7 @@ pub(super) fn build(
         .collect();
     let services = services(raw, dir)?;
     let names = services.iter().map(|s| s.name.as_str()).collect();
+    super::noise::dependencies(&raw.service, &services, &names)?;
     let maintenance = super::noise::maintenance(&raw.maintenance, &names)?;
     let email = raw
         .email
@@ -349,6 +350,11 @@ fn service(
             .retry_delay
             .or(defaults.retry_delay)
             .map_or(Duration::from_secs(1), |d| d.0),
+        depends_on: s
+            .depends_on
+            .as_ref()
+            .map(|d| d.get_ref().clone())
+            .unwrap_or_default(),
         policy: policy(s, defaults),
         restart: restart(s, dir),
     })

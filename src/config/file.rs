@@ -162,6 +162,7 @@ pub(super) struct RawService {
     pub(super) ca_file: Option<Spanned<String>>,
     pub(super) retries: Option<Retries>,
     pub(super) retry_delay: Option<Dur>,
+    pub(super) depends_on: Option<Spanned<Vec<String>>>,
     pub(super) restart: Option<Argv>,
     pub(super) restart_after: Option<Count>,
     pub(super) restart_limit: Option<Count>,

@@ -76,6 +76,9 @@ pub struct Service {
     /// `retry_delay` apart.
     pub retries: u32,
     pub retry_delay: Duration,
+    /// Services this one needs: while one of them (or one they need) fails,
+    /// this one's own alerts and restarts wait.
+    pub depends_on: Vec<String>,
     pub policy: AlertPolicy,
     /// What to run when it keeps failing (the watchdog), if anything.
     pub restart: Option<Restart>,

@@ -1,12 +1,93 @@
-//! The noise-control parts of the config: `[[maintenance]]` windows. Each
-//! mistake is reported at its key, `maintenance[2].schedule`.
+//! The noise-control parts of the config: `[[maintenance]]` windows and
+//! the services' `depends_on`. Each mistake is reported at its key,
+//! `maintenance[2].schedule`, `service[3].depends_on`.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
 use super::build::at;
-use super::file::{Located, RawMaintenance};
-use super::{Maintenance, Window};
+use super::file::{Located, RawMaintenance, RawService};
+use super::{Maintenance, Service, Window};
 use toml::Spanned;
+
+/// Every `depends_on` names a service, and none leads back to itself (a
+/// cycle is reported at the first of its services in the file).
+pub(super) fn dependencies(
+    raw: &[RawService],
+    services: &[Service],
+    names: &HashSet<&str>,
+) -> Result<(), Located> {
+    let span = |i: usize| {
+        raw[i]
+            .depends_on
+            .as_ref()
+            .map_or(raw[i].name.span(), |d| d.span())
+    };
+    let key = |i: usize| format!("service[{}].depends_on", i + 1);
+    for (i, s) in services.iter().enumerate() {
+        if let Some(unknown) = s.depends_on.iter().find(|d| !names.contains(d.as_str())) {
+            return Err(at(span(i), key(i), format!("no service named {unknown:?}")));
+        }
+    }
+    if let Some(cycle) = a_cycle(services) {
+        let first = cycle.iter().copied().min().expect("a cycle has services");
+        // Told from the first service of the cycle round to it again.
+        let from = cycle.iter().position(|&i| i == first).unwrap_or(0);
+        let mut names: Vec<&str> = cycle[from..]
+            .iter()
+            .chain(&cycle[..from])
+            .map(|&i| services[i].name.as_str())
+            .collect();
+        names.push(&services[first].name);
+        let message = format!("a dependency cycle: {}", names.join(" → "));
+        return Err(at(span(first), key(first), message));
+    }
+    Ok(())
+}
+
+/// A cycle of `depends_on`, as service indices in order, if there is one:
+/// one depth-first walk over all services (each visited once).
+fn a_cycle(services: &[Service]) -> Option<Vec<usize>> {
+    let index: HashMap<&str, usize> = services
+        .iter()
+        .enumerate()
+        .map(|(i, s)| (s.name.as_str(), i))
+        .collect();
+    let needs = |i: usize| {
+        services[i]
+            .depends_on
+            .iter()
+            .filter_map(|d| index.get(d.as_str()).copied())
+    };
+    // 0: not seen, 1: on the current path, 2: done.
+    let mut state = vec![0u8; services.len()];
+    for root in 0..services.len() {
+        if state[root] != 0 {
+            continue;
+        }
+        let mut path: Vec<(usize, usize)> = vec![(root, 0)];
+        state[root] = 1;
+        while let Some(&mut (at, ref mut next)) = path.last_mut() {
+            let Some(dep) = needs(at).nth(*next) else {
+                state[at] = 2;
+                path.pop();
+                continue;
+            };
+            *next += 1;
+            match state[dep] {
+                0 => {
+                    state[dep] = 1;
+                    path.push((dep, 0));
+                }
+                1 => {
+                    let from = path.iter().position(|(i, _)| *i == dep).unwrap_or(0);
+                    return Some(path[from..].iter().map(|(i, _)| *i).collect());
+                }
+                _ => {}
+            }
+        }
+    }
+    None
+}
 
 /// Every `[[maintenance]]`, checked against the services' names.
 pub(super) fn maintenance(

@@ -105,7 +105,7 @@ fn every_mistake_names_file_line_and_key() {
     check_err(
         "\n[[service]]\nname = \"a\"\ntcp = \"h:1\"\ncolour = 1",
         &format!(
-            "{f}:5: key `service[1].colour`: unknown field `colour`, expected one of `name`, `url`, `tcp`, `command`, `method`, `headers`, `expect_status`, `body_contains`, `timeout`, `alert_after`, `recover_after`, `remind`, `notify_recovery`, `slow_after`, `cert_warn`, `ca_file`, `retries`, `retry_delay`, `restart`, `restart_after`, `restart_limit`, `restart_window`, `restart_timeout`"
+            "{f}:5: key `service[1].colour`: unknown field `colour`, expected one of `name`, `url`, `tcp`, `command`, `method`, `headers`, `expect_status`, `body_contains`, `timeout`, `alert_after`, `recover_after`, `remind`, `notify_recovery`, `slow_after`, `cert_warn`, `ca_file`, `retries`, `retry_delay`, `depends_on`, `restart`, `restart_after`, `restart_limit`, `restart_window`, `restart_timeout`"
         ),
     );
     check_err(
@@ -415,5 +415,39 @@ fn a_default_location_that_cannot_be_looked_at_yields_to_one_that_exists() {
             "no config file found (looked for ./upcheck.toml-nowhere and {missing})"
         )),
         "{none}"
+    );
+}
+
+#[test]
+fn dependencies_name_services_and_never_lead_back() {
+    let svc = |name: &str, deps: &str| {
+        format!("[[service]]\nname = \"{name}\"\ntcp = \"h:1\"\ndepends_on = [{deps}]\n")
+    };
+    let f = "/srv/up/upcheck.toml";
+    let chain = [
+        svc("db", ""),
+        svc("api", "\"db\""),
+        svc("web", "\"api\", \"db\""),
+    ]
+    .concat();
+    let config = load(&chain).unwrap();
+    assert_eq!(config.services[2].depends_on, ["api", "db"]);
+    check_err(
+        &[svc("api", "\"db\"")].concat(),
+        &format!("{f}:4: key `service[1].depends_on`: no service named \"db\""),
+    );
+    check_err(
+        &[svc("api", "\"api\"")].concat(),
+        &format!("{f}:4: key `service[1].depends_on`: a dependency cycle: api → api"),
+    );
+    // Found from `web`, told from the first of the cycle in the file.
+    check_err(
+        &[
+            svc("db", "\"web\""),
+            svc("api", "\"db\""),
+            svc("web", "\"api\""),
+        ]
+        .concat(),
+        &format!("{f}:4: key `service[1].depends_on`: a dependency cycle: db → web → api → db"),
     );
 }

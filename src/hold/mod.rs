@@ -4,9 +4,10 @@
 //! failing holds it for as long as that lasts. The service is still probed,
 //! stored and counted. Pure: the facts and the time come in as values.
 
+mod depend;
 mod maintenance;
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use chrono::{DateTime, Utc};
 
@@ -41,6 +42,8 @@ pub enum Hold {
         reason: Option<String>,
         by: Quiet,
     },
+    /// A service it depends on (directly or through others) fails too.
+    Dependency { on: String },
 }
 
 /// What quiets a service.
@@ -55,19 +58,39 @@ impl Hold {
     pub fn until(&self) -> Option<DateTime<Utc>> {
         match self {
             Hold::Quiet { until, .. } => Some(*until),
+            Hold::Dependency { .. } => None,
         }
     }
 
     pub fn reason(&self) -> Option<&str> {
         match self {
             Hold::Quiet { reason, .. } => reason.as_deref(),
+            Hold::Dependency { .. } => None,
         }
     }
 }
 
-/// Each held service of `services` and why, at `now`. Of several silences
-/// and open windows that cover a service, the one that ends last speaks.
+/// Each held service of `services` and why, at `now`, with `failing` the
+/// services failing now. Of several silences and open windows that cover a
+/// service, the one that ends last speaks; a silence or window is said
+/// rather than a failing dependency.
 pub fn holds(
+    services: &[Service],
+    silences: &[Silence],
+    windows: &[Maintenance],
+    now: DateTime<Utc>,
+    failing: &HashSet<&str>,
+) -> HashMap<String, Hold> {
+    let mut holds: HashMap<String, Hold> = depend::held_by(services, failing)
+        .into_iter()
+        .map(|(service, on)| (service, Hold::Dependency { on }))
+        .collect();
+    holds.extend(quiet(services, silences, windows, now));
+    holds
+}
+
+/// The services a silence or an open window quiets at `now`.
+fn quiet(
     services: &[Service],
     silences: &[Silence],
     windows: &[Maintenance],
@@ -150,7 +173,7 @@ mod tests {
             ),
         ];
         let now = at("2026-12-01T10:45:00Z");
-        let holds = holds(&config.services, &silences, &[], now);
+        let holds = holds(&config.services, &silences, &[], now, &HashSet::new());
         let quiet = |until: &str, why: &str| Hold::Quiet {
             until: at(until),
             reason: Some(why.into()),
@@ -160,12 +183,25 @@ mod tests {
         assert_eq!(holds["web"], quiet("2026-12-01T12:00:00Z", "move"));
         assert_eq!(holds["db"], quiet("2026-12-01T12:00:00Z", "move"));
         // Before the silence for all: api alone; db's own silence is to come.
-        let early = super::holds(&config.services, &silences, &[], at("2026-12-01T10:10:00Z"));
+        let early = super::holds(
+            &config.services,
+            &silences,
+            &[],
+            at("2026-12-01T10:10:00Z"),
+            &HashSet::new(),
+        );
         assert_eq!(early.len(), 1);
         assert_eq!(early["api"], quiet("2026-12-01T11:00:00Z", "deploy"));
         // At its end a silence is over.
         assert!(
-            super::holds(&config.services, &silences, &[], at("2026-12-01T12:00:00Z")).is_empty()
+            super::holds(
+                &config.services,
+                &silences,
+                &[],
+                at("2026-12-01T12:00:00Z"),
+                &HashSet::new()
+            )
+            .is_empty()
         );
     }
 }

@@ -10,6 +10,7 @@ use chrono::{DateTime, Utc};
 use super::Row;
 use crate::alert::Notice;
 use crate::check::one_line;
+use crate::hold::Hold;
 use crate::timefmt::human;
 use crate::watchdog::{Recheck, RestartAttempt};
 
@@ -164,6 +165,30 @@ pub fn kind_label(kind: Notice) -> &'static str {
         Notice::Reminder => "STILL DOWN",
         Notice::Recovery => "RECOVERED",
     }
+}
+
+/// Failing services held by a failing dependency, grouped under it:
+/// "also failing, depends on gateway: chat, billing", in the table's order.
+pub fn held_lines(d: &Digest) -> Vec<String> {
+    let mut groups: Vec<(&str, Vec<&str>)> = Vec::new();
+    for r in d.rows.iter().filter(|r| r.status.is_failure()) {
+        let Some(Hold::Dependency { on }) = &r.hold else {
+            continue;
+        };
+        match groups.iter_mut().find(|(dep, _)| dep == on) {
+            Some((_, services)) => services.push(&r.name),
+            None => groups.push((on, vec![&r.name])),
+        }
+    }
+    groups
+        .into_iter()
+        .map(|(on, services)| {
+            format!(
+                "also failing, depends on {on}: {}",
+                super::names(&services, 10)
+            )
+        })
+        .collect()
 }
 
 /// "restarted price-api at 10:22 UTC: exit 0; online again 4.1s later".

@@ -4,7 +4,9 @@
 
 use chrono::{DateTime, Utc};
 
-use super::digest::{Digest, MAYBE_REPEAT, alert_detail, kind_label, restart_line, subject, why};
+use super::digest::{
+    Digest, MAYBE_REPEAT, alert_detail, held_lines, kind_label, restart_line, subject, why,
+};
 use super::{html, pct, table};
 use crate::check::one_line;
 use crate::timefmt::{human, minute};
@@ -43,6 +45,9 @@ fn text(d: &Digest) -> String {
             .collect();
         out.push_str(&table(&["ALERT", "SERVICE", "WHAT"], alerts));
         out.push('\n');
+        for line in held_lines(d) {
+            out.push_str(&format!("{line}\n\n"));
+        }
         if d.maybe_repeat {
             out.push_str(&format!("{MAYBE_REPEAT}\n\n"));
         }

@@ -102,6 +102,7 @@ pub fn held(hold: &Hold) -> String {
                 .map(|r| format!(": {r}"))
                 .unwrap_or_default()
         ),
+        Hold::Dependency { on } => format!("held: depends on {on}, which is failing"),
     }
 }
 

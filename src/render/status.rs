@@ -104,6 +104,8 @@ pub struct ServiceJson {
     /// Until when its alerts are held by a silence or a maintenance window.
     pub silenced_until: Option<String>,
     pub silence_reason: Option<String>,
+    /// The failing dependency its alerts wait for.
+    pub held_by: Option<String>,
 }
 
 #[derive(Serialize, Debug)]
@@ -156,6 +158,10 @@ pub fn status_json(
                     cert_expires_at: last.and_then(|l| l.cert_expires_at).map(iso),
                     silenced_until: r.hold.as_ref().and_then(Hold::until).map(iso),
                     silence_reason: r.hold.as_ref().and_then(|h| h.reason().map(String::from)),
+                    held_by: match &r.hold {
+                        Some(Hold::Dependency { on }) => Some(on.clone()),
+                        _ => None,
+                    },
                     uptime: UptimeJson {
                         h24: r.uptime.h24,
                         d7: r.uptime.d7,

@@ -428,3 +428,93 @@ fn a_maintenance_window_in_a_time_zone_holds_its_services() {
         "in Asia/Kolkata for 10m: api (backup)",
     );
 }
+
+/// router ← gateway ← api: while the router fails, only it is alerted on;
+/// the others are listed under it, and the restart of api waits. When the
+/// router is back and they still fail, their alerts are due in that run.
+#[test]
+fn a_three_level_dependency_chain_alerts_on_its_root_only() {
+    let smtp = SmtpServer::plain();
+    let world = World::new("");
+    world.write(
+        "upcheck.toml",
+        &format!(
+            "title = \"vps-1\"\nalert_after = 1\n{}{}",
+            smtp.email_config(),
+            services(&[
+                ("router", &switchable("router")),
+                ("gateway", &format!("{}\ndepends_on = [\"router\"]", switchable("gateway"))),
+                (
+                    "api",
+                    &format!(
+                        "{}\ndepends_on = [\"gateway\"]\nrestart = [\"touch\", \"restarted\"]\nrestart_after = 1\nrestart_timeout = \"1s\"",
+                        switchable("api")
+                    ),
+                ),
+                ("web", "command = [\"true\"]"),
+            ])
+        ),
+    );
+    for s in ["router", "gateway", "api"] {
+        set_down(&world, s, true);
+    }
+    assert_eq!(
+        run_and_collect(&world, &smtp, &[]),
+        ["[vps-1] DOWN: router (3 of 4 services)"]
+    );
+    let mail = smtp.received().pop().unwrap();
+    assert_contains(
+        &mail.text(),
+        "also failing, depends on router: gateway, api",
+    );
+    assert_contains(
+        &mail.html().unwrap(),
+        "also failing, depends on router: gateway, api",
+    );
+    assert!(
+        !world.path("restarted").exists(),
+        "api's restart waits for the router"
+    );
+    let json: serde_json::Value =
+        serde_json::from_str(&world.run(&["status", "--json"]).stdout).unwrap();
+    let held_by = |name: &str| {
+        json["services"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|s| s["name"] == name)
+            .unwrap()["held_by"]
+            .clone()
+    };
+    assert_eq!(held_by("api"), "router");
+    assert_eq!(held_by("gateway"), "router");
+    assert_eq!(held_by("router"), serde_json::Value::Null);
+    assert_contains(
+        &world.run(&["status"]).stdout,
+        "[held: depends on router, which is failing]",
+    );
+    // Still down: the router's reminder, nothing for the others.
+    assert_eq!(
+        run_and_collect(&world, &smtp, &[]),
+        ["[vps-1] still down: router"]
+    );
+    // The router is back; the gateway fails on its own now, and api waits
+    // for the gateway.
+    set_down(&world, "router", false);
+    assert_eq!(
+        run_and_collect(&world, &smtp, &[]),
+        ["[vps-1] DOWN: gateway (2 of 4 services); RECOVERED: router"]
+    );
+    assert_contains(
+        &smtp.received().pop().unwrap().text(),
+        "also failing, depends on gateway: api",
+    );
+    assert!(!world.path("restarted").exists());
+    // The gateway is back too: api's own alert, and its restart.
+    set_down(&world, "gateway", false);
+    assert_eq!(
+        run_and_collect(&world, &smtp, &[]),
+        ["[vps-1] DOWN: api (1 of 4 services); RECOVERED: gateway; restarted: api"]
+    );
+    assert!(world.path("restarted").exists());
+}

@@ -8,7 +8,7 @@ use super::components::{self, Detail};
 use super::style::{self, INK};
 use crate::check::Status;
 use crate::render::digest::{
-    Digest, MAYBE_REPEAT, alert_detail, kind_label, restart_line, subject, why,
+    Digest, MAYBE_REPEAT, alert_detail, held_lines, kind_label, restart_line, subject, why,
 };
 use crate::render::{SHORT_NAME, short, whole_if_cut};
 use crate::timefmt::minute;
@@ -18,6 +18,9 @@ pub fn page(d: &Digest) -> Markup {
         tr { td style="padding:20px 20px 8px" { (components::header(d.title, &d.rows)) } }
         @if !d.alerts.is_empty() {
             tr { td style="padding:4px 20px 8px" { (alerts(d)) } }
+            @for line in held_lines(d) {
+                tr { td style={ "padding:0 20px 8px;" (style::small()) ";color:" (INK) } { (line) } }
+            }
             @if d.maybe_repeat {
                 tr { td style={ "padding:0 20px 8px;" (style::small()) ";color:" (INK) } { (MAYBE_REPEAT) } }
             }
