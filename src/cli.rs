@@ -82,6 +82,9 @@ pub enum Command {
         /// Where to write the copy (must not exist yet)
         file: PathBuf,
     },
+    /// Prove the alert path: a test email and every alert command
+    /// (UPCHECK_KIND=test); probes nothing, stores nothing
+    TestAlert,
     /// Hold a service's alerts for a while (still probed and stored)
     Silence {
         #[command(subcommand)]

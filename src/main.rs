@@ -133,5 +133,6 @@ fn dispatch(cli: Cli) -> Result<()> {
         Command::CheckConfig => stdout::print(&commands::describe_config(&config)?),
         Command::Backup { file } => commands::backup(&config, &file),
         Command::Silence { action } => commands::silence::run(&config, action),
+        Command::TestAlert => commands::test_alert::run(&config),
     }
 }

@@ -1,8 +1,10 @@
 //! The commands a person types besides `run`: `status` (from the database,
 //! no probing), `check-config` (what would be checked, and where mail goes),
-//! `backup` (a consistent copy of the database), and `silence` (its own file).
+//! `backup` (a consistent copy of the database); `silence` and `test-alert`
+//! have files of their own.
 
 pub mod silence;
+pub mod test_alert;
 
 use anyhow::Result;
 use chrono::Utc;

@@ -194,12 +194,24 @@ pub fn fallback_env(host: &str, subject: &str, error: &str) -> Vec<(&'static str
 }
 
 /// Runs one command, stopped at its timeout or `deadline`, whichever comes
-/// first; `Err` says why it failed, in one line.
+/// first: `Err` says why it failed, in one line, naming the command.
 pub fn run(
     command: &AlertCommand,
     env: &[(&'static str, String)],
     deadline: Instant,
 ) -> Result<(), String> {
+    outcome(command, env, deadline)
+        .map(drop)
+        .map_err(|why| format!("alert command {} failed: {why}", command.argv[0]))
+}
+
+/// How one run of `command` ended: "exit 0", or `Err("exit 3: <its last
+/// line>")`.
+pub fn outcome(
+    command: &AlertCommand,
+    env: &[(&'static str, String)],
+    deadline: Instant,
+) -> Result<String, String> {
     let done = process::run(
         &command.argv,
         Some(&command.dir),
@@ -207,13 +219,9 @@ pub fn run(
         (Instant::now() + command.timeout).min(deadline),
     );
     if done.success() {
-        return Ok(());
+        return Ok(done.describe());
     }
-    let mut why = format!(
-        "alert command {} failed: {}",
-        command.argv[0],
-        done.describe()
-    );
+    let mut why = done.describe();
     if let Some(line) = done.last_line() {
         why.push_str(&format!(": {line}"));
     }

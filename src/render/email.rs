@@ -101,6 +101,20 @@ fn text(d: &Digest) -> String {
     out
 }
 
+/// `test-alert`'s email: says what it proves, and that nothing is wrong.
+pub fn test(title: &str, host: &str, now: DateTime<Utc>) -> Message {
+    Message {
+        subject: one_line(&format!("[{title}] test: upcheck can reach you"), 250),
+        text: format!(
+            "This is a test from upcheck on {host}, sent at {} by `upcheck test-alert`.\n\n\
+             It proves that alerts from this host reach this address. Nothing is wrong; \
+             nothing was probed or stored.\n",
+            minute(now)
+        ),
+        html: None,
+    }
+}
+
 /// "upcheck failed on vps-1: <error>": short, plain, needing no database.
 /// `stored`: whether this run's checks reached the database before it failed.
 pub fn fallback(title: &str, host: &str, error: &str, now: DateTime<Utc>, stored: bool) -> Message {

@@ -518,3 +518,95 @@ fn a_three_level_dependency_chain_alerts_on_its_root_only() {
     );
     assert!(world.path("restarted").exists());
 }
+
+#[test]
+fn test_alert_tries_every_channel_and_says_which_failed() {
+    let smtp = SmtpServer::plain();
+    let world = World::new("");
+    world.script(
+        "notify-ok.sh",
+        "#!/bin/sh\necho \"$UPCHECK_KIND|$UPCHECK_SUBJECT|$UPCHECK_HOST\" > told\n",
+    );
+    world.script(
+        "notify-broken.sh",
+        "#!/bin/sh\necho 'no token' >&2\nexit 3\n",
+    );
+    world.write(
+        "upcheck.toml",
+        &format!(
+            "title = \"vps-1\"\n{}\
+             [[alert_command]]\ncommand = [\"./notify-ok.sh\"]\non = [\"down\"]\n\n\
+             [[alert_command]]\ncommand = [\"./notify-broken.sh\"]\n\n{}",
+            smtp.email_config(),
+            services(&[("api", "command = [\"false\"]")])
+        ),
+    );
+    let run = world.run(&["test-alert"]);
+    assert_eq!(run.code, 1, "{run:?}");
+    assert_eq!(
+        run.stdout,
+        "email to ops@example.com, oncall@example.com: accepted\n\
+         command notify-ok.sh: exit 0\n\
+         command notify-broken.sh: failed: exit 3: no token\n"
+    );
+    assert_contains(&run.stderr, "1 of 3 channels failed");
+    let mails = smtp.received();
+    assert_eq!(mails.len(), 1, "the test email only, no fallback");
+    assert_eq!(mails[0].subject(), "[vps-1] test: upcheck can reach you");
+    assert_contains(&mails[0].text(), "Nothing is wrong");
+    // Every command runs, whatever its `on`; the kind says it is a test.
+    let told = std::fs::read_to_string(world.path("told")).unwrap();
+    assert!(
+        told.starts_with("test|[vps-1] test: upcheck can reach you|"),
+        "{told}"
+    );
+    // Nothing probed, nothing stored.
+    assert!(!world.path("upcheck.db").exists());
+
+    // With the broken command gone and mail down: the email line fails.
+    drop(smtp);
+    world.write(
+        "upcheck.toml",
+        &format!(
+            "title = \"vps-1\"\n[email]\nto = [\"ops@example.com\"]\nfrom = \"upcheck@example.com\"\n\
+             smtp_host = \"127.0.0.1\"\nsmtp_port = {}\nsmtp_tls = \"none\"\nsmtp_timeout = \"2s\"\n\n\
+             [[alert_command]]\ncommand = [\"./notify-ok.sh\"]\n\n{}",
+            crate::support::closed_port(),
+            services(&[("api", "command = [\"false\"]")])
+        ),
+    );
+    let run = world.run(&["test-alert"]);
+    assert_eq!(run.code, 1, "{run:?}");
+    let mut lines = run.stdout.lines();
+    assert!(
+        lines
+            .next()
+            .unwrap()
+            .starts_with("email to ops@example.com: failed: sending mail through 127.0.0.1:"),
+        "{run:?}"
+    );
+    assert_eq!(lines.next(), Some("command notify-ok.sh: exit 0"));
+    // Everything fine: exit 0.
+    world.write(
+        "upcheck.toml",
+        &format!(
+            "[[alert_command]]\ncommand = [\"./notify-ok.sh\"]\n\n{}",
+            services(&[("api", "command = [\"false\"]")])
+        ),
+    );
+    let run = world.run(&["test-alert"]);
+    assert_eq!(
+        (run.code, run.stdout.as_str(), run.stderr.as_str()),
+        (0, "command notify-ok.sh: exit 0\n", "")
+    ); // No channel at all is not a pass.
+    world.write(
+        "upcheck.toml",
+        &services(&[("api", "command = [\"false\"]")]),
+    );
+    let run = world.run(&["test-alert"]);
+    assert_eq!(run.code, 1, "{run:?}");
+    assert_contains(
+        &run.stderr,
+        "nothing to test: there is no [email] section and no [[alert_command]]",
+    );
+}
