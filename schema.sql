@@ -15,7 +15,8 @@ CREATE TABLE runs (
     version     TEXT    NOT NULL,             -- upcheck's version
     services    INTEGER,                      -- services probed
     failing     INTEGER,                      -- of which not online
-    error       TEXT                          -- why the run failed, if it did
+    error       TEXT,                         -- why the run failed, if it did
+    network_error TEXT                        -- the connectivity guard found no target reachable: why (nothing probed)
 );
 
 -- One row per service per run. Only appended to (and pruned by retention).
@@ -74,13 +75,14 @@ CREATE TABLE service_state (
     online_total     INTEGER NOT NULL DEFAULT 0
 ) WITHOUT ROWID;
 
--- Every alert, reminder, recovery notice, forced report and fallback alert.
+-- Every alert, reminder, recovery notice, forced report, fallback alert and
+-- network notice (the connectivity guard: once per outage of this host's network).
 -- A row with sent_at NULL is still due: the next run retries it.
 CREATE TABLE notifications (
     id          INTEGER PRIMARY KEY,
     run_id      INTEGER NOT NULL REFERENCES runs(id),   -- the run that decided it
-    service     TEXT,                                    -- NULL for report and fallback
-    kind        TEXT    NOT NULL CHECK (kind IN ('down', 'reminder', 'recovery', 'report', 'fallback')),
+    service     TEXT,                                    -- NULL for report, fallback and network
+    kind        TEXT    NOT NULL CHECK (kind IN ('down', 'reminder', 'recovery', 'report', 'fallback', 'network')),
     created_at  TEXT    NOT NULL,
     sent_at     TEXT,                                    -- when the transport accepted it
     sent_run_id INTEGER REFERENCES runs(id),             -- the run that delivered it

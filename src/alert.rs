@@ -19,16 +19,25 @@ pub enum Notice {
     Down,
     Reminder,
     Recovery,
+    /// Not a service's: the connectivity guard found this host's network
+    /// down (once per outage; never decided here).
+    Network,
 }
 
 impl Notice {
-    pub const ALL: [Notice; 3] = [Notice::Down, Notice::Reminder, Notice::Recovery];
+    pub const ALL: [Notice; 4] = [
+        Notice::Down,
+        Notice::Reminder,
+        Notice::Recovery,
+        Notice::Network,
+    ];
 
     pub fn as_str(self) -> &'static str {
         match self {
             Notice::Down => "down",
             Notice::Reminder => "reminder",
             Notice::Recovery => "recovery",
+            Notice::Network => "network",
         }
     }
 
@@ -246,6 +255,7 @@ mod tests {
                 Some(Notice::Down) => 'D',
                 Some(Notice::Reminder) => 'R',
                 Some(Notice::Recovery) => 'U',
+                Some(Notice::Network) => 'N',
             })
             .collect();
         assert_eq!(got, expected, "for {statuses:?}");

@@ -17,25 +17,53 @@ pub fn wanted(config: &Config) -> bool {
     config.status_page.is_some() || config.prometheus_textfile.is_some()
 }
 
+/// How the run writing the outputs went.
+#[derive(Clone, Copy)]
+pub struct Health<'a> {
+    /// When it started.
+    pub begun: Instant,
+    /// Whether it delivered everything due.
+    pub succeeded: bool,
+    /// What the connectivity guard could not reach, when it stopped the run.
+    pub network: Option<&'a str>,
+}
+
 /// Writes whatever outputs the config asks for from `rows` (the status
-/// table); `run` is the run writing them, `begun` when it started, and
-/// `succeeded` whether it delivered everything due.
+/// table); `run` is the run writing them.
 pub fn outputs(
     config: &Config,
     db: &Store,
     run: RunId,
     rows: &[Row],
-    begun: Instant,
-    succeeded: bool,
+    health: Health<'_>,
 ) -> Result<()> {
+    let Health {
+        begun,
+        succeeded,
+        network,
+    } = health;
     if !wanted(config) {
         return Ok(());
     }
     let now = Utc::now();
     if let Some(path) = &config.status_page {
         let next_run = render::status::next_run(&db.recent_run_starts(Some(run))?);
-        let html =
-            render::html::status_page::page(&config.title, &config.host, now, rows, next_run);
+        // The guard stopped this run: the table is what was known before.
+        let stale = network.map(|why| {
+            format!(
+                "upcheck on {} {why}: nothing was checked at {}; the statuses below are from before",
+                config.host,
+                crate::timefmt::minute(now)
+            )
+        });
+        let html = render::html::status_page::page(
+            &config.title,
+            &config.host,
+            now,
+            rows,
+            next_run,
+            stale.as_deref(),
+        );
         atomic_file::write(path, html.into_string().as_bytes(), Mode::Public)
             .context("writing the status page")?;
     }
@@ -51,6 +79,7 @@ pub fn outputs(
             succeeded,
             undelivered,
             oldest_undelivered,
+            connectivity: config.connectivity.as_ref().map(|_| network.is_none()),
         };
         let text = render::metrics::render(rows, health);
         atomic_file::write(path, text.as_bytes(), Mode::Public)

@@ -69,6 +69,31 @@ fn steps(config: &Config, args: &RunArgs, session: &mut Option<Session>) -> Resu
     let begun = Instant::now();
     let (opened, set_aside) = Session::open(config, args.force)?;
     let Session { db, run, .. } = session.insert(opened);
+    let outcome = match config
+        .connectivity
+        .as_ref()
+        .and_then(probe::guard::unreachable)
+    {
+        Some(why) => network_down(config, db, *run, args.force, &why, begun),
+        None => probe_and_tell(config, db, *run, args.force, begun),
+    };
+    // The run went on with a new database; failing it makes sure a person
+    // hears (exit 1, the fallback email) that the old one needs looking at.
+    match (set_aside, outcome) {
+        (Some(news), Ok(())) => Err(anyhow!(news)),
+        (Some(news), Err(e)) => Err(e.context(news)),
+        (None, outcome) => outcome,
+    }
+}
+
+/// Probing, deciding and storing; then the restarts, the email and the outputs.
+fn probe_and_tell(
+    config: &Config,
+    db: &mut Store,
+    run: RunId,
+    forced: bool,
+    begun: Instant,
+) -> Result<()> {
     let results = probe::run_all(config, &db.last_response_ms()?);
     // Everything from here on ends within run_timeout more, however much is due.
     let deadline = Instant::now() + config.run_timeout;
@@ -94,7 +119,7 @@ fn steps(config: &Config, args: &RunArgs, session: &mut Option<Session>) -> Resu
     );
     let held = holds.keys().map(String::as_str).collect();
     let decisions = alert::decide(policies, &db.alert_states()?, &results, &held);
-    db.record_run_until(*run, &results, &decisions, &config.alert_commands, deadline)?;
+    db.record_run_until(run, &results, &decisions, &config.alert_commands, deadline)?;
     notify::fallback::checks_stored();
     if let Some(stopped) = signals::stopped() {
         // What was probed is stored; nothing more is started.
@@ -103,29 +128,54 @@ fn steps(config: &Config, args: &RunArgs, session: &mut Option<Session>) -> Resu
     // Everything after this point may fail without losing the checks above.
     // A prune that fails (a lock taken just now) waits for the next run; the
     // alerts do not wait for it.
-    if let Err(e) = prune(config, db, *run) {
+    if let Err(e) = prune(config, db, run) {
         log::warn(&format!("{e:#}; the next run prunes"));
     }
     log_probed(&results, begun);
-    let outcome = restart_deliver_publish(
+    restart_deliver_publish(
         config,
         db,
         Step {
-            run: *run,
-            forced: args.force,
+            run,
+            forced,
             decisions: &decisions,
             holds: &holds,
             begun,
             deadline,
+            network: None,
         },
-    );
-    // The run went on with a new database; failing it makes sure a person
-    // hears (exit 1, the fallback email) that the old one needs looking at.
-    match (set_aside, outcome) {
-        (Some(news), Ok(())) => Err(anyhow!(news)),
-        (Some(news), Err(e)) => Err(e.context(news)),
-        (None, outcome) => outcome,
-    }
+    )
+}
+
+/// The connectivity guard reached none of its targets: this host's own
+/// network is down, so nothing is probed or stored for the services (their
+/// streaks stay as they were) and nothing is restarted. The outage's one
+/// `network` notice, and anything else still due, goes out if mail gets
+/// through; the outputs say why their data is stale.
+fn network_down(
+    config: &Config,
+    db: &mut Store,
+    run: RunId,
+    forced: bool,
+    why: &str,
+    begun: Instant,
+) -> Result<()> {
+    log::info(&format!("the connectivity guard {why}: nothing probed"));
+    db.record_network_down(run, why, Utc::now(), &config.alert_commands)?;
+    notify::fallback::checks_stored();
+    restart_deliver_publish(
+        config,
+        db,
+        Step {
+            run,
+            forced,
+            decisions: &[],
+            holds: &HashMap::new(),
+            begun,
+            deadline: Instant::now() + config.run_timeout,
+            network: Some(why),
+        },
+    )
 }
 
 /// Deletes raw checks past the retention, unless this run's clock disagrees
@@ -163,6 +213,7 @@ fn restart_deliver_publish(config: &Config, db: &mut Store, step: Step<'_>) -> R
         holds,
         begun,
         deadline,
+        network,
     } = step;
     let pending = notify::restart::run_due(config, db, run, decisions, deadline)
         .and_then(|exhausted| notify::pending(config, db, forced, exhausted));
@@ -177,8 +228,12 @@ fn restart_deliver_publish(config: &Config, db: &mut Store, step: Step<'_>) -> R
     });
     // The status page and metrics tell the stored story even when mail failed.
     let succeeded = delivered.is_ok();
-    let published =
-        rows.and_then(|rows| publish::outputs(config, db, run, &rows, begun, succeeded));
+    let health = publish::Health {
+        begun,
+        succeeded,
+        network,
+    };
+    let published = rows.and_then(|rows| publish::outputs(config, db, run, &rows, health));
     both(delivered, published)
 }
 
@@ -190,6 +245,8 @@ struct Step<'a> {
     holds: &'a HashMap<String, Hold>,
     begun: Instant,
     deadline: Instant,
+    /// The connectivity guard's finding, when it stopped the run.
+    network: Option<&'a str>,
 }
 
 /// The status table as the database now tells it, with this run's holds,

@@ -72,13 +72,21 @@ pub fn describe_config(config: &Config) -> Result<String> {
     check_writable(config)?;
     let plural = if config.services.len() == 1 { "" } else { "s" };
     let mut out = format!(
-        "config     {}\ntitle      {}\ndatabase   {} (raw checks kept {})\nmail       {}\nheartbeat  {}\n{}{}\n{} service{plural}, up to {} probes at once, run_timeout {}:\n",
+        "config     {}\ntitle      {}\ndatabase   {} (raw checks kept {})\nmail       {}\nheartbeat  {}\nguard      {}\n{}{}\n{} service{plural}, up to {} probes at once, run_timeout {}:\n",
         config.path.display(),
         config.title,
         config.database.display(),
         d(config.retention),
         describe_mail(config)?,
         describe_heartbeat(config),
+        config.connectivity.as_ref().map_or_else(
+            || "none".to_string(),
+            |c| format!(
+                "{} (timeout {}; none reachable: nothing probed)",
+                c.targets.join(", "),
+                d(c.timeout)
+            )
+        ),
         describe_outputs(config),
         describe_commands(config) + &describe_windows(config),
         config.services.len(),

@@ -21,10 +21,11 @@ use super::{
 use crate::alert::{AlertPolicy, Notice, Remind};
 
 /// What an `[[alert_command]]` without `on` runs for: everything.
-const EVERY_ALERT_KIND: [AlertKind; 4] = [
+const EVERY_ALERT_KIND: [AlertKind; 5] = [
     AlertKind::Down,
     AlertKind::Reminder,
     AlertKind::Recovery,
+    AlertKind::Network,
     AlertKind::Fallback,
 ];
 
@@ -53,6 +54,7 @@ pub(super) fn build(
     let names = services.iter().map(|s| s.name.as_str()).collect();
     super::noise::dependencies(&raw.service, &services, &names)?;
     let maintenance = super::noise::maintenance(&raw.maintenance, &names)?;
+    let connectivity = super::noise::connectivity(raw.connectivity.as_ref())?;
     let email = raw
         .email
         .as_ref()
@@ -72,6 +74,7 @@ pub(super) fn build(
         title,
         host,
         maintenance,
+        connectivity,
         database: files.database,
         parallel,
         run_timeout: raw.run_timeout.map_or(Duration::from_secs(240), |d| d.0),
@@ -291,6 +294,7 @@ fn alert_command(c: &RawAlertCommand, dir: &Path) -> AlertCommand {
                 AlertKind::Down => Some(Notice::Down),
                 AlertKind::Reminder => Some(Notice::Reminder),
                 AlertKind::Recovery => Some(Notice::Recovery),
+                AlertKind::Network => Some(Notice::Network),
                 AlertKind::Fallback => None,
             })
             .collect(),

@@ -47,6 +47,15 @@ pub(super) struct RawConfig {
     pub(super) service: Vec<RawService>,
     #[serde(default)]
     pub(super) maintenance: Vec<Spanned<RawMaintenance>>,
+    pub(super) connectivity: Option<RawConnectivity>,
+}
+
+/// `[connectivity]`: what this host must reach for its checks to mean anything.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawConnectivity {
+    pub(super) targets: Spanned<Vec<TcpAddr>>,
+    pub(super) timeout: Option<Dur>,
 }
 
 /// `[[maintenance]]`: a window, recurring (`schedule` + `duration`) or once
@@ -137,6 +146,7 @@ pub(super) enum AlertKind {
     Down,
     Reminder,
     Recovery,
+    Network,
     Fallback,
 }
 

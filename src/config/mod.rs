@@ -61,6 +61,8 @@ pub struct Config {
     pub services: Vec<Service>,
     /// `[[maintenance]]` windows, in file order.
     pub maintenance: Vec<Maintenance>,
+    /// `[connectivity]`: probed first; when none answers, nothing else is.
+    pub connectivity: Option<Connectivity>,
     /// Test-only fault injection; always `None` in release builds.
     pub fault: Option<Fault>,
     /// Said on stderr by every command: secrets that other users can read.
@@ -82,6 +84,14 @@ pub struct Service {
     pub policy: AlertPolicy,
     /// What to run when it keeps failing (the watchdog), if anything.
     pub restart: Option<Restart>,
+}
+
+/// `[connectivity]`: TCP `host:port` targets outside this host's network,
+/// each tried within `timeout`.
+#[derive(Debug, Clone)]
+pub struct Connectivity {
+    pub targets: Vec<String>,
+    pub timeout: Duration,
 }
 
 /// A `[[maintenance]]` window: while it is open, the alerts and restarts of

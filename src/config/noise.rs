@@ -1,13 +1,26 @@
-//! The noise-control parts of the config: `[[maintenance]]` windows and
-//! the services' `depends_on`. Each mistake is reported at its key,
+//! The noise-control parts of the config: `[connectivity]`,
+//! `[[maintenance]]` windows and the services' `depends_on`. Each mistake is reported at its key,
 //! `maintenance[2].schedule`, `service[3].depends_on`.
 
 use std::collections::{HashMap, HashSet};
 
 use super::build::at;
-use super::file::{Located, RawMaintenance, RawService};
-use super::{Maintenance, Service, Window};
+use super::file::{Located, RawConnectivity, RawMaintenance, RawService};
+use super::{Connectivity, Maintenance, Service, Window};
 use toml::Spanned;
+
+/// `[connectivity]`, with at least one target.
+pub(super) fn connectivity(raw: Option<&RawConnectivity>) -> Result<Option<Connectivity>, Located> {
+    let Some(c) = raw else { return Ok(None) };
+    if c.targets.get_ref().is_empty() {
+        let message = "needs at least one target, e.g. [\"1.1.1.1:53\", \"9.9.9.9:53\"]";
+        return Err(at(c.targets.span(), "connectivity.targets", message));
+    }
+    Ok(Some(Connectivity {
+        targets: c.targets.get_ref().iter().map(|t| t.0.clone()).collect(),
+        timeout: c.timeout.map_or(std::time::Duration::from_secs(5), |d| d.0),
+    }))
+}
 
 /// Every `depends_on` names a service, and none leads back to itself (a
 /// cycle is reported at the first of its services in the file).

@@ -13,6 +13,7 @@ use std::time::Instant;
 use anyhow::Result;
 use chrono::Utc;
 
+use crate::alert::Notice;
 use crate::config::{AlertCommand, Config};
 use crate::process;
 use crate::render::Row;
@@ -112,6 +113,7 @@ fn fold<'a>(config: &'a Config, due: &[CommandDue], rows: &[Row]) -> Vec<Call<'a
                 service: d.service.clone(),
                 kind: d.kind,
                 at: d.created_at,
+                detail: d.detail.clone(),
             })
             .collect();
         for news in digest::collapse(alerts, rows) {
@@ -169,7 +171,10 @@ pub fn env_for(due: &CommandDue, digest: &Digest) -> Vec<(&'static str, String)>
         ),
         (
             "UPCHECK_REASON",
-            last.and_then(|l| l.reason.clone()).unwrap_or_default(),
+            match due.kind {
+                Notice::Network => due.detail.clone().unwrap_or_default(),
+                _ => last.and_then(|l| l.reason.clone()).unwrap_or_default(),
+            },
         ),
         (
             "UPCHECK_SINCE",

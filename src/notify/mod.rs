@@ -107,6 +107,7 @@ fn gather<'a>(config: &'a Config, pending: &Pending, rows: &[Row]) -> Digest<'a>
             service: d.service.clone(),
             kind: d.kind,
             at: d.created_at,
+            detail: d.detail.clone(),
         })
         .collect();
     Digest {

@@ -4,6 +4,7 @@
 //! by its own timeout and all by the run's deadline.
 
 mod command;
+pub mod guard;
 mod http;
 mod limits;
 mod pool;

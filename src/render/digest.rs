@@ -38,10 +38,13 @@ pub struct Digest<'a> {
 /// A due notification about one service.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Alert {
+    /// Empty for a `network` notice.
     pub service: String,
     pub kind: Notice,
     /// When it was decided (earlier than now if delivery failed before).
     pub at: DateTime<Utc>,
+    /// A `network` notice: what the guard could not reach.
+    pub detail: Option<String>,
 }
 
 /// Keeps the latest due notification per service: a reminder that could not
@@ -79,9 +82,11 @@ pub fn collapse(mut due: Vec<Alert>, rows: &[Row]) -> Vec<Alert> {
 
 fn order(kind: Notice) -> u8 {
     match kind {
-        Notice::Down => 0,
-        Notice::Recovery => 1,
-        _ => 2,
+        // The network first: it explains why nothing else is known.
+        Notice::Network => 0,
+        Notice::Down => 1,
+        Notice::Recovery => 2,
+        Notice::Reminder => 3,
     }
 }
 
@@ -98,6 +103,9 @@ pub fn subject(d: &Digest) -> String {
             .collect()
     };
     let mut parts = Vec::new();
+    if let Some(a) = d.alerts.iter().find(|a| a.kind == Notice::Network) {
+        parts.push(format!("NETWORK: {}", network_line(d.host, a)));
+    }
     let down = names(Notice::Down);
     if !down.is_empty() {
         parts.push(format!(
@@ -135,8 +143,23 @@ fn list(names: &[&str]) -> String {
     super::names(names, 4)
 }
 
+/// What a `network` notice says: "upcheck on vps-1 cannot reach
+/// 1.1.1.1:53 (connection refused): alerts held since 10:20 UTC".
+pub fn network_line(host: &str, a: &Alert) -> String {
+    format!(
+        "upcheck on {host} {}: alerts held since {}",
+        a.detail
+            .as_deref()
+            .unwrap_or("cannot reach its connectivity targets"),
+        a.at.format("%H:%M UTC")
+    )
+}
+
 /// What the alerts list says of a service: "offline for 12m: connection refused".
 pub fn alert_detail(d: &Digest, a: &Alert) -> String {
+    if a.kind == Notice::Network {
+        return network_line(d.host, a);
+    }
     let row = d.rows.iter().find(|r| r.name == a.service);
     let status = row.map_or("no longer configured", |r| r.status.as_str());
     let mut line = match a.kind {
@@ -164,6 +187,7 @@ pub fn kind_label(kind: Notice) -> &'static str {
         Notice::Down => "DOWN",
         Notice::Reminder => "STILL DOWN",
         Notice::Recovery => "RECOVERED",
+        Notice::Network => "NETWORK",
     }
 }
 
@@ -276,6 +300,7 @@ pub(crate) mod tests {
             service: service.into(),
             kind,
             at: at(t),
+            detail: None,
         }
     }
 

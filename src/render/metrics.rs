@@ -28,6 +28,8 @@ pub struct RunHealth {
     pub undelivered: u64,
     /// When the oldest of them was decided.
     pub oldest_undelivered: Option<DateTime<Utc>>,
+    /// With a connectivity guard: whether it reached a target this run.
+    pub connectivity: Option<bool>,
 }
 
 pub fn render(rows: &[Row], run: RunHealth) -> String {
@@ -54,7 +56,7 @@ pub fn render(rows: &[Row], run: RunHealth) -> String {
     });
     families.push(Family {
         name: "upcheck_notifications_undelivered",
-        help: "Alerts, reminders and recoveries decided but not yet delivered by email.",
+        help: "Alerts, reminders, recoveries and network notices decided but not yet delivered by email.",
         samples: vec![(String::new(), run.undelivered as f64)],
     });
     families.push(Family {
@@ -65,6 +67,13 @@ pub fn render(rows: &[Row], run: RunHealth) -> String {
             run.oldest_undelivered.map_or(0, |t| t.timestamp()) as f64,
         )],
     });
+    if let Some(up) = run.connectivity {
+        families.push(Family {
+            name: "upcheck_connectivity_up",
+            help: "Whether upcheck's connectivity guard reached a target in its last run (0: nothing was probed; the service series are from before).",
+            samples: vec![(String::new(), f64::from(up))],
+        });
+    }
     let mut out = String::new();
     for f in families {
         let _ = writeln!(out, "# HELP {} {}", f.name, f.help);
@@ -226,6 +235,7 @@ mod tests {
                 succeeded: false,
                 undelivered: 2,
                 oldest_undelivered: parse_iso("2026-11-21T09:00:00Z"),
+                connectivity: Some(false),
             },
         );
         assert!(text.contains("upcheck_up{service=\"api\"} 0\n"), "{text}");
@@ -250,6 +260,7 @@ mod tests {
         );
         assert!(text.contains("upcheck_silenced{service=\"api\"} 1\n"));
         assert!(text.contains("upcheck_silenced{service=\"db"));
-        assert_eq!(text.matches("# TYPE").count(), 11);
+        assert!(text.contains("upcheck_connectivity_up 0\n"));
+        assert_eq!(text.matches("# TYPE").count(), 12);
     }
 }

@@ -65,6 +65,8 @@ pub struct CommandDue {
     pub service: String,
     pub kind: Notice,
     pub created_at: DateTime<Utc>,
+    /// A `network` notice: what the guard could not reach.
+    pub detail: Option<String>,
 }
 
 /// A notification not yet delivered.
@@ -77,6 +79,8 @@ pub struct Due {
     /// A run was stopped (killed, crashed) while sending it: it may have
     /// gone out already, so the retry says it may be a repeat.
     pub interrupted: bool,
+    /// A `network` notice: what the guard could not reach.
+    pub detail: Option<String>,
 }
 
 impl Store {

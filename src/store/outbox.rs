@@ -20,9 +20,11 @@ impl Store {
     /// Alerts, reminders and recoveries not yet delivered, oldest first.
     pub fn due_notifications(&self) -> Result<Vec<Due>> {
         self.read_all(
-            "SELECT id, service, kind, created_at, coalesce(error = ?1 OR error LIKE ?2 || '%', 0) FROM notifications
-             WHERE sent_at IS NULL AND kind IN ('down', 'reminder', 'recovery')
-             ORDER BY id",
+            "SELECT n.id, n.service, n.kind, n.created_at,
+                    coalesce(n.error = ?1 OR n.error LIKE ?2 || '%', 0), r.network_error
+             FROM notifications n LEFT JOIN runs r ON r.id = n.run_id AND n.kind = 'network'
+             WHERE n.sent_at IS NULL AND n.kind IN ('down', 'reminder', 'recovery', 'network')
+             ORDER BY n.id",
             [SENDING, SENT_MAYBE_THEN],
             "reading due notifications",
             |r| {
@@ -32,6 +34,7 @@ impl Store {
                     kind: r.get(2)?,
                     created_at: r.get::<_, Stamp>(3)?.0,
                     interrupted: r.get(4)?,
+                    detail: r.get(5)?,
                 })
             },
         )
@@ -43,7 +46,7 @@ impl Store {
     pub fn undelivered(&self) -> Result<(u64, Option<DateTime<Utc>>)> {
         let rows: Vec<(i64, Option<Stamp>)> = self.read_all(
             "SELECT count(*), min(created_at) FROM notifications
-             WHERE sent_at IS NULL AND kind IN ('down', 'reminder', 'recovery')",
+             WHERE sent_at IS NULL AND kind IN ('down', 'reminder', 'recovery', 'network')",
             [],
             "counting undelivered notifications",
             |r| Ok((r.get(0)?, r.get(1)?)),
@@ -120,8 +123,9 @@ impl Store {
     /// Alert-command deliveries still due, with what the command needs to know.
     pub fn due_command_deliveries(&self) -> Result<Vec<CommandDue>> {
         self.read_all(
-            "SELECT d.notification_id, d.command, n.service, n.kind, n.created_at
+            "SELECT d.notification_id, d.command, n.service, n.kind, n.created_at, r.network_error
              FROM command_deliveries d JOIN notifications n ON n.id = d.notification_id
+             LEFT JOIN runs r ON r.id = n.run_id AND n.kind = 'network'
              WHERE d.sent_at IS NULL ORDER BY d.notification_id",
             [],
             "reading due alert commands",
@@ -132,6 +136,7 @@ impl Store {
                     service: r.get::<_, Option<String>>(2)?.unwrap_or_default(),
                     kind: r.get(3)?,
                     created_at: r.get::<_, Stamp>(4)?.0,
+                    detail: r.get(5)?,
                 })
             },
         )

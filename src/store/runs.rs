@@ -8,7 +8,7 @@ use rusqlite::{Connection, TransactionBehavior, params};
 
 use super::types::Stamp;
 use super::{RunId, Store, hour_of};
-use crate::alert::Decision;
+use crate::alert::{Decision, Notice};
 use crate::check::{CheckResult, Status};
 use crate::config::AlertCommand;
 use crate::heartbeat::Beat;
@@ -141,6 +141,51 @@ impl Store {
             )
             .context("recording the heartbeat")?;
         Ok(())
+    }
+
+    /// A run the connectivity guard stopped: `why` on its row, and, when the
+    /// run before it reached the network (or there was none), one `network`
+    /// notification for this outage, with its alert commands. Whether one
+    /// was created.
+    pub fn record_network_down(
+        &mut self,
+        run: RunId,
+        why: &str,
+        at: DateTime<Utc>,
+        commands: &[AlertCommand],
+    ) -> Result<bool> {
+        let tx = self
+            .conn
+            .transaction()
+            .context("recording the network down")?;
+        tx.execute(
+            "UPDATE runs SET network_error = ?2 WHERE id = ?1",
+            params![run.0, why],
+        )
+        .context("recording the network down")?;
+        let ongoing: bool = tx
+            .query_row(
+                "SELECT coalesce((SELECT network_error IS NOT NULL FROM runs WHERE id < ?1
+                                  ORDER BY id DESC LIMIT 1), 0)",
+                [run.0],
+                |r| r.get(0),
+            )
+            .context("reading the previous run")?;
+        if !ongoing {
+            tx.execute(
+                "INSERT INTO notifications (run_id, service, kind, created_at) VALUES (?1, NULL, ?2, ?3)",
+                params![run.0, Notice::Network, Stamp(at)],
+            )?;
+            let notification = tx.last_insert_rowid();
+            for c in commands.iter().filter(|c| c.on.contains(&Notice::Network)) {
+                tx.execute(
+                    "INSERT INTO command_deliveries (notification_id, command) VALUES (?1, ?2)",
+                    params![notification, c.key()],
+                )?;
+            }
+        }
+        tx.commit().context("recording the network down")?;
+        Ok(!ongoing)
     }
 
     /// Stores a restart as its command ended (its `recheck` comes later, by

@@ -12,15 +12,16 @@ use rusqlite::TransactionBehavior;
 use super::Store;
 
 /// The schema `schema.sql` creates; `PRAGMA user_version` records it.
-pub const SCHEMA_VERSION: i64 = 5;
+pub const SCHEMA_VERSION: i64 = 6;
 const SCHEMA: &str = include_str!("../../schema.sql");
 /// `MIGRATIONS[i]` takes a database from version `i + 1` to `i + 2`.
 /// Append only: a released migration is never edited.
-const MIGRATIONS: &[&str] = &[
+pub(super) const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/002-rollups.sql"),
     include_str!("../../migrations/003-uptime-ends-now.sql"),
     include_str!("../../migrations/004-restart-recheck.sql"),
     include_str!("../../migrations/005-silences.sql"),
+    include_str!("../../migrations/006-connectivity.sql"),
 ];
 /// Long enough to outlast another run's write transaction (milliseconds), short
 /// enough that a stuck `sqlite3` session is reported rather than waited on forever.
@@ -99,6 +100,16 @@ impl Store {
                  ({SCHEMA_VERSION}); it was written by a newer upcheck: upgrade upcheck, or point `database` elsewhere"
             );
         }
+        // A migration may rebuild a table others refer to (SQLite cannot
+        // change a CHECK in place): foreign keys are off meanwhile, as
+        // SQLite's own procedure says, and checked before committing.
+        self.conn.pragma_update(None, "foreign_keys", "OFF")?;
+        let migrated = self.migrate_from_stored();
+        self.conn.pragma_update(None, "foreign_keys", "ON")?;
+        migrated
+    }
+
+    fn migrate_from_stored(&mut self) -> Result<()> {
         // IMMEDIATE: two first runs at once must not both create the schema.
         let tx = self
             .conn
@@ -116,6 +127,15 @@ impl Store {
                 tx.execute_batch(sql)
                     .with_context(|| format!("migrating to schema version {}", i + 2))?;
             }
+        }
+        let broken: i64 =
+            tx.query_row("SELECT count(*) FROM pragma_foreign_key_check", [], |r| {
+                r.get(0)
+            })?;
+        if broken > 0 {
+            bail!(
+                "migrating to schema version {SCHEMA_VERSION} would break {broken} references between tables"
+            );
         }
         tx.pragma_update(None, "user_version", SCHEMA_VERSION)?;
         tx.commit()?;

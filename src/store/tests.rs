@@ -365,7 +365,8 @@ fn a_version_1_database_migrates_with_its_rollups_backfilled() {
         v1.pragma_update(None, "user_version", 1).unwrap();
         v1.execute_batch(&format!(
             "ATTACH '{}' AS src;
-             INSERT INTO runs SELECT * FROM src.runs;
+             INSERT INTO runs SELECT id, started_at, finished_at, forced, host, version, services, failing, error
+                    FROM src.runs;
              INSERT INTO checks SELECT * FROM src.checks;
              INSERT INTO service_state SELECT service, status, since, last_check_id, fail_streak, pass_streak,
                     down, runs_since_alert, last_notice_at FROM src.service_state;",
@@ -585,4 +586,65 @@ fn pruning_probes_the_index_per_service_never_scans_it() {
         "{plan}"
     );
     assert!(!plan.contains("SCAN c"), "{plan}");
+}
+
+#[test]
+fn rebuilding_notifications_for_the_network_kind_keeps_every_row_and_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("v5.db");
+    {
+        let v5 = Connection::open(&path).unwrap();
+        v5.execute_batch(include_str!("../../tests/fixtures/schema-v1.sql"))
+            .unwrap();
+        for sql in &super::schema::MIGRATIONS[..4] {
+            v5.execute_batch(sql).unwrap();
+        }
+        v5.execute_batch(
+            "PRAGMA foreign_keys = ON;
+             INSERT INTO runs (id, started_at, host, version) VALUES (1, '2026-11-21T10:00:00.000Z', 'h', 'v');
+             INSERT INTO notifications (id, run_id, service, kind, created_at, attempts, error)
+                 VALUES (7, 1, 'web', 'down', '2026-11-21T10:00:00.000Z', 2, 'mail down');
+             INSERT INTO command_deliveries (notification_id, command) VALUES (7, '[\"page\"]');",
+        )
+        .unwrap();
+        v5.pragma_update(None, "user_version", 5).unwrap();
+    }
+    let migrated = Store::open(&path).unwrap();
+    let kept: (i64, String, String, i64, String) = migrated
+        .conn
+        .query_row(
+            "SELECT n.id, n.service, n.kind, n.attempts, c.command
+             FROM notifications n JOIN command_deliveries c ON c.notification_id = n.id",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)),
+        )
+        .unwrap();
+    assert_eq!(
+        kept,
+        (7, "web".into(), "down".into(), 2, "[\"page\"]".into())
+    );
+    let broken: i64 = migrated
+        .conn
+        .query_row("SELECT count(*) FROM pragma_foreign_key_check", [], |r| {
+            r.get(0)
+        })
+        .unwrap();
+    assert_eq!(broken, 0);
+    migrated
+        .conn
+        .execute(
+            "INSERT INTO notifications (run_id, kind, created_at) VALUES (1, 'network', '2026-11-21T10:05:00.000Z')",
+            [],
+        )
+        .unwrap();
+    // The foreign key from command_deliveries still points at notifications.
+    let fk: String = migrated
+        .conn
+        .query_row(
+            "SELECT \"table\" FROM pragma_foreign_key_list('command_deliveries')",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(fk, "notifications");
 }

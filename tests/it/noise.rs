@@ -610,3 +610,106 @@ fn test_alert_tries_every_channel_and_says_which_failed() {
         "nothing to test: there is no [email] section and no [[alert_command]]",
     );
 }
+
+/// The guard's one target goes away, stays away, comes back, goes again:
+/// while it is away nothing is probed or stored, one `network` notice per
+/// outage goes out, and the outputs say their data is stale.
+#[test]
+fn the_connectivity_guard_flapping_holds_everything_and_tells_once_per_outage() {
+    let smtp = SmtpServer::plain();
+    let world = World::new("");
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    world.script(
+        "notify.sh",
+        "#!/bin/sh\necho \"$UPCHECK_KIND|$UPCHECK_REASON\" >> told\n",
+    );
+    world.write(
+        "upcheck.toml",
+        &format!(
+            "title = \"vps-1\"\nalert_after = 1\nstatus_page = \"status.html\"\nprometheus_textfile = \"metrics.prom\"\n\
+             [connectivity]\ntargets = [\"127.0.0.1:{port}\"]\ntimeout = \"2s\"\n\n{}\
+             [[alert_command]]\ncommand = [\"./notify.sh\"]\non = [\"network\"]\n\n{}",
+            smtp.email_config(),
+            services(&[("api", &switchable("api"))])
+        ),
+    );
+    set_down(&world, "api", true);
+    let metric = |world: &World| {
+        std::fs::read_to_string(world.path("metrics.prom"))
+            .unwrap()
+            .lines()
+            .find(|l| l.starts_with("upcheck_connectivity_up "))
+            .map(String::from)
+    };
+    assert_eq!(
+        run_and_collect(&world, &smtp, &[]),
+        ["[vps-1] DOWN: api (1 of 1 services)"]
+    );
+    assert_eq!(metric(&world).as_deref(), Some("upcheck_connectivity_up 1"));
+
+    // The network goes: nothing probed, the streak kept, one notice.
+    drop(listener);
+    let streak =
+        |world: &World| world.count("SELECT fail_streak FROM service_state WHERE service = 'api'");
+    let before = chrono::Utc::now();
+    let mailed = run_and_collect(&world, &smtp, &[]);
+    let expected = |t: chrono::DateTime<chrono::Utc>| {
+        vec![format!(
+            "[vps-1] NETWORK: upcheck on {} cannot reach 127.0.0.1:{port} (connection refused): alerts held since {}",
+            crate::support::hostname(),
+            t.format("%H:%M UTC")
+        )]
+    };
+    // The minute may turn during the run.
+    assert!(
+        mailed == expected(before) || mailed == expected(chrono::Utc::now()),
+        "{mailed:?}"
+    );
+    assert_eq!(
+        world.count("SELECT count(*) FROM checks"),
+        1,
+        "nothing probed"
+    );
+    assert_eq!(streak(&world), 1);
+    assert_eq!(metric(&world).as_deref(), Some("upcheck_connectivity_up 0"));
+    assert_contains(
+        &std::fs::read_to_string(world.path("status.html")).unwrap(),
+        "nothing was checked at ",
+    );
+    assert_eq!(
+        std::fs::read_to_string(world.path("told")).unwrap(),
+        format!("network|cannot reach 127.0.0.1:{port} (connection refused)\n")
+    );
+    // Still away: nothing more to say.
+    assert_eq!(run_and_collect(&world, &smtp, &[]), Vec::<String>::new());
+    assert_eq!(world.count("SELECT count(*) FROM checks"), 1);
+    assert_eq!(
+        world.count("SELECT count(*) FROM runs WHERE network_error IS NOT NULL"),
+        2
+    );
+
+    // Back: probing resumes where it was (the next failing run after the alert).
+    let listener = std::net::TcpListener::bind(("127.0.0.1", port)).unwrap();
+    assert_eq!(
+        run_and_collect(&world, &smtp, &[]),
+        ["[vps-1] still down: api"]
+    );
+    assert_eq!(streak(&world), 2);
+    assert_eq!(metric(&world).as_deref(), Some("upcheck_connectivity_up 1"));
+
+    // Away again: a new outage, a new notice.
+    drop(listener);
+    assert_eq!(run_and_collect(&world, &smtp, &[]).len(), 1);
+    assert_eq!(
+        world.count("SELECT count(*) FROM notifications WHERE kind = 'network'"),
+        2
+    );
+    assert_eq!(
+        std::fs::read_to_string(world.path("told"))
+            .unwrap()
+            .lines()
+            .count(),
+        2
+    );
+}

@@ -15,9 +15,13 @@ pub fn page(
     now: DateTime<Utc>,
     rows: &[Row],
     next_run: Option<DateTime<Utc>>,
+    stale: Option<&str>,
 ) -> Markup {
     let sections = html! {
         tr { td style="padding:20px 20px 8px" { (components::header(title, rows)) } }
+        @if let Some(stale) = stale {
+            tr { td style={ "padding:4px 20px 8px;font-size:14px;font-weight:600;color:" (super::style::colours(crate::check::Status::Offline).0) } { (stale) } }
+        }
         tr { td style="padding:8px 12px" { (components::status_table(now, rows, Detail::Page)) } }
         tr { td style="padding:12px 20px 20px" { (components::footer(html! {
             "Updated " (minute(now)) " by upcheck on " strong { (host) } "."
