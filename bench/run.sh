@@ -17,12 +17,16 @@
 #   D: scale: `check-config` of a 10,000-service config (median of 10), and a
 #      run of 2,000 healthy targets with `ulimit -n 256` and parallel = 1000
 #      (median of 5; every service must come out online).
+#   N: noise control: 200 healthy targets with 20 silenced, 3 maintenance
+#      windows (one open) and a dependency tree (each depends on one of ten
+#      above it), against the same 200 without them, runs alternating:
+#      both medians and their ratio (target: within 1.1x).
 #   S: storage: 100 healthy targets, 100 runs (10,000 checks), then VACUUM:
 #      bytes per stored check (the whole file over the rows of `checks`).
-# Reproduce: bash bench/run.sh [A] [B] [C] [D] [S]   (default: all; C and S need sqlite3,
+# Reproduce: bash bench/run.sh [A] [B] [C] [D] [N] [S]   (default: all; C and S need sqlite3,
 # installed with apt-get if missing, and about 2 GB of disk)
 set -euo pipefail
-SCENARIOS="${*:-A B C D S}"  # AB only when asked for: it needs BASE
+SCENARIOS="${*:-A B C D N S}"  # AB only when asked for: it needs BASE
 want() { [[ " $SCENARIOS " == *" $1 "* ]]; }
 cd "$(dirname "$0")/.."
 
@@ -325,6 +329,48 @@ measure "D 2000 at ulimit -n 256" 5 1 "$dir" "$RESULTS" \
 echo "  services not online after those runs: $(python3 -c "import sqlite3,sys; print(sqlite3.connect(sys.argv[1]).execute(\"SELECT count(*) FROM latest WHERE status != 'online'\").fetchone()[0])" "$dir/d.db")"
 fi
 
+if want N; then
+echo
+echo "Scenario N: 200 healthy targets, with and without noise control"
+for side in plain noisy; do
+    mkdir "$TMP/n$side"
+    config "$TMP/n$side/upcheck.toml" "" 200 0 spread
+done
+# The noisy side: a tree of depends_on (t002-t011 on t001, t012-t021 on
+# t002, ...), three windows (one open all day, two not open now), and 20
+# services silenced from the command line.
+python3 - "$TMP/nnoisy/upcheck.toml" <<'PY'
+import re, sys
+path = sys.argv[1]
+out = []
+for line in open(path):
+    out.append(line)
+    m = re.match(r'name = "t(\d+)"', line)
+    if m and int(m.group(1)) > 1:
+        out.append(f'depends_on = ["t{(int(m.group(1)) - 2) // 10 + 1:03d}"]\n')
+out.append('\n[[maintenance]]\nschedule = "0 0 * * *"\nduration = "1d"\nservices = ["t150", "t151"]\nreason = "open"\n')
+out.append('\n[[maintenance]]\nschedule = "0 2 * * sun"\nduration = "2h"\ntimezone = "Europe/Berlin"\nreason = "weekly"\n')
+out.append('\n[[maintenance]]\nfrom = "2020-01-01T00:00:00Z"\nuntil = "2020-01-02T00:00:00Z"\n')
+open(path, "w").write("".join(out))
+PY
+"$BIN" --config "$TMP/nnoisy/upcheck.toml" silence add $(seq -f 't%03g' 181 200) --for 1d --reason bench >/dev/null
+python3 - "$BIN" "$TMP/nplain/upcheck.toml" "$TMP/nnoisy/upcheck.toml" "$RESULTS" <<'PY'
+import json, statistics, subprocess, sys, time
+bin_, plain, noisy, results = sys.argv[1:5]
+walls = {"plain": [], "noisy": []}
+for i in range(3 + 30):
+    for side, cfg in (("plain", plain), ("noisy", noisy)):
+        t = time.perf_counter()
+        subprocess.run([bin_, "--config", cfg], stdout=subprocess.DEVNULL, check=True)
+        if i >= 3:
+            walls[side].append((time.perf_counter() - t) * 1000)
+p, n = statistics.median(walls["plain"]), statistics.median(walls["noisy"])
+print(f"  30 alternating pairs after 3 warm-up: without: median {p:.1f} ms; with: median {n:.1f} ms; ratio {n / p:.2f}")
+with open(results, "a") as f:
+    f.write(json.dumps({"label": "N noise", "plain_ms": p, "noisy_ms": n}) + "\n")
+PY
+fi
+
 if want S; then
 command -v sqlite3 >/dev/null || { apt-get update -qq && apt-get install -y -qq sqlite3 >/dev/null; }
 echo
@@ -370,6 +416,10 @@ for label in ("D check-config 10000", "D 2000 at ulimit -n 256"):
     r = rows.get(label)
     if r:
         print(f"{label:<30} median {r['median_ms']:7.1f} ms, peak RSS {r['rss_median_mb']:.1f} MB")
+r = rows.get("N noise")
+if r:
+    ratio = r["noisy_ms"] / r["plain_ms"]
+    print(f"N 200 with noise control     {r['noisy_ms']:6.1f} ms vs {r['plain_ms']:6.1f} ms without = {ratio:.2f}x   <= 1.1x       {ok(ratio <= 1.1)}")
 r = rows.get("S bytes per check")
 if r:
     print(f"S bytes per stored check       {r['bytes'] / r['rows']:.0f} B ({r['rows']} checks, {r['bytes']} bytes after VACUUM)")
