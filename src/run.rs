@@ -161,8 +161,19 @@ fn network_down(
     begun: Instant,
 ) -> Result<()> {
     log::info(&format!("the connectivity guard {why}: nothing probed"));
-    db.record_network_down(run, why, Utc::now(), &config.alert_commands)?;
+    let now = Utc::now();
+    db.record_network_down(run, why, now, &config.alert_commands)?;
     notify::fallback::checks_stored();
+    // Silences and windows still show in the outputs; with nothing probed,
+    // no dependency is known to fail.
+    let silences = db.silences_after(now)?;
+    let holds = hold::holds(
+        &config.services,
+        &silences,
+        &config.maintenance,
+        now,
+        &HashSet::new(),
+    );
     restart_deliver_publish(
         config,
         db,
@@ -170,7 +181,7 @@ fn network_down(
             run,
             forced,
             decisions: &[],
-            holds: &HashMap::new(),
+            holds: &holds,
             begun,
             deadline: Instant::now() + config.run_timeout,
             network: Some(why),

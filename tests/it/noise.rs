@@ -698,9 +698,14 @@ fn the_connectivity_guard_flapping_holds_everything_and_tells_once_per_outage() 
     assert_eq!(streak(&world), 2);
     assert_eq!(metric(&world).as_deref(), Some("upcheck_connectivity_up 1"));
 
-    // Away again: a new outage, a new notice.
+    // Away again: a new outage, a new notice; a silence still shows.
+    silence(&world, &["add", "api", "--for", "1h", "--reason", "known"]);
     drop(listener);
     assert_eq!(run_and_collect(&world, &smtp, &[]).len(), 1);
+    assert_contains(
+        &std::fs::read_to_string(world.path("status.html")).unwrap(),
+        "silenced until ",
+    );
     assert_eq!(
         world.count("SELECT count(*) FROM notifications WHERE kind = 'network'"),
         2
