@@ -17,9 +17,9 @@
 #   D: scale: `check-config` of a 10,000-service config (median of 10), and a
 #      run of 2,000 healthy targets with `ulimit -n 256` and parallel = 1000
 #      (median of 5; every service must come out online).
-#   N: noise control: 200 healthy targets with 20 silenced, 3 maintenance
-#      windows (one open) and a dependency tree (each depends on one of ten
-#      above it), against the same 200 without them, runs alternating:
+#   N: noise control: 200 targets (every tenth failing) with 20 silenced, 3
+#      maintenance windows (one open) and a dependency tree (each depends on
+#      one of ten above it), against the same 200 without them, alternating:
 #      both medians and their ratio (target: within 1.1x).
 #   S: storage: 100 healthy targets, 100 runs (10,000 checks), then VACUUM:
 #      bytes per stored check (the whole file over the rows of `checks`).
@@ -331,10 +331,12 @@ fi
 
 if want N; then
 echo
-echo "Scenario N: 200 healthy targets, with and without noise control"
+echo "Scenario N: 200 targets (20 failing), with and without noise control"
+# Every tenth target fails (a 404), on both sides, so the holds have work.
 for side in plain noisy; do
     mkdir "$TMP/n$side"
     config "$TMP/n$side/upcheck.toml" "" 200 0 spread
+    sed -i -E '/^name = "t[0-9]{2}0"$/{n;s|/ok"$|/down"|}' "$TMP/n$side/upcheck.toml"
 done
 # The noisy side: a tree of depends_on (t002-t011 on t001, t012-t021 on
 # t002, ...), three windows (one open all day, two not open now), and 20

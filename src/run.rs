@@ -164,6 +164,9 @@ fn network_down(
     let now = Utc::now();
     db.record_network_down(run, why, now, &config.alert_commands)?;
     notify::fallback::checks_stored();
+    if let Some(stopped) = signals::stopped() {
+        return Err(stopped.into());
+    }
     // Silences and windows still show in the outputs; with nothing probed,
     // no dependency is known to fail.
     let silences = db.silences_after(now)?;

@@ -45,19 +45,27 @@ pub fn parse_until(text: &str, now: DateTime<Utc>) -> Result<DateTime<Utc>, Stri
     let tz: chrono_tz::Tz = zone.parse().map_err(|_| {
         format!("unknown time zone {zone:?}: expected an IANA name like \"Europe/Berlin\"")
     })?;
-    let today = now.with_timezone(&tz).date_naive();
+    let local_now = now.with_timezone(&tz).naive_local();
+    let today = local_now.date();
     for day in [today, today + chrono::Days::new(1)] {
         let wall = day.and_time(clock);
-        let t = match wall.and_local_timezone(tz) {
-            chrono::LocalResult::Single(t) | chrono::LocalResult::Ambiguous(t, _) => t,
+        // A repeated wall time (the clocks go back): its first moment still
+        // to come.
+        let instants: Vec<DateTime<Utc>> = match wall.and_local_timezone(tz) {
+            chrono::LocalResult::Single(t) => vec![t.with_timezone(&Utc)],
+            chrono::LocalResult::Ambiguous(a, b) => {
+                vec![a.with_timezone(&Utc), b.with_timezone(&Utc)]
+            }
+            // Skipped today, but already behind us: tomorrow's, then.
+            chrono::LocalResult::None if wall < local_now => continue,
             chrono::LocalResult::None => {
                 return Err(format!(
                     "{wall} does not exist in {zone} (the clocks skip it that day)"
                 ));
             }
         };
-        if t > now {
-            return Ok(t.with_timezone(&Utc));
+        if let Some(t) = instants.into_iter().find(|t| *t > now) {
+            return Ok(t);
         }
     }
     Err(bad())
@@ -231,6 +239,19 @@ mod tests {
                 "2027-03-28 02:30:00 does not exist in Europe/Berlin (the clocks skip it that day)"
                     .into()
             )
+        );
+        // After the jump on the 28th, 02:30 (skipped today) means tomorrow's.
+        let later = parse_iso("2027-03-28T05:00:00Z").unwrap();
+        assert_eq!(
+            parse_until("02:30 Europe/Berlin", later).map(iso),
+            Ok("2027-03-29T00:30:00.000Z".into())
+        );
+        // On 2027-10-31, 02:30 in Berlin comes twice (00:30 and 01:30 UTC):
+        // between them, the second.
+        let between = parse_iso("2027-10-31T01:00:00Z").unwrap();
+        assert_eq!(
+            parse_until("02:30 Europe/Berlin", between).map(iso),
+            Ok("2027-10-31T01:30:00.000Z".into())
         );
         assert!(
             until("25:00")

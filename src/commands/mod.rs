@@ -18,12 +18,13 @@ use crate::{hold, stdout};
 /// `status`: from the database only, no probing.
 pub fn status(config: &Config, json: bool) -> Result<()> {
     let now = Utc::now();
-    let (summaries, runs, silences) = if config.database.exists() {
+    let (summaries, runs, silences, network) = if config.database.exists() {
         let db = Store::open(&config.database)?;
         (
             db.summaries()?,
             db.recent_run_starts(None)?,
             db.silences_after(now)?,
+            db.network_down()?,
         )
     } else {
         Default::default()
@@ -42,10 +43,15 @@ pub fn status(config: &Config, json: bool) -> Result<()> {
     );
     let rows = render::rows(&config.services, &summaries, &holds);
     if json {
-        let doc = status::status_json(&config.title, &rows, &runs, now);
+        let doc = status::status_json(&config.title, &rows, &runs, now, network);
         stdout::print(&format!("{}\n", serde_json::to_string_pretty(&doc)?))
     } else {
-        stdout::print(&status::status_text(&config.title, &rows, now))
+        stdout::print(&status::status_text(
+            &config.title,
+            &rows,
+            now,
+            network.as_deref(),
+        ))
     }
 }
 

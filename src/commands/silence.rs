@@ -14,7 +14,7 @@ use crate::store::Store;
 use crate::timefmt::{format_duration, minute, parse_duration, parse_until};
 
 /// A reason is one line people read in tables and subjects.
-const REASON_CHARS: usize = 200;
+const SILENCE_REASON_CHARS: usize = 200;
 
 pub fn run(config: &Config, action: SilenceAction) -> Result<()> {
     let now = Utc::now();
@@ -48,7 +48,7 @@ pub fn run(config: &Config, action: SilenceAction) -> Result<()> {
                 false => None,
             };
             match ended {
-                Some(silence) => stdout::print(&view::removed(&silence)),
+                Some(silence) => stdout::print(&view::removed(&silence, now)),
                 None => Err(UsageError(format!(
                     "there is no silence {id} (see `upcheck silence list`)"
                 ))
@@ -98,10 +98,21 @@ fn understood(config: &Config, add: &SilenceAdd, now: DateTime<Utc>) -> Result<A
         }
         (None, None) => unreachable!("clap requires --for or --until"),
     };
+    // Stored times are text that sorts; past the year 9999 they would not.
+    if until.format("%Y").to_string().len() > 4 {
+        return Err(UsageError(format!(
+            "{} is too far ahead: a silence must end by the year 9999",
+            if add.for_.is_some() {
+                "--for"
+            } else {
+                "--until"
+            }
+        )));
+    }
     let reason = add
         .reason
         .as_deref()
-        .map(|r| one_line(r, REASON_CHARS))
+        .map(|r| one_line(r, SILENCE_REASON_CHARS))
         .filter(|r| !r.is_empty());
     Ok(Asked {
         services,

@@ -251,7 +251,10 @@ pub fn why(d: &Digest) -> String {
     let mut reasons: Vec<String> = d
         .alerts
         .iter()
-        .map(|a| format!("{} {}", a.kind.as_str(), a.service))
+        .map(|a| match a.kind {
+            Notice::Network => "network".to_string(),
+            _ => format!("{} {}", a.kind.as_str(), a.service),
+        })
         .collect();
     reasons.extend(d.restarts.iter().map(|r| format!("restart {}", r.service)));
     if d.forced {

@@ -102,6 +102,19 @@ fn service_families(rows: &[Row]) -> Vec<Family> {
                 .collect(),
         },
         Family {
+            name: "upcheck_silenced",
+            help: "Whether the service's alerts are held by a silence or a maintenance window (1) or not (0).",
+            samples: rows
+                .iter()
+                .map(|r| {
+                    (
+                        service(r),
+                        f64::from(r.hold.as_ref().is_some_and(|h| h.until().is_some())),
+                    )
+                })
+                .collect(),
+        },
+        Family {
             name: "upcheck_status",
             help: "The service's latest status: 1 for the one it has, 0 for the others.",
             samples: rows
@@ -122,23 +135,10 @@ fn service_families(rows: &[Row]) -> Vec<Family> {
     ]
 }
 
-/// What each service's latest check measured, and whether it is held.
+/// What each service's latest check measured.
 fn measure_families(rows: &[Row]) -> Vec<Family> {
     let service = |r: &Row| format!("service=\"{}\"", escape(&r.name));
     vec![
-        Family {
-            name: "upcheck_silenced",
-            help: "Whether the service's alerts are held by a silence or a maintenance window (1) or not (0).",
-            samples: rows
-                .iter()
-                .map(|r| {
-                    (
-                        service(r),
-                        f64::from(r.hold.as_ref().is_some_and(|h| h.until().is_some())),
-                    )
-                })
-                .collect(),
-        },
         Family {
             name: "upcheck_response_seconds",
             help: "How long the service's latest check took, in seconds (0 if never checked).",

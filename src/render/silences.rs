@@ -34,11 +34,17 @@ pub fn added(
     )
 }
 
-/// "ended silence 3 (api, until 2026-12-01 18:00 UTC: deploy)".
-pub fn removed(s: &Silence) -> String {
+/// "ended silence 3 (api, until 2026-12-01 18:00 UTC: deploy)", or, for
+/// one already over at `now`, that it had ended.
+pub fn removed(s: &Silence, now: DateTime<Utc>) -> String {
+    let what = if s.ends_at <= now {
+        "silence {} had already ended"
+    } else {
+        "ended silence {}"
+    };
     format!(
-        "ended silence {} ({}, until {}{})\n",
-        s.id,
+        "{} ({}, until {}{})\n",
+        what.replace("{}", &s.id.to_string()),
         s.service.as_deref().unwrap_or("every service"),
         minute(s.ends_at),
         s.reason

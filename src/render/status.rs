@@ -37,10 +37,16 @@ pub fn dry_run_text(title: &str, results: &[CheckResult]) -> String {
 }
 
 /// What `status` prints: latest status, since when, last response, uptime.
-pub fn status_text(title: &str, rows: &[Row], now: DateTime<Utc>) -> String {
+/// `network`: why the connectivity guard stopped the last run, if it did.
+pub fn status_text(title: &str, rows: &[Row], now: DateTime<Utc>, network: Option<&str>) -> String {
     let failing = rows.iter().filter(|r| r.status.is_failure()).count();
     let unchecked = rows.iter().filter(|r| r.status == Status::Unknown).count();
     let mut out = headline(title, failing, unchecked, rows.len());
+    if let Some(why) = network {
+        out.push_str(&format!(
+            "the last run {why}: nothing was checked; the statuses below are from before\n"
+        ));
+    }
     let body = rows
         .iter()
         .map(|r| {
@@ -85,6 +91,8 @@ pub struct StatusJson {
     pub last_run: Option<String>,
     /// A guess from the spacing of the last two runs; `null` until there are two.
     pub next_run: Option<String>,
+    /// Why the connectivity guard stopped the last run (nothing was checked).
+    pub network_error: Option<String>,
     pub services: Vec<ServiceJson>,
 }
 
@@ -134,9 +142,11 @@ pub fn status_json(
     rows: &[Row],
     runs: &[DateTime<Utc>],
     now: DateTime<Utc>,
+    network_error: Option<String>,
 ) -> StatusJson {
     let next_run = next_run(runs);
     StatusJson {
+        network_error,
         title: title.to_string(),
         generated_at: iso(now),
         last_run: runs.first().map(|t| iso(*t)),
@@ -227,9 +237,12 @@ mod tests {
     #[test]
     fn next_run_is_guessed_from_the_last_two() {
         let runs = [at("2026-11-21T10:05:00Z"), at("2026-11-21T10:00:00Z")];
-        let j = status_json("t", &[], &runs, at("2026-11-21T10:06:00Z"));
+        let j = status_json("t", &[], &runs, at("2026-11-21T10:06:00Z"), None);
         assert_eq!(j.next_run.as_deref(), Some("2026-11-21T10:10:00.000Z"));
-        assert_eq!(status_json("t", &[], &runs[..1], runs[0]).next_run, None);
+        assert_eq!(
+            status_json("t", &[], &runs[..1], runs[0], None).next_run,
+            None
+        );
     }
 
     #[test]

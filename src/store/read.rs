@@ -116,4 +116,18 @@ impl Store {
             |r| Ok(r.get::<_, Stamp>(0)?.0),
         )
     }
+
+    /// Why the connectivity guard stopped the latest run that probed or was
+    /// stopped by it; `None` when that run probed (or there is none).
+    pub fn network_down(&self) -> Result<Option<String>> {
+        let latest: Vec<Option<String>> = self.read_all(
+            "SELECT network_error FROM runs
+             WHERE network_error IS NOT NULL OR services IS NOT NULL
+             ORDER BY id DESC LIMIT 1",
+            [],
+            "reading the last run's connectivity",
+            |r| r.get(0),
+        )?;
+        Ok(latest.into_iter().next().flatten())
+    }
 }

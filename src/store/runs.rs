@@ -165,7 +165,10 @@ impl Store {
         .context("recording the network down")?;
         let ongoing: bool = tx
             .query_row(
-                "SELECT coalesce((SELECT network_error IS NOT NULL FROM runs WHERE id < ?1
+                // The last run that either probed or was stopped by the guard;
+                // one that died before either says nothing of the network.
+                "SELECT coalesce((SELECT network_error IS NOT NULL FROM runs
+                                  WHERE id < ?1 AND (network_error IS NOT NULL OR services IS NOT NULL)
                                   ORDER BY id DESC LIMIT 1), 0)",
                 [run.0],
                 |r| r.get(0),

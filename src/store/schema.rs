@@ -105,8 +105,9 @@ impl Store {
         // SQLite's own procedure says, and checked before committing.
         self.conn.pragma_update(None, "foreign_keys", "OFF")?;
         let migrated = self.migrate_from_stored();
-        self.conn.pragma_update(None, "foreign_keys", "ON")?;
-        migrated
+        let restored = self.conn.pragma_update(None, "foreign_keys", "ON");
+        // The migration's own failure is the one to report.
+        migrated.and(restored.map_err(Into::into))
     }
 
     fn migrate_from_stored(&mut self) -> Result<()> {
@@ -115,6 +116,7 @@ impl Store {
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)?;
         let version: i64 = tx.pragma_query_value(None, "user_version", |r| r.get(0))?;
+        let mut broken_before = 0;
         if version == 0 {
             let objects: i64 =
                 tx.query_row("SELECT count(*) FROM sqlite_schema", [], |r| r.get(0))?;
@@ -123,22 +125,31 @@ impl Store {
             }
             tx.execute_batch(SCHEMA).context("creating the schema")?;
         } else {
+            // References someone broke before (a `sqlite3` session runs
+            // with foreign keys off) are not the migration's to refuse.
+            broken_before = broken(&tx)?;
             for (i, sql) in MIGRATIONS.iter().enumerate().skip(version as usize - 1) {
                 tx.execute_batch(sql)
                     .with_context(|| format!("migrating to schema version {}", i + 2))?;
             }
         }
-        let broken: i64 =
-            tx.query_row("SELECT count(*) FROM pragma_foreign_key_check", [], |r| {
-                r.get(0)
-            })?;
-        if broken > 0 {
+        let broken_now = broken(&tx)?;
+        if broken_now > broken_before {
             bail!(
-                "migrating to schema version {SCHEMA_VERSION} would break {broken} references between tables"
+                "migrating to schema version {SCHEMA_VERSION} would break {} references between tables",
+                broken_now - broken_before
             );
         }
         tx.pragma_update(None, "user_version", SCHEMA_VERSION)?;
         tx.commit()?;
         Ok(())
     }
+}
+
+/// How many rows refer to a row that is not there.
+fn broken(conn: &rusqlite::Connection) -> Result<i64> {
+    conn.query_row("SELECT count(*) FROM pragma_foreign_key_check", [], |r| {
+        r.get(0)
+    })
+    .context("checking the references between tables")
 }

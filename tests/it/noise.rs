@@ -115,7 +115,8 @@ fn a_silence_holds_alerts_and_restarts_and_the_alert_follows_its_end() {
     world.write(
         "upcheck.toml",
         &format!(
-            "title = \"vps-1\"\nalert_after = 1\nprometheus_textfile = \"metrics.prom\"\nstatus_page = \"status.html\"\n{}{}",
+            "title = \"vps-1\"\nalert_after = 1\nprometheus_textfile = \"metrics.prom\"\nstatus_page = \"status.html\"\n{}\
+             [[alert_command]]\ncommand = [\"./notify.sh\"]\n\n{}",
             smtp.email_config(),
             services(&[
                 (
@@ -128,6 +129,10 @@ fn a_silence_holds_alerts_and_restarts_and_the_alert_follows_its_end() {
                 ("web", "command = [\"true\"]"),
             ])
         ),
+    );
+    world.script(
+        "notify.sh",
+        "#!/bin/sh\necho \"$UPCHECK_KIND $UPCHECK_SERVICE\" >> told\n",
     );
     let said = silence(&world, &["add", "api", "--for", "3s", "--reason", "deploy"]);
     assert!(
@@ -142,6 +147,10 @@ fn a_silence_holds_alerts_and_restarts_and_the_alert_follows_its_end() {
     assert!(
         !world.path("restarted").exists(),
         "a silenced service is not restarted"
+    );
+    assert!(
+        !world.path("told").exists(),
+        "no alert command for a silenced service"
     );
     let json: serde_json::Value =
         serde_json::from_str(&world.run(&["status", "--json"]).stdout).unwrap();
@@ -180,6 +189,10 @@ fn a_silence_holds_alerts_and_restarts_and_the_alert_follows_its_end() {
         ["[vps-1] DOWN: api (1 of 2 services); restarted: api"]
     );
     assert!(world.path("restarted").exists());
+    assert_eq!(
+        std::fs::read_to_string(world.path("told")).unwrap(),
+        "down api\n"
+    );
     let metrics = std::fs::read_to_string(world.path("metrics.prom")).unwrap();
     assert_contains(&metrics, "upcheck_silenced{service=\"api\"} 0\n");
     assert_eq!(
@@ -331,8 +344,16 @@ fn silence_commands_list_remove_and_refuse_what_they_cannot_do() {
     );
     let list = world.run(&["silence", "list"]).stdout;
     assert_eq!(list.lines().count(), 3, "{list}");
-    // Kept for the record, ended.
+    // Kept for the record, ended; removing it again says so.
     assert_eq!(world.count("SELECT count(*) FROM silences"), 3);
+    assert_contains(
+        &silence(&world, &["remove", "2"]),
+        "silence 2 had already ended (web, until ",
+    );
+    refused(
+        &["add", "api", "--for", "3000000d"],
+        "--for is too far ahead: a silence must end by the year 9999",
+    );
 }
 
 /// The README's query for "what was silenced last month" runs on a real
@@ -681,6 +702,18 @@ fn the_connectivity_guard_flapping_holds_everything_and_tells_once_per_outage() 
         std::fs::read_to_string(world.path("told")).unwrap(),
         format!("network|cannot reach 127.0.0.1:{port} (connection refused)\n")
     );
+    assert_contains(
+        &world.run(&["status"]).stdout,
+        &format!(
+            "the last run cannot reach 127.0.0.1:{port} (connection refused): nothing was checked"
+        ),
+    );
+    let json: serde_json::Value =
+        serde_json::from_str(&world.run(&["status", "--json"]).stdout).unwrap();
+    assert_eq!(
+        json["network_error"],
+        format!("cannot reach 127.0.0.1:{port} (connection refused)")
+    );
     // Still away: nothing more to say.
     assert_eq!(run_and_collect(&world, &smtp, &[]), Vec::<String>::new());
     assert_eq!(world.count("SELECT count(*) FROM checks"), 1);
@@ -697,6 +730,9 @@ fn the_connectivity_guard_flapping_holds_everything_and_tells_once_per_outage() 
     );
     assert_eq!(streak(&world), 2);
     assert_eq!(metric(&world).as_deref(), Some("upcheck_connectivity_up 1"));
+    let json: serde_json::Value =
+        serde_json::from_str(&world.run(&["status", "--json"]).stdout).unwrap();
+    assert_eq!(json["network_error"], serde_json::Value::Null);
 
     // Away again: a new outage, a new notice; a silence still shows.
     silence(&world, &["add", "api", "--for", "1h", "--reason", "known"]);
