@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use chrono::{DateTime, SecondsFormat, Utc};
+use chrono::{DateTime, SecondsFormat, Timelike, Utc};
 
 /// `2026-11-21T10:22:01.443Z`: sorts as text, and SQLite's date functions read it.
 pub fn iso(t: DateTime<Utc>) -> String {
@@ -23,11 +23,39 @@ pub fn minute(t: DateTime<Utc>) -> String {
     t.format("%Y-%m-%d %H:%M UTC").to_string()
 }
 
+/// An IANA time zone from the system's time zone database (what cron and
+/// systemd timers read, kept current by the distribution's `tzdata`).
+/// `UTC` needs no database.
+pub fn zone(name: &str) -> Result<jiff::tz::TimeZone, String> {
+    if name == "UTC" {
+        return Ok(jiff::tz::TimeZone::UTC);
+    }
+    jiff::tz::TimeZone::get(name).map_err(|_| {
+        format!(
+            "unknown time zone {name:?}: expected an IANA name like \"Europe/Berlin\" \
+             from the system's time zone database (/usr/share/zoneinfo; package tzdata)"
+        )
+    })
+}
+
+/// A UTC time as jiff's `Timestamp`, for time-zone arithmetic.
+pub fn to_jiff(t: DateTime<Utc>) -> jiff::Timestamp {
+    jiff::Timestamp::new(t.timestamp(), t.timestamp_subsec_nanos() as i32)
+        .unwrap_or(jiff::Timestamp::MAX)
+}
+
+/// Back from jiff's `Timestamp`.
+pub fn from_jiff(t: jiff::Timestamp) -> Option<DateTime<Utc>> {
+    DateTime::from_timestamp(t.as_second(), t.subsec_nanosecond().max(0) as u32)
+}
+
 /// `--until`: an RFC 3339 time, or `HH:MM` today (tomorrow if that has
 /// passed), in UTC or in the IANA zone written after it (`18:00
 /// Europe/Berlin`). A wall time the zone skips that day (a spring-forward
-/// hour) is refused; one it repeats is the first.
+/// hour) is refused unless it is already behind us; of one it repeats, the
+/// first moment still to come.
 pub fn parse_until(text: &str, now: DateTime<Utc>) -> Result<DateTime<Utc>, String> {
+    use jiff::tz::AmbiguousOffset;
     let text = text.trim();
     if let Some(t) = parse_iso(text) {
         return Ok(t);
@@ -37,34 +65,38 @@ pub fn parse_until(text: &str, now: DateTime<Utc>) -> Result<DateTime<Utc>, Stri
             "invalid time {text:?}: expected an RFC 3339 time (\"2026-12-01T18:00:00Z\"), or \"HH:MM\" in UTC, or \"HH:MM Zone/Name\""
         )
     };
-    let (clock, zone) = match text.split_once(char::is_whitespace) {
-        Some((clock, zone)) => (clock, zone.trim()),
+    let (clock, name) = match text.split_once(char::is_whitespace) {
+        Some((clock, name)) => (clock, name.trim()),
         None => (text, "UTC"),
     };
     let clock = chrono::NaiveTime::parse_from_str(clock, "%H:%M").map_err(|_| bad())?;
-    let tz: chrono_tz::Tz = zone.parse().map_err(|_| {
-        format!("unknown time zone {zone:?}: expected an IANA name like \"Europe/Berlin\"")
-    })?;
-    let local_now = now.with_timezone(&tz).naive_local();
-    let today = local_now.date();
-    for day in [today, today + chrono::Days::new(1)] {
-        let wall = day.and_time(clock);
-        // A repeated wall time (the clocks go back): its first moment still
-        // to come.
-        let instants: Vec<DateTime<Utc>> = match wall.and_local_timezone(tz) {
-            chrono::LocalResult::Single(t) => vec![t.with_timezone(&Utc)],
-            chrono::LocalResult::Ambiguous(a, b) => {
-                vec![a.with_timezone(&Utc), b.with_timezone(&Utc)]
-            }
+    let tz = zone(name)?;
+    let local_now = to_jiff(now).to_zoned(tz.clone()).datetime();
+    let (hour, minute) = (clock.hour() as i8, clock.minute() as i8);
+    for day in [
+        local_now.date(),
+        local_now.date().tomorrow().map_err(|_| bad())?,
+    ] {
+        let wall = day.at(hour, minute, 0, 0);
+        let moment = tz.to_ambiguous_zoned(wall);
+        let instants = match moment.offset() {
+            AmbiguousOffset::Unambiguous { .. } => vec![moment.compatible()],
+            AmbiguousOffset::Fold { .. } => vec![moment.clone().earlier(), moment.later()],
             // Skipped today, but already behind us: tomorrow's, then.
-            chrono::LocalResult::None if wall < local_now => continue,
-            chrono::LocalResult::None => {
+            AmbiguousOffset::Gap { .. } if wall < local_now => continue,
+            AmbiguousOffset::Gap { .. } => {
                 return Err(format!(
-                    "{wall} does not exist in {zone} (the clocks skip it that day)"
+                    "{} {} does not exist in {name} (the clocks skip it that day)",
+                    wall.date(),
+                    clock.format("%H:%M:%S")
                 ));
             }
         };
-        if let Some(t) = instants.into_iter().find(|t| *t > now) {
+        let next = instants
+            .into_iter()
+            .filter_map(|z| z.ok().and_then(|z| from_jiff(z.timestamp())))
+            .find(|t| *t > now);
+        if let Some(t) = next {
             return Ok(t);
         }
     }

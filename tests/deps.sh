@@ -4,7 +4,9 @@
 # promtool (Debian's prometheus) to check the metrics textfile, sqlite3 to
 # hold the database's lock as a person's shell would, util-linux's unshare
 # to mount a small tmpfs for the disk-full test and its setpriv to run
-# upcheck as `nobody`, faketime to turn the clock back between runs.
+# upcheck as `nobody`, faketime to turn the clock back between runs, and
+# tzdata, the system's time zone database that maintenance windows and
+# `silence --until` read (Europe/Berlin, Asia/Kolkata in the tests).
 set -euo pipefail
 missing=()
 command -v systemd-analyze >/dev/null 2>&1 || missing+=(systemd)
@@ -13,6 +15,7 @@ command -v sqlite3 >/dev/null 2>&1 || missing+=(sqlite3)
 command -v unshare >/dev/null 2>&1 || missing+=(util-linux)
 command -v setpriv >/dev/null 2>&1 || missing+=(util-linux)
 command -v faketime >/dev/null 2>&1 || missing+=(faketime)
+[[ -e /usr/share/zoneinfo/Europe/Berlin ]] || missing+=(tzdata)
 if ((${#missing[@]})); then
     export DEBIAN_FRONTEND=noninteractive
     apt-get update -qq

@@ -273,9 +273,12 @@ fn describe_windows(config: &Config) -> String {
                 config::Window::Every {
                     pattern,
                     duration,
-                    timezone,
+                    zone_name,
                     ..
-                } => format!("{pattern} in {timezone} for {}", format_duration(*duration)),
+                } => format!(
+                    "{pattern} in {zone_name} for {}",
+                    format_duration(*duration)
+                ),
                 config::Window::Once { from, until } => {
                     format!("from {} until {}", minute(*from), minute(*until))
                 }

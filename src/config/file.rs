@@ -95,16 +95,14 @@ impl<'de> Deserialize<'de> for Schedule {
     }
 }
 
-/// An IANA time zone name.
-#[derive(Clone, Copy)]
-pub(super) struct Zone(pub(super) chrono_tz::Tz);
+/// An IANA time zone name, found in the system's time zone database.
+#[derive(Clone)]
+pub(super) struct Zone(pub(super) jiff::tz::TimeZone, pub(super) String);
 
 impl<'de> Deserialize<'de> for Zone {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         from_str(d, |s| {
-            s.parse().map(Zone).map_err(|_| {
-                format!("unknown time zone {s:?}: expected an IANA name like \"Europe/Berlin\"")
-            })
+            crate::timefmt::zone(s).map(|tz| Zone(tz, s.to_string()))
         })
     }
 }

@@ -113,7 +113,9 @@ pub enum Window {
         /// As written, for people.
         pattern: String,
         duration: Duration,
-        timezone: chrono_tz::Tz,
+        timezone: jiff::tz::TimeZone,
+        /// The zone's name, as written (`UTC` unless set).
+        zone_name: String,
     },
     /// Open from `from` until `until`.
     Once {

@@ -143,7 +143,11 @@ fn window(
                 timezone: m
                     .timezone
                     .as_ref()
-                    .map_or(chrono_tz::UTC, |z| z.get_ref().0),
+                    .map_or(jiff::tz::TimeZone::UTC, |z| z.get_ref().0.clone()),
+                zone_name: m
+                    .timezone
+                    .as_ref()
+                    .map_or_else(|| "UTC".to_string(), |z| z.get_ref().1.clone()),
             }
         }
         (None, Some(from), Some(until)) => {

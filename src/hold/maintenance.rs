@@ -6,6 +6,7 @@
 use chrono::{DateTime, Utc};
 
 use crate::config::Window;
+use crate::timefmt::{from_jiff, to_jiff};
 
 /// The end of the window open at `now`, if one is. Of overlapping
 /// occurrences, the one that began last ends last.
@@ -18,10 +19,13 @@ pub fn open_until(window: &Window, now: DateTime<Utc>) -> Option<DateTime<Utc>> 
             timezone,
             ..
         } => {
-            let began = schedule
-                .find_previous_occurrence(&now.with_timezone(timezone), true)
-                .ok()?
-                .with_timezone(&Utc);
+            let local = to_jiff(now).to_zoned(timezone.clone());
+            let began = from_jiff(
+                schedule
+                    .find_previous_occurrence(&local, true)
+                    .ok()?
+                    .timestamp(),
+            )?;
             let end = began.checked_add_signed(chrono::TimeDelta::from_std(*duration).ok()?)?;
             (now < end).then_some(end)
         }

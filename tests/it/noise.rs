@@ -404,10 +404,10 @@ fn the_readmes_silenced_last_month_query_answers_it() {
 /// wall clock (UTC+5:30), it is open now; the same numbers in UTC are not.
 #[test]
 fn a_maintenance_window_in_a_time_zone_holds_its_services() {
-    use chrono::Timelike;
     let smtp = SmtpServer::plain();
     let world = World::new("");
-    let kolkata = chrono::Utc::now().with_timezone(&chrono_tz::Asia::Kolkata);
+    let kolkata = jiff::Timestamp::now()
+        .to_zoned(jiff::tz::TimeZone::get("Asia/Kolkata").expect("tzdata has Asia/Kolkata"));
     let (minute, hour) = (kolkata.minute(), kolkata.hour());
     world.write(
         "upcheck.toml",
