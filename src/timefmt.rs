@@ -23,12 +23,37 @@ pub fn minute(t: DateTime<Utc>) -> String {
     t.format("%Y-%m-%d %H:%M UTC").to_string()
 }
 
+/// Where the system's time zone database usually is (jiff's own list).
+const ZONEINFO: [&str; 3] = [
+    "/usr/share/zoneinfo",
+    "/usr/share/lib/zoneinfo",
+    "/etc/zoneinfo",
+];
+
 /// An IANA time zone from the system's time zone database (what cron and
 /// systemd timers read, kept current by the distribution's `tzdata`).
-/// `UTC` needs no database.
+/// `UTC` needs no database. The zone's own file is read where it usually
+/// is; only a system that keeps it elsewhere pays for jiff's search, which
+/// lists the whole database (1.2 ms a run, measured).
 pub fn zone(name: &str) -> Result<jiff::tz::TimeZone, String> {
     if name == "UTC" {
         return Ok(jiff::tz::TimeZone::UTC);
+    }
+    let plain = !name.is_empty()
+        && name.split('/').all(|part| {
+            !part.is_empty()
+                && part != ".."
+                && part
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || "_+-.".contains(c))
+        });
+    let read = ZONEINFO
+        .iter()
+        .filter(|_| plain)
+        .find_map(|dir| std::fs::read(std::path::Path::new(dir).join(name)).ok())
+        .and_then(|data| jiff::tz::TimeZone::tzif(name, &data).ok());
+    if let Some(tz) = read {
+        return Ok(tz);
     }
     jiff::tz::TimeZone::get(name).map_err(|_| {
         format!(
@@ -295,5 +320,23 @@ mod tests {
                 .unwrap_err()
                 .starts_with("unknown time zone")
         );
+    }
+
+    #[test]
+    fn zones_come_from_the_system_database_and_paths_are_not_names() {
+        assert!(zone("UTC").is_ok());
+        let berlin = zone("Europe/Berlin").unwrap();
+        assert_eq!(berlin.iana_name(), Some("Europe/Berlin"));
+        for bad in [
+            "../../etc/passwd",
+            "/etc/passwd",
+            "Europe",
+            "zone.tab",
+            "Mars/Olympus",
+            "",
+        ] {
+            let e = zone(bad).unwrap_err();
+            assert!(e.starts_with("unknown time zone"), "{bad}: {e}");
+        }
     }
 }
