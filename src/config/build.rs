@@ -12,7 +12,7 @@ use toml::Spanned;
 
 use super::file::{
     AlertKind, HttpUrl, Located, RawAlertCommand, RawConfig, RawEmail, RawHeartbeat, RawService,
-    TransportKind,
+    TransportKind, at,
 };
 use super::{
     AddressCheck, AlertCommand, CommandTarget, Config, Email, Fault, Heartbeat, HttpTarget,
@@ -234,18 +234,6 @@ fn same_file(a: &Path, b: &Path) -> bool {
         (std::fs::canonicalize(a), std::fs::canonicalize(b)),
         (Ok(x), Ok(y)) if x == y
     )
-}
-
-pub(super) fn at(
-    span: Range<usize>,
-    key: impl Into<String>,
-    message: impl Into<String>,
-) -> Located {
-    Located {
-        span: Some(span),
-        key: Some(key.into()),
-        message: message.into(),
-    }
 }
 
 /// The first key in `keys` that is set.

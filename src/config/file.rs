@@ -418,6 +418,19 @@ pub(super) struct Located {
     pub(super) message: String,
 }
 
+/// A mistake at `span` of the text, under `key`.
+pub(super) fn at(
+    span: Range<usize>,
+    key: impl Into<String>,
+    message: impl Into<String>,
+) -> Located {
+    Located {
+        span: Some(span),
+        key: Some(key.into()),
+        message: message.into(),
+    }
+}
+
 impl Located {
     /// The error as the user sees it, the span turned into a line number.
     pub(super) fn into_error(self, file: &Path, text: &str) -> ConfigError {

@@ -4,8 +4,7 @@
 
 use std::collections::{HashMap, HashSet};
 
-use super::build::at;
-use super::file::{Located, RawConnectivity, RawMaintenance, RawService};
+use super::file::{Located, RawConnectivity, RawMaintenance, RawService, at};
 use super::{Connectivity, Maintenance, Service, Window};
 use toml::Spanned;
 
