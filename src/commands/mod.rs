@@ -115,20 +115,7 @@ pub fn describe_config(config: &Config) -> Result<String> {
 fn describe_service(s: &config::Service) -> String {
     use crate::timefmt::format_duration as d;
     let what = match &s.target {
-        Target::Http(h) => {
-            let mut w = format!("{} {}", h.method, config::redacted_url(&h.url));
-            if !h.expect_status.is_empty() {
-                let codes: Vec<String> = h.expect_status.iter().map(u16::to_string).collect();
-                w.push_str(&format!(", expect {}", codes.join("/")));
-            }
-            if let Some(b) = &h.body_contains {
-                w.push_str(&format!(", body contains {b:?}"));
-            }
-            if let Some(slow) = h.slow_after {
-                w.push_str(&format!(", slow after {}", d(slow)));
-            }
-            w
-        }
+        Target::Http(h) => describe_http(h),
         Target::Tcp(addr) => format!("tcp {addr}"),
         Target::Command(c) => format!("command {:?}", c.argv),
     };
@@ -151,6 +138,43 @@ fn describe_service(s: &config::Service) -> String {
         s.policy.alert_after,
         s.policy.remind,
     )
+}
+
+/// An HTTP check's request and every assertion, in words: "POST
+/// https://…/health (14-byte body), expect 200, JSON /status = "UP", body
+/// matches "uptime: \d+", …".
+fn describe_http(h: &config::HttpTarget) -> String {
+    use crate::timefmt::format_duration as d;
+    let mut w = format!("{} {}", h.method, config::redacted_url(&h.url));
+    if let Some(body) = &h.body {
+        w.push_str(&format!(" ({}-byte body)", body.len()));
+    }
+    if !h.expect_status.is_empty() {
+        let codes: Vec<String> = h.expect_status.iter().map(u16::to_string).collect();
+        w.push_str(&format!(", expect {}", codes.join("/")));
+    }
+    if !h.follow_redirects {
+        w.push_str(", redirects not followed");
+    }
+    for (pointer, value) in &h.json {
+        w.push_str(&format!(", JSON {pointer} = {value}"));
+    }
+    if let Some(b) = &h.body_contains {
+        w.push_str(&format!(", body contains {b:?}"));
+    }
+    if let Some(b) = &h.body_not_contains {
+        w.push_str(&format!(", body lacks {b:?}"));
+    }
+    if let Some(p) = &h.body_matches {
+        w.push_str(&format!(", body matches {:?}", p.as_str()));
+    }
+    for (name, value) in &h.expect_headers {
+        w.push_str(&format!(", header {name} holds {value:?}"));
+    }
+    if let Some(slow) = h.slow_after {
+        w.push_str(&format!(", slow after {}", d(slow)));
+    }
+    w
 }
 
 /// The files a run writes besides the database, one line each.

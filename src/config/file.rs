@@ -160,6 +160,14 @@ pub(super) struct RawService {
     pub(super) headers: BTreeMap<String, HeaderValue>,
     pub(super) expect_status: Option<Vec<StatusCode>>,
     pub(super) body_contains: Option<String>,
+    pub(super) body: Option<String>,
+    #[serde(default)]
+    pub(super) json: BTreeMap<String, JsonScalar>,
+    pub(super) body_matches: Option<Pattern>,
+    pub(super) body_not_contains: Option<String>,
+    #[serde(default)]
+    pub(super) expect_headers: BTreeMap<String, String>,
+    pub(super) follow_redirects: Option<bool>,
     pub(super) timeout: Option<Dur>,
     pub(super) alert_after: Option<Count>,
     pub(super) recover_after: Option<Count>,
@@ -265,6 +273,51 @@ impl<'de> Deserialize<'de> for Count {
                 "must be a whole number of runs, 1 or more (got {n})"
             ))),
         }
+    }
+}
+
+/// A regular expression, compiled once, at load.
+#[derive(Clone)]
+pub(super) struct Pattern(pub(super) regex::Regex);
+
+impl<'de> Deserialize<'de> for Pattern {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        from_str(d, |s| {
+            regex::RegexBuilder::new(s)
+                // A pattern is a config value, not a program: bounded.
+                .size_limit(1 << 20)
+                .build()
+                .map(Pattern)
+                .map_err(|e| {
+                    let why = e.to_string();
+                    let last = why.lines().last().unwrap_or_default().trim();
+                    let last = last.strip_prefix("error: ").unwrap_or(last);
+                    format!("invalid regular expression {s:?}: {last}")
+                })
+        })
+    }
+}
+
+/// What a JSON Pointer must find: a string, a number or a boolean.
+#[derive(Clone)]
+pub(super) struct JsonScalar(pub(super) serde_json::Value);
+
+impl<'de> Deserialize<'de> for JsonScalar {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let value = toml::Value::deserialize(d)?;
+        let json = match value {
+            toml::Value::String(s) => serde_json::Value::String(s),
+            toml::Value::Integer(i) => serde_json::Value::from(i),
+            toml::Value::Float(f) => serde_json::Value::from(f),
+            toml::Value::Boolean(b) => serde_json::Value::Bool(b),
+            other => {
+                return Err(de::Error::custom(format!(
+                    "expected a string, number or boolean to compare with, got {}",
+                    other.type_str()
+                )));
+            }
+        };
+        Ok(JsonScalar(json))
     }
 }
 

@@ -169,7 +169,7 @@ impl AlertCommand {
 /// What to probe, and what counts as passing.
 #[derive(Debug, Clone)]
 pub enum Target {
-    Http(HttpTarget),
+    Http(Box<HttpTarget>),
     /// `host:port`, connected to with a plain TCP handshake.
     Tcp(String),
     Command(CommandTarget),
@@ -183,6 +183,17 @@ pub struct HttpTarget {
     /// Empty: any 2xx or 3xx.
     pub expect_status: Vec<u16>,
     pub body_contains: Option<String>,
+    /// The request's body; a POST, PUT or PATCH without one sends an empty
+    /// body with `Content-Length: 0`.
+    pub body: Option<String>,
+    /// `(JSON Pointer, expected value)`, in key order.
+    pub json: Vec<(String, serde_json::Value)>,
+    pub body_matches: Option<regex::Regex>,
+    pub body_not_contains: Option<String>,
+    /// `(header name, text its value must hold)`.
+    pub expect_headers: Vec<(String, String)>,
+    /// false: a 3xx is the answer, not followed.
+    pub follow_redirects: bool,
     pub slow_after: Option<Duration>,
     /// https only: a certificate expiring sooner than this is degraded.
     pub cert_warn: Duration,

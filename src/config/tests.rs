@@ -105,7 +105,7 @@ fn every_mistake_names_file_line_and_key() {
     check_err(
         "\n[[service]]\nname = \"a\"\ntcp = \"h:1\"\ncolour = 1",
         &format!(
-            "{f}:5: key `service[1].colour`: unknown field `colour`, expected one of `name`, `url`, `tcp`, `command`, `method`, `headers`, `expect_status`, `body_contains`, `timeout`, `alert_after`, `recover_after`, `remind`, `notify_recovery`, `slow_after`, `cert_warn`, `ca_file`, `retries`, `retry_delay`, `depends_on`, `restart`, `restart_after`, `restart_limit`, `restart_window`, `restart_timeout`"
+            "{f}:5: key `service[1].colour`: unknown field `colour`, expected one of `name`, `url`, `tcp`, `command`, `method`, `headers`, `expect_status`, `body_contains`, `body`, `json`, `body_matches`, `body_not_contains`, `expect_headers`, `follow_redirects`, `timeout`, `alert_after`, `recover_after`, `remind`, `notify_recovery`, `slow_after`, `cert_warn`, `ca_file`, `retries`, `retry_delay`, `depends_on`, `restart`, `restart_after`, `restart_limit`, `restart_window`, `restart_timeout`"
         ),
     );
     check_err(

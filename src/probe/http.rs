@@ -131,10 +131,33 @@ fn request(
     for (name, value) in &t.headers {
         builder = builder.header(name, value);
     }
-    let request = builder.body(()).map_err(ureq::Error::Http)?;
+    // A body with a known length, so an empty POST says `Content-Length: 0`
+    // (some servers answer a chunked empty body with 411).
+    let body: Option<&[u8]> = match (&t.body, t.method.as_str()) {
+        (Some(body), _) => Some(body.as_bytes()),
+        (None, "POST" | "PUT" | "PATCH") => Some(&[]),
+        (None, _) => None,
+    };
+    match body {
+        Some(bytes) => send(t, agent, builder.body(bytes), deadline),
+        None => send(t, agent, builder.body(()), deadline),
+    }
+}
+
+fn send<B: ureq::AsSendBody>(
+    t: &HttpTarget,
+    agent: &Agent,
+    request: Result<ureq::http::Request<B>, ureq::http::Error>,
+    deadline: Instant,
+) -> Result<ureq::http::Response<ureq::Body>, ureq::Error> {
+    let request = request.map_err(ureq::Error::Http)?;
     let mut config = agent
         .configure_request(request)
         .timeout_global(Some(remaining(deadline)));
+    if !t.follow_redirects {
+        // A 3xx is the answer: `expect_status = [301]` checks a redirect.
+        config = config.max_redirects(0);
+    }
     if let Some(ca) = &t.ca_file {
         config = config.tls_config(tls_with_roots(ca)?);
     }
@@ -191,6 +214,7 @@ fn judge(
 ) -> Finding {
     let code = response.status().as_u16();
     let mut problems: Vec<String> = status_problem(t, code).into_iter().collect();
+    problems.extend(header_problems(t, response.headers()));
     // The body is always read (up to the limit): an answer cut short by a
     // reset or an early close is a broken answer even when nothing is searched.
     let mut body = Vec::new();
@@ -201,7 +225,7 @@ fn judge(
         .read_to_end(&mut body);
     match &read {
         // The search needs the body: without it there is no verdict in time.
-        Err(e) if t.body_contains.is_some() && is_timeout_io(e) => {
+        Err(e) if searches(t) && is_timeout_io(e) => {
             let mut r = Finding::new(Status::Timeout);
             r.status_code = Some(code);
             return r;
@@ -219,18 +243,7 @@ fn judge(
                 reason.unwrap_or_else(|| e.to_string())
             ));
         }
-        Ok(_) => {
-            if let Some(needle) = &t.body_contains
-                && !contains(&body, needle.as_bytes())
-            {
-                let scope = if body.len() as u64 >= BODY_LIMIT {
-                    " (first 256 KiB)"
-                } else {
-                    ""
-                };
-                problems.push(format!("body lacks {}{scope}", quoted(needle)));
-            }
-        }
+        Ok(_) => problems.extend(body_problems(t, &body)),
     }
     let elapsed = started.elapsed();
     if let Some(limit) = t.slow_after.filter(|l| elapsed > *l) {
@@ -247,6 +260,101 @@ fn judge(
     };
     result.status_code = Some(code);
     result
+}
+
+/// Whether anything reads the body.
+fn searches(t: &HttpTarget) -> bool {
+    t.body_contains.is_some()
+        || !t.json.is_empty()
+        || t.body_matches.is_some()
+        || t.body_not_contains.is_some()
+}
+
+/// What the body fails of `body_contains`, `body_not_contains`,
+/// `body_matches` and `json`, each said with what was found.
+fn body_problems(t: &HttpTarget, body: &[u8]) -> Vec<String> {
+    let scope = if body.len() as u64 >= BODY_LIMIT {
+        " (first 256 KiB)"
+    } else {
+        ""
+    };
+    let mut problems = Vec::new();
+    if let Some(needle) = &t.body_contains
+        && !contains(body, needle.as_bytes())
+    {
+        problems.push(format!("body lacks {}{scope}", quoted(needle)));
+    }
+    if let Some(needle) = &t.body_not_contains
+        && contains(body, needle.as_bytes())
+    {
+        problems.push(format!("body contains {}", quoted(needle)));
+    }
+    if let Some(pattern) = &t.body_matches
+        && !pattern.is_match(&String::from_utf8_lossy(body))
+    {
+        problems.push(format!(
+            "body does not match {}{scope}",
+            quoted(pattern.as_str())
+        ));
+    }
+    if !t.json.is_empty() {
+        problems.extend(json_problems(&t.json, body));
+    }
+    problems
+}
+
+/// Each JSON Pointer that does not find its value: `JSON /status is
+/// "DOWN", expected "UP"`.
+fn json_problems(expected: &[(String, serde_json::Value)], body: &[u8]) -> Vec<String> {
+    let doc: serde_json::Value = match serde_json::from_slice(body) {
+        Ok(doc) => doc,
+        Err(e) => return vec![format!("body is not JSON: {e}")],
+    };
+    expected
+        .iter()
+        .filter_map(|(pointer, want)| match doc.pointer(pointer) {
+            None => Some(format!("JSON {pointer} is missing, expected {want}")),
+            Some(got) if same(got, want) => None,
+            Some(got) => Some(format!(
+                "JSON {pointer} is {}, expected {want}",
+                crate::check::one_line(&got.to_string(), 80)
+            )),
+        })
+        .collect()
+}
+
+/// JSON equality, numbers by value: 3 is 3.0.
+fn same(got: &serde_json::Value, want: &serde_json::Value) -> bool {
+    match (got.as_f64(), want.as_f64()) {
+        (Some(a), Some(b)) => a == b,
+        _ => got == want,
+    }
+}
+
+/// Each `expect_headers` entry the answer does not hold: `header
+/// Content-Type is "text/html", expected "application/json"`.
+fn header_problems(t: &HttpTarget, headers: &ureq::http::HeaderMap) -> Vec<String> {
+    t.expect_headers
+        .iter()
+        .filter_map(|(name, want)| {
+            let got: Vec<String> = headers
+                .get_all(name.as_str())
+                .iter()
+                .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
+                .collect();
+            if got.iter().any(|v| v.contains(want.as_str())) {
+                return None;
+            }
+            Some(match got.first() {
+                None => format!("header {name} is missing, expected {}", quoted(want)),
+                Some(value) => format!(
+                    "header {name} is {}, expected {}",
+                    quoted(&crate::check::one_line(value, 120)),
+                    quoted(want)
+                ),
+            })
+        })
+        .collect()
 }
 
 /// Reads the certificate's expiry; degrades a passing check whose certificate

@@ -3,6 +3,7 @@
 
 mod actions;
 mod alerts;
+mod assert;
 mod config;
 mod deploy;
 mod faults;

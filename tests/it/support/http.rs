@@ -41,9 +41,13 @@ impl HttpServer {
     }
 }
 
-fn answer(request: tiny_http::Request) {
+fn answer(mut request: tiny_http::Request) {
     use tiny_http::{Header, Response, StatusCode};
     let url = request.url().to_string();
+    let json = |body: &str| {
+        Response::from_string(body)
+            .with_header(Header::from_bytes("Content-Type", "application/json").unwrap())
+    };
     let text =
         |code: u16, body: &str| Response::from_string(body).with_status_code(StatusCode(code));
     let parts: Vec<&str> = url.trim_start_matches('/').split('/').collect();
@@ -51,6 +55,36 @@ fn answer(request: tiny_http::Request) {
         ["ok"] => request.respond(text(200, "ok")),
         ["ping", ..] => request.respond(text(200, "pong")),
         ["body"] => request.respond(text(200, "service status=green, queue=3")),
+        ["json"] => request.respond(json(
+            r#"{"status":"UP","checks":{"db":{"ok":true}},"count":3,"a/b":"slash"}"#,
+        )),
+        ["json-down"] => request.respond(json(
+            r#"{"status":"DOWN","checks":{"db":{"ok":false}},"count":3.0}"#,
+        )),
+        ["error-page"] => request.respond(text(200, "internal error: the database is gone")),
+        // What the request was: method, length, chunked or not, body.
+        ["echo"] => {
+            let header = |name: &'static str| {
+                request
+                    .headers()
+                    .iter()
+                    .find(|h| h.field.equiv(name))
+                    .map(|h| h.value.as_str().to_string())
+            };
+            let said = format!(
+                "method={} length={} chunked={}",
+                request.method(),
+                header("Content-Length").unwrap_or_else(|| "none".into()),
+                header("Transfer-Encoding").is_some_and(|v| v.contains("chunked")),
+            );
+            let mut body = String::new();
+            let _ = request.as_reader().read_to_string(&mut body);
+            request.respond(text(200, &format!("{said} body={body}")))
+        }
+        ["moved"] => {
+            let location = Header::from_bytes("Location", "https://127.0.0.1:1/").unwrap();
+            request.respond(text(301, "").with_header(location))
+        }
         ["status", code] => request.respond(text(code.parse().unwrap_or(500), "status")),
         ["slow", ms] => {
             thread::sleep(Duration::from_millis(ms.parse().unwrap_or(0)));

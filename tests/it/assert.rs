@@ -1,0 +1,220 @@
+//! What a check can assert, through real runs against the test HTTP server:
+//! request bodies, JSON Pointers, patterns, absent text, headers, redirects
+//! as answers; and the keywords that can never apply, refused at load.
+
+use crate::support::{HttpServer, World, assert_contains, services};
+
+/// One run of `entries` against `http`; each service's (status, reason).
+fn judged(http: &HttpServer, entries: &[(&str, String)]) -> Vec<(String, Option<String>)> {
+    let body: Vec<(&str, &str)> = entries.iter().map(|(n, b)| (*n, b.as_str())).collect();
+    let world = World::new(&services(&body));
+    let run = world.run(&[]);
+    assert_eq!((run.code, run.stderr.as_str()), (0, ""), "{run:?}");
+    let _ = http;
+    entries.iter().map(|(name, _)| world.latest(name)).collect()
+}
+
+fn online() -> (String, Option<String>) {
+    ("online".to_string(), None)
+}
+
+fn degraded(reason: &str) -> (String, Option<String>) {
+    ("degraded".to_string(), Some(reason.to_string()))
+}
+
+#[test]
+fn json_pointers_patterns_and_absent_text_say_what_they_found() {
+    let http = HttpServer::start();
+    let url = |path: &str| format!("url = {:?}", http.url(path));
+    let all =
+        r#"json = { "/status" = "UP", "/checks/db/ok" = true, "/count" = 3, "/a~1b" = "slash" }"#;
+    let got = judged(
+        &http,
+        &[
+            ("json-up", format!("{}\n{all}", url("/json"))),
+            ("json-down", format!("{}\n{all}", url("/json-down"))),
+            (
+                "json-missing",
+                format!("{}\njson = {{ \"/nope\" = \"x\" }}", url("/json")),
+            ),
+            (
+                "not-json",
+                format!("{}\njson = {{ \"/status\" = \"UP\" }}", url("/body")),
+            ),
+            (
+                "matches",
+                format!("{}\nbody_matches = 'queue=\\d+'", url("/body")),
+            ),
+            (
+                "no-match",
+                format!("{}\nbody_matches = 'uptime: \\d+'", url("/body")),
+            ),
+            (
+                "clean",
+                format!("{}\nbody_not_contains = \"error\"", url("/body")),
+            ),
+            (
+                "dirty",
+                format!("{}\nbody_not_contains = \"error\"", url("/error-page")),
+            ),
+        ],
+    );
+    assert_eq!(
+        got,
+        [
+            online(),
+            // 3.0 is 3: numbers compare by value. Pointers in key order.
+            degraded(
+                r#"JSON /a~1b is missing, expected "slash"; JSON /checks/db/ok is false, expected true; JSON /status is "DOWN", expected "UP""#
+            ),
+            degraded(r#"JSON /nope is missing, expected "x""#),
+            degraded("body is not JSON: expected value at line 1 column 1"),
+            online(),
+            degraded("body does not match \"uptime: \\d+\""),
+            online(),
+            degraded("body contains \"error\""),
+        ]
+    );
+}
+
+#[test]
+fn headers_redirects_and_request_bodies_are_checked_as_asked() {
+    let http = HttpServer::start();
+    let url = |path: &str| format!("url = {:?}", http.url(path));
+    let got = judged(
+        &http,
+        &[
+            (
+                "json-type",
+                format!(
+                    "{}\nexpect_headers = {{ content-type = \"application/json\" }}",
+                    url("/json")
+                ),
+            ),
+            (
+                "text-type",
+                format!(
+                    "{}\nexpect_headers = {{ Content-Type = \"application/json\" }}",
+                    url("/ok")
+                ),
+            ),
+            (
+                "no-header",
+                format!("{}\nexpect_headers = {{ X-Version = \"2\" }}", url("/ok")),
+            ),
+            // http must redirect to https: the 301 is the answer.
+            (
+                "redirects",
+                format!(
+                    "{}\nfollow_redirects = false\nexpect_status = [301]",
+                    url("/moved")
+                ),
+            ),
+            (
+                "not-redirecting",
+                format!(
+                    "{}\nfollow_redirects = false\nexpect_status = [301]",
+                    url("/ok")
+                ),
+            ),
+            (
+                "posted",
+                format!(
+                    "{}\nmethod = \"POST\"\nbody = '{{\"deep\": true}}'\nbody_contains = 'method=POST length=14 chunked=false body={{\"deep\": true}}'",
+                    url("/echo")
+                ),
+            ),
+            (
+                "empty-post",
+                format!(
+                    "{}\nmethod = \"POST\"\nbody_contains = \"method=POST length=0 chunked=false body=\"",
+                    url("/echo")
+                ),
+            ),
+            (
+                "get",
+                format!(
+                    "{}\nbody_contains = \"method=GET length=none\"",
+                    url("/echo")
+                ),
+            ),
+        ],
+    );
+    assert_eq!(
+        got,
+        [
+            online(),
+            degraded(
+                "header Content-Type is \"text/plain; charset=UTF-8\", expected \"application/json\""
+            ),
+            degraded("header X-Version is missing, expected \"2\""),
+            online(),
+            degraded("HTTP 200, expected 301"),
+            online(),
+            online(),
+            online(),
+        ]
+    );
+    // Followed, the same redirect leads to a closed port.
+    let world = World::new(&services(&[("followed", &url("/moved"))]));
+    assert_eq!(world.run(&[]).code, 0);
+    assert_eq!(world.latest("followed").0, "offline");
+}
+
+#[test]
+fn assertions_that_can_never_apply_are_refused_at_load() {
+    let refused = |service: &str, says: &str| {
+        let world = World::new(&services(&[("api", service)]));
+        let run = world.run(&["check-config"]);
+        assert_eq!(run.code, 2, "{service}: {run:?}");
+        assert_contains(&run.stderr, says);
+    };
+    let url = "url = \"http://127.0.0.1:1/\"";
+    refused(
+        &format!("{url}\nbody_matches = 'uptime: (\\d+'"),
+        "upcheck.toml:4: key `service[1].body_matches`: invalid regular expression \"uptime: (\\\\d+\": unclosed group",
+    );
+    refused(
+        &format!("{url}\nmethod = \"HEAD\"\nbody_contains = \"ok\""),
+        "key `service[1].body_contains`: `body_contains` needs a body, and a HEAD answer has none",
+    );
+    refused(
+        &format!("{url}\nmethod = \"HEAD\"\njson = {{ \"/status\" = \"UP\" }}"),
+        "key `service[1].json`: `json` needs a body",
+    );
+    refused(
+        &format!("{url}\nexpect_status = [301]"),
+        "key `service[1].expect_status`: 301 is a redirect, which is followed: set `follow_redirects = false` to check it",
+    );
+    refused(
+        &format!("{url}\njson = {{ \"status\" = \"UP\" }}"),
+        "key `service[1].json`: \"status\" is not a JSON Pointer",
+    );
+    refused(
+        &format!("{url}\njson = {{ \"/checks\" = [1, 2] }}"),
+        "expected a string, number or boolean to compare with, got array",
+    );
+    refused(
+        "tcp = \"127.0.0.1:1\"\nbody_matches = 'x'",
+        "key `service[1].body_matches`: `body_matches` applies only to `url` checks",
+    );
+}
+
+#[test]
+fn check_config_says_each_assertion_in_words() {
+    let world = World::new(&services(&[(
+        "api",
+        "url = \"http://127.0.0.1:1/health\"\nmethod = \"POST\"\nbody = '{\"deep\": true}'\n\
+         json = { \"/status\" = \"UP\", \"/count\" = 3 }\nbody_matches = 'uptime: \\d+'\n\
+         body_not_contains = \"error\"\nexpect_headers = { Content-Type = \"application/json\" }\n\
+         follow_redirects = false\nexpect_status = [200, 301]",
+    )]));
+    let run = world.run(&["check-config"]);
+    assert_eq!(run.code, 0, "{run:?}");
+    assert_contains(
+        &run.stdout,
+        "POST http://127.0.0.1:1/health (14-byte body), expect 200/301, redirects not followed, \
+         JSON /count = 3, JSON /status = \"UP\", body lacks \"error\", body matches \"uptime: \\\\d+\", \
+         header Content-Type holds \"application/json\"",
+    );
+}
