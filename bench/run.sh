@@ -21,12 +21,15 @@
 #      maintenance windows (one open) and a dependency tree (each depends on
 #      one of ten above it), against the same 200 without them, alternating:
 #      both medians and their ratio (target: within 1.1x).
+#   J: per-check cost of assertions: 50 healthy targets checked with `json`,
+#      `body_matches` and `body_not_contains` against the same 50 plain,
+#      runs alternating: both medians and their ratio.
 #   S: storage: 100 healthy targets, 100 runs (10,000 checks), then VACUUM:
 #      bytes per stored check (the whole file over the rows of `checks`).
-# Reproduce: bash bench/run.sh [A] [B] [C] [D] [N] [S]   (default: all; C and S need sqlite3,
+# Reproduce: bash bench/run.sh [A] [B] [C] [D] [J] [N] [S]   (default: all; C and S need sqlite3,
 # installed with apt-get if missing, and about 2 GB of disk)
 set -euo pipefail
-SCENARIOS="${*:-A B C D N S}"  # AB only when asked for: it needs BASE
+SCENARIOS="${*:-A B C D J N S}"  # AB only when asked for: it needs BASE
 want() { [[ " $SCENARIOS " == *" $1 "* ]]; }
 cd "$(dirname "$0")/.."
 
@@ -373,6 +376,33 @@ with open(results, "a") as f:
 PY
 fi
 
+if want J; then
+echo
+echo "Scenario J: 50 healthy targets, plain vs with JSON, pattern and absent-text assertions"
+for side in plain json; do
+    mkdir "$TMP/j$side"
+    config "$TMP/j$side/upcheck.toml" "" 50 0 spread
+done
+sed -i -E 's|/ok"$|/json"\njson = { "/status" = "UP", "/components/db/status" = "UP" }\nbody_matches = '"'"'"diskSpace":\\{"status":"UP"'"'"'\nbody_not_contains = "DOWN"|' "$TMP/jjson/upcheck.toml"
+sed -i -E 's|/ok"$|/json"|' "$TMP/jplain/upcheck.toml"
+python3 - "$BIN" "$TMP/jplain/upcheck.toml" "$TMP/jjson/upcheck.toml" "$RESULTS" <<'PY'
+import json, statistics, subprocess, sys, time
+bin_, plain, asserted, results = sys.argv[1:5]
+walls = {"plain": [], "json": []}
+for i in range(3 + 30):
+    for side, cfg in (("plain", plain), ("json", asserted)):
+        t = time.perf_counter()
+        subprocess.run([bin_, "--config", cfg], stdout=subprocess.DEVNULL, check=True)
+        if i >= 3:
+            walls[side].append((time.perf_counter() - t) * 1000)
+p, j = statistics.median(walls["plain"]), statistics.median(walls["json"])
+print(f"  30 alternating pairs after 3 warm-up: plain: median {p:.1f} ms; with assertions: median {j:.1f} ms; ratio {j / p:.2f}")
+with open(results, "a") as f:
+    f.write(json.dumps({"label": "J asserts", "plain_ms": p, "json_ms": j}) + "\n")
+PY
+"$BIN" --config "$TMP/jjson/upcheck.toml" status --json | python3 -c "import json,sys; s=json.load(sys.stdin)['services']; print('  services online with assertions:', sum(x['status']=='online' for x in s), 'of', len(s))"
+fi
+
 if want S; then
 command -v sqlite3 >/dev/null || { apt-get update -qq && apt-get install -y -qq sqlite3 >/dev/null; }
 echo
@@ -418,6 +448,9 @@ for label in ("D check-config 10000", "D 2000 at ulimit -n 256"):
     r = rows.get(label)
     if r:
         print(f"{label:<30} median {r['median_ms']:7.1f} ms, peak RSS {r['rss_median_mb']:.1f} MB")
+r = rows.get("J asserts")
+if r:
+    print(f"J 50 with assertions         {r['json_ms']:6.1f} ms vs {r['plain_ms']:6.1f} ms plain = {r['json_ms'] / r['plain_ms']:.2f}x")
 r = rows.get("N noise")
 if r:
     ratio = r["noisy_ms"] / r["plain_ms"]

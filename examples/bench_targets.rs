@@ -36,6 +36,11 @@ fn main() {
             // Answered inline: a thread per request would cost the server more
             // CPU than upcheck spends, on the same two cores.
             "/ok" => drop(request.respond(response(200, "ok"))),
+            // A health answer as Spring Boot's actuator gives it.
+            "/json" => drop(request.respond(response(
+                200,
+                r#"{"status":"UP","components":{"db":{"status":"UP","details":{"database":"PostgreSQL"}},"diskSpace":{"status":"UP"}}}"#,
+            ))),
             "/hang" => {
                 thread::spawn(move || {
                     // Outlives any probe timeout; the process exit ends it.
