@@ -125,11 +125,21 @@ fn request(
     agent: &Agent,
     deadline: Instant,
 ) -> Result<ureq::http::Response<ureq::Body>, ureq::Error> {
+    let (url, basic) = credentials(&t.url);
     let mut builder = ureq::http::Request::builder()
         .method(t.method.as_str())
-        .uri(&t.url);
+        .uri(url.as_ref());
     for (name, value) in &t.headers {
         builder = builder.header(name, value);
+    }
+    // Credentials in the URL, unless `headers` set their own.
+    if let Some(basic) = basic
+        && !t
+            .headers
+            .iter()
+            .any(|(n, _)| n.eq_ignore_ascii_case("authorization"))
+    {
+        builder = builder.header("Authorization", basic);
     }
     // A body with a known length, so an empty POST says `Content-Length: 0`
     // (some servers answer a chunked empty body with 411).
@@ -162,6 +172,35 @@ fn send<B: ureq::AsSendBody>(
         config = config.tls_config(tls_with_roots(ca)?);
     }
     agent.run(config.build())
+}
+
+/// The URL without its `user:password@`, and those as a Basic
+/// `Authorization` value, percent-decoded first: `p%40ss` is the password
+/// `p@ss`, as a browser or curl sends it.
+fn credentials(url: &str) -> (std::borrow::Cow<'_, str>, Option<String>) {
+    use base64::Engine as _;
+    let Some(rest) = url.split_once("://").map(|(_, rest)| rest) else {
+        return (url.into(), None);
+    };
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or(rest);
+    let Some((userinfo, _host)) = authority.rsplit_once('@') else {
+        return (url.into(), None);
+    };
+    let (user, password) = userinfo.split_once(':').unwrap_or((userinfo, ""));
+    let decode = |s: &str| {
+        percent_encoding::percent_decode_str(s)
+            .decode_utf8_lossy()
+            .into_owned()
+    };
+    let pair = format!("{}:{}", decode(user), decode(password));
+    let basic = format!(
+        "Basic {}",
+        base64::engine::general_purpose::STANDARD.encode(pair)
+    );
+    (
+        url.replacen(&format!("{userinfo}@"), "", 1).into(),
+        Some(basic),
+    )
 }
 
 /// Trust the PEM certificates in `path` instead of the built-in roots.

@@ -218,3 +218,28 @@ fn check_config_says_each_assertion_in_words() {
          header Content-Type holds \"application/json\"",
     );
 }
+
+/// A password with `@`, a space and `/` in it, percent-encoded in the URL as
+/// it must be: the server gets it decoded, as from a browser or curl.
+#[test]
+fn a_password_in_the_url_is_sent_decoded() {
+    let http = HttpServer::start();
+    let url = http
+        .url("/basic")
+        .replace("http://", "http://mon:p%40ss%20w%2Frd@");
+    let wrong = http.url("/basic").replace("http://", "http://mon:nope@");
+    let world = World::new(&services(&[
+        ("right", &format!("url = {url:?}")),
+        ("wrong", &format!("url = {wrong:?}")),
+    ]));
+    let run = world.run(&[]);
+    assert_eq!(run.code, 0, "{run:?}");
+    assert_eq!(world.latest("right"), ("online".to_string(), None));
+    assert_eq!(
+        world.latest("wrong"),
+        (
+            "degraded".to_string(),
+            Some("HTTP 401, expected 2xx or 3xx".to_string())
+        )
+    );
+}
