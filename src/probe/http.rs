@@ -257,11 +257,20 @@ fn judge(
     // The body is always read (up to the limit): an answer cut short by a
     // reset or an early close is a broken answer even when nothing is searched.
     let mut body = Vec::new();
-    let read = response
-        .body_mut()
-        .as_reader()
-        .take(BODY_LIMIT)
-        .read_to_end(&mut body);
+    let encoding = response
+        .headers()
+        .get("content-encoding")
+        .and_then(|v| v.to_str().ok())
+        .map(|v| v.trim().to_ascii_lowercase());
+    let raw = response.body_mut().as_reader();
+    // Decoded before it is searched; the bound is on decoded bytes, so a
+    // small answer that inflates to a gigabyte costs 256 KiB.
+    let mut decoded: Box<dyn Read + '_> = match encoding.as_deref() {
+        Some("gzip" | "x-gzip") => Box::new(flate2::read::MultiGzDecoder::new(raw)),
+        Some("deflate") => Box::new(flate2::read::ZlibDecoder::new(raw)),
+        _ => Box::new(raw),
+    };
+    let read = (&mut decoded).take(BODY_LIMIT).read_to_end(&mut body);
     match &read {
         // The search needs the body: without it there is no verdict in time.
         Err(e) if searches(t) && is_timeout_io(e) => {

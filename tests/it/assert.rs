@@ -243,3 +243,38 @@ fn a_password_in_the_url_is_sent_decoded() {
         )
     );
 }
+
+/// gzip and deflate answers are decoded before they are searched; a gzip
+/// bomb (1 GB of zeros) stops at 256 KiB of decoded body, in bounded time.
+#[test]
+fn compressed_answers_are_decoded_and_a_bomb_stays_bounded() {
+    let http = HttpServer::start();
+    let url = |path: &str| format!("url = {:?}", http.url(path));
+    let started = std::time::Instant::now();
+    let got = judged(
+        &http,
+        &[
+            (
+                "gzip",
+                format!("{}\njson = {{ \"/status\" = \"UP\" }}", url("/gzip")),
+            ),
+            (
+                "deflate",
+                format!("{}\nbody_contains = \"status=green\"", url("/deflate")),
+            ),
+            (
+                "bomb",
+                format!("{}\nbody_contains = \"x\"", url("/gzip-bomb")),
+            ),
+        ],
+    );
+    crate::support::assert_within(started, std::time::Duration::from_secs(10));
+    assert_eq!(
+        got,
+        [
+            online(),
+            online(),
+            degraded("body lacks \"x\" (first 256 KiB)"),
+        ]
+    );
+}

@@ -61,6 +61,35 @@ fn answer(mut request: tiny_http::Request) {
         ["json-down"] => request.respond(json(
             r#"{"status":"DOWN","checks":{"db":{"ok":false}},"count":3.0}"#,
         )),
+        // Compressed answers, as a server sends them: gzip, zlib ("deflate"),
+        // and a gzip bomb that inflates to 1 GB, compressed as it is sent.
+        ["gzip"] => {
+            use std::io::Write;
+            let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+            gz.write_all(br#"{"status":"UP","note":"compressed"}"#)
+                .unwrap();
+            let encoding = Header::from_bytes("Content-Encoding", "gzip").unwrap();
+            request.respond(Response::from_data(gz.finish().unwrap()).with_header(encoding))
+        }
+        ["deflate"] => {
+            use std::io::Write;
+            let mut z = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::default());
+            z.write_all(b"deflated: status=green").unwrap();
+            let encoding = Header::from_bytes("Content-Encoding", "deflate").unwrap();
+            request.respond(Response::from_data(z.finish().unwrap()).with_header(encoding))
+        }
+        ["gzip-bomb"] => {
+            let zeros = std::io::repeat(0).take(1 << 30);
+            let bomb = flate2::read::GzEncoder::new(zeros, flate2::Compression::best());
+            let encoding = Header::from_bytes("Content-Encoding", "gzip").unwrap();
+            request.respond(Response::new(
+                StatusCode(200),
+                vec![encoding],
+                bomb,
+                None,
+                None,
+            ))
+        }
         ["error-page"] => request.respond(text(200, "internal error: the database is gone")),
         // What the request was: method, length, chunked or not, body.
         ["echo"] => {
