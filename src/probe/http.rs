@@ -48,6 +48,10 @@ pub fn agent() -> Agent {
         .input_buffer_size(MAX_HEADER_BYTES + BUFFER_BYTES)
         .output_buffer_size(BUFFER_BYTES)
         .user_agent(concat!("upcheck/", env!("CARGO_PKG_VERSION")))
+        // ureq would read HTTP_PROXY / HTTPS_PROXY / ALL_PROXY: a shell that
+        // sets one would probe differently from cron, which does not, and
+        // even http://127.0.0.1 would go through a CONNECT.
+        .proxy(None)
         .build();
     Agent::with_parts(config, DefaultConnector::new(), InThreadResolver)
 }

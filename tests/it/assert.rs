@@ -278,3 +278,26 @@ fn compressed_answers_are_decoded_and_a_bomb_stays_bounded() {
         ]
     );
 }
+
+/// Proxy variables in the environment are ignored: a check probes the same
+/// from an interactive shell that sets them as from cron, which does not.
+#[test]
+fn proxy_variables_in_the_environment_are_ignored() {
+    let http = HttpServer::start();
+    let world = World::new(&services(&[(
+        "api",
+        &format!("url = {:?}", http.url("/ok")),
+    )]));
+    let nowhere = format!("http://127.0.0.1:{}", crate::support::closed_port());
+    let run = world.run_env(
+        &[],
+        &[
+            ("HTTP_PROXY", &nowhere),
+            ("http_proxy", &nowhere),
+            ("HTTPS_PROXY", &nowhere),
+            ("ALL_PROXY", &nowhere),
+        ],
+    );
+    assert_eq!(run.code, 0, "{run:?}");
+    assert_eq!(world.latest("api"), ("online".to_string(), None));
+}
