@@ -110,13 +110,7 @@ fn probe_and_tell(
         .filter(|r| r.status.is_failure())
         .map(|r| r.service.as_str())
         .collect();
-    let holds = hold::holds(
-        &config.services,
-        &db.silences_after(now)?,
-        &config.maintenance,
-        now,
-        &failing,
-    );
+    let holds = holds_at(config, db, now, &failing)?;
     let held = holds.keys().map(String::as_str).collect();
     let decisions = alert::decide(policies, &db.alert_states()?, &results, &held);
     db.record_run_until(run, &results, &decisions, &config.alert_commands, deadline)?;
@@ -169,14 +163,7 @@ fn network_down(
     }
     // Silences and windows still show in the outputs; with nothing probed,
     // no dependency is known to fail.
-    let silences = db.silences_after(now)?;
-    let holds = hold::holds(
-        &config.services,
-        &silences,
-        &config.maintenance,
-        now,
-        &HashSet::new(),
-    );
+    let holds = holds_at(config, db, now, &HashSet::new())?;
     restart_deliver_publish(
         config,
         db,
@@ -190,6 +177,24 @@ fn network_down(
             network: Some(why),
         },
     )
+}
+
+/// The holds at `now`: the stored silences, the config's windows, and the
+/// dependencies of `failing`.
+fn holds_at(
+    config: &Config,
+    db: &Store,
+    now: chrono::DateTime<Utc>,
+    failing: &HashSet<&str>,
+) -> Result<HashMap<String, Hold>> {
+    let silences = db.silences_after(now)?;
+    Ok(hold::holds(
+        &config.services,
+        &silences,
+        &config.maintenance,
+        now,
+        failing,
+    ))
 }
 
 /// Deletes raw checks past the retention, unless this run's clock disagrees
