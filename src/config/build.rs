@@ -11,12 +11,13 @@ use std::time::Duration;
 use toml::Spanned;
 
 use super::file::{
-    AlertKind, HttpUrl, Located, RawAlertCommand, RawConfig, RawEmail, RawHeartbeat, RawService,
+    AlertKind, Located, RawAlertCommand, RawConfig, RawEmail, RawHeartbeat, RawService,
     TransportKind, at,
 };
+use super::target::{first_set, never_applies, resolve_program, stray_http_key, target};
 use super::{
-    AddressCheck, AlertCommand, CommandTarget, Config, Email, Fault, Heartbeat, HttpTarget,
-    PasswordSource, Restart, Service, Smtp, SmtpTls, Target, Transport,
+    AddressCheck, AlertCommand, Config, Email, Fault, Heartbeat, PasswordSource, Restart, Service,
+    Smtp, SmtpTls, Transport,
 };
 use crate::alert::{AlertPolicy, Notice, Remind};
 
@@ -236,11 +237,6 @@ fn same_file(a: &Path, b: &Path) -> bool {
     )
 }
 
-/// The first key in `keys` that is set.
-fn first_set<const N: usize>(keys: [(&'static str, bool); N]) -> Option<&'static str> {
-    keys.into_iter().find_map(|(key, set)| set.then_some(key))
-}
-
 /// Probes in flight at once: 32 unless set.
 fn parallel(parallel: Option<&Spanned<i64>>) -> Result<usize, Located> {
     let Some(p) = parallel else {
@@ -376,64 +372,6 @@ fn name_problem(name: &str, seen: &mut HashSet<String>) -> Option<String> {
     None
 }
 
-/// The first key set that only a `url` check uses, when this is not one.
-fn stray_http_key(s: &RawService) -> Option<&'static str> {
-    if s.url.is_some() {
-        return None;
-    }
-    first_set([
-        ("method", s.method.is_some()),
-        ("headers", !s.headers.is_empty()),
-        ("expect_status", s.expect_status.is_some()),
-        ("body_contains", s.body_contains.is_some()),
-        ("body", s.body.is_some()),
-        ("json", !s.json.is_empty()),
-        ("body_matches", s.body_matches.is_some()),
-        ("body_not_contains", s.body_not_contains.is_some()),
-        ("expect_headers", !s.expect_headers.is_empty()),
-        ("follow_redirects", s.follow_redirects.is_some()),
-        ("slow_after", s.slow_after.is_some()),
-        ("cert_warn", s.cert_warn.is_some()),
-        ("ca_file", s.ca_file.is_some()),
-    ])
-}
-
-/// An HTTP assertion that can never hold or never be checked: a body to
-/// search in a HEAD answer, a 3xx expected while redirects are followed, a
-/// JSON Pointer that is not one.
-fn never_applies(s: &RawService) -> Option<(&'static str, String)> {
-    let head = s.method.as_ref().is_some_and(|m| m.0 == "HEAD");
-    let searched = first_set([
-        ("body_contains", s.body_contains.is_some()),
-        ("json", !s.json.is_empty()),
-        ("body_matches", s.body_matches.is_some()),
-        ("body_not_contains", s.body_not_contains.is_some()),
-    ]);
-    if let (true, Some(k)) = (head, searched) {
-        return Some((k, format!("`{k}` needs a body, and a HEAD answer has none")));
-    }
-    let followed = s.follow_redirects.unwrap_or(true);
-    let redirect = s
-        .expect_status
-        .iter()
-        .flatten()
-        .find(|c| (300..400).contains(&c.0));
-    if let (true, Some(code)) = (followed, redirect) {
-        let message = format!(
-            "{} is a redirect, which is followed: set `follow_redirects = false` to check it",
-            code.0
-        );
-        return Some(("expect_status", message));
-    }
-    if let Some(pointer) = s.json.keys().find(|p| !p.is_empty() && !p.starts_with('/')) {
-        let message = format!(
-            "{pointer:?} is not a JSON Pointer: it starts with \"/\", e.g. \"/status\" or \"/checks/0/ok\""
-        );
-        return Some(("json", message));
-    }
-    None
-}
-
 /// The first watchdog key set without `restart` itself.
 fn stray_restart_key(s: &RawService) -> Option<&'static str> {
     if s.restart.is_some() {
@@ -445,61 +383,6 @@ fn stray_restart_key(s: &RawService) -> Option<&'static str> {
         ("restart_window", s.restart_window.is_some()),
         ("restart_timeout", s.restart_timeout.is_some()),
     ])
-}
-
-/// What the service probes; `None` unless exactly one of `url`, `tcp` or
-/// `command` is set.
-fn target(s: &RawService, defaults: &RawConfig, dir: &Path) -> Option<Target> {
-    match (&s.url, &s.tcp, &s.command) {
-        (Some(url), None, None) => Some(Target::Http(Box::new(http_target(url, s, defaults, dir)))),
-        (None, Some(addr), None) => Some(Target::Tcp(addr.0.clone())),
-        (None, None, Some(argv)) => Some(Target::Command(CommandTarget {
-            argv: resolve_program(argv.0.clone(), dir),
-            dir: dir.to_path_buf(),
-        })),
-        _ => None,
-    }
-}
-
-fn http_target(url: &HttpUrl, s: &RawService, defaults: &RawConfig, dir: &Path) -> HttpTarget {
-    HttpTarget {
-        url: url.0.clone(),
-        method: s
-            .method
-            .as_ref()
-            .map_or_else(|| "GET".to_string(), |m| m.0.clone()),
-        headers: s
-            .headers
-            .iter()
-            .map(|(k, v)| (k.clone(), v.0.clone()))
-            .collect(),
-        expect_status: s.expect_status.iter().flatten().map(|c| c.0).collect(),
-        body_contains: s.body_contains.clone(),
-        body: s.body.clone(),
-        json: s
-            .json
-            .iter()
-            .map(|(k, v)| (k.clone(), v.0.clone()))
-            .collect(),
-        body_matches: s.body_matches.as_ref().map(|p| p.0.clone()),
-        body_not_contains: s.body_not_contains.clone(),
-        expect_headers: s
-            .expect_headers
-            .iter()
-            .map(|(k, v)| (k.clone(), v.clone()))
-            .collect(),
-        follow_redirects: s.follow_redirects.unwrap_or(true),
-        slow_after: s.slow_after.or(defaults.slow_after).map(|d| d.0),
-        cert_warn: s
-            .cert_warn
-            .or(defaults.cert_warn)
-            .map_or(Duration::from_secs(14 * 86_400), |d| d.0),
-        ca_file: s
-            .ca_file
-            .as_ref()
-            .or(defaults.ca_file.as_ref())
-            .map(|f| dir.join(f.get_ref())),
-    }
 }
 
 fn policy(s: &RawService, defaults: &RawConfig) -> AlertPolicy {
@@ -680,16 +563,6 @@ fn label_problem(label: &str) -> Option<String> {
         "contains the character {:?} (U+{:04X}): names and titles are one line of visible text",
         bad, bad as u32
     ))
-}
-
-/// `./check.sh` means the one beside the config, not in cron's working directory;
-/// a bare name is looked up in PATH as usual.
-fn resolve_program(mut argv: Vec<String>, dir: &Path) -> Vec<String> {
-    let program = Path::new(&argv[0]);
-    if program.is_relative() && argv[0].contains('/') {
-        argv[0] = dir.join(program).to_string_lossy().into_owned();
-    }
-    argv
 }
 
 fn host_name() -> String {

@@ -7,6 +7,7 @@ mod build;
 mod file;
 mod noise;
 mod secrets;
+mod target;
 #[cfg(test)]
 mod tests;
 
