@@ -6,7 +6,9 @@
 # to mount a small tmpfs for the disk-full test and its setpriv to run
 # upcheck as `nobody`, faketime to turn the clock back between runs, and
 # tzdata, the system's time zone database that maintenance windows and
-# `silence --until` read (Europe/Berlin, Asia/Kolkata in the tests).
+# `silence --until` read (Europe/Berlin, Asia/Kolkata in the tests), and
+# dnsmasq (dnsmasq-base: the server alone, no system service) for the DNS
+# server `dns` checks ask.
 set -euo pipefail
 missing=()
 command -v systemd-analyze >/dev/null 2>&1 || missing+=(systemd)
@@ -16,6 +18,7 @@ command -v unshare >/dev/null 2>&1 || missing+=(util-linux)
 command -v setpriv >/dev/null 2>&1 || missing+=(util-linux)
 command -v faketime >/dev/null 2>&1 || missing+=(faketime)
 [[ -e /usr/share/zoneinfo/Europe/Berlin ]] || missing+=(tzdata)
+[[ -x /usr/sbin/dnsmasq ]] || command -v dnsmasq >/dev/null 2>&1 || missing+=(dnsmasq-base)
 if ((${#missing[@]})); then
     export DEBIAN_FRONTEND=noninteractive
     apt-get update -qq

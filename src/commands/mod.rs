@@ -118,6 +118,8 @@ fn describe_service(s: &config::Service) -> String {
         Target::Http(h) => describe_http(h),
         Target::Tcp(addr) => format!("tcp {addr}"),
         Target::Command(c) => format!("command {:?}", c.argv),
+        Target::Tls(t) => describe_tls(t),
+        Target::Dns(t) => describe_dns(t),
     };
     let restart = s.restart.as_ref().map_or_else(String::new, |r| {
         format!(
@@ -173,6 +175,36 @@ fn describe_http(h: &config::HttpTarget) -> String {
     }
     if let Some(slow) = h.slow_after {
         w.push_str(&format!(", slow after {}", d(slow)));
+    }
+    if let Some(proxy) = &h.proxy {
+        w.push_str(&format!(", through proxy {}", config::redacted_url(proxy)));
+    }
+    w
+}
+
+/// "tls mail.example.com:587 after SMTP STARTTLS, certificate valid for
+/// the host, not expiring within 14d".
+fn describe_tls(t: &config::TlsTarget) -> String {
+    let starttls = t
+        .starttls
+        .map_or_else(String::new, |s| format!(" after {} STARTTLS", s.as_str()));
+    let roots = t
+        .ca_file
+        .as_ref()
+        .map_or_else(String::new, |f| format!(", trusting {}", f.display()));
+    format!(
+        "tls {}{starttls}, certificate valid for the host{roots}, not expiring within {}",
+        t.addr,
+        crate::timefmt::format_duration(t.cert_warn)
+    )
+}
+
+/// "dns MX example.com at 127.0.0.1:53, answer holds "10 mail.example.com"".
+fn describe_dns(t: &config::DnsTarget) -> String {
+    let mut w = format!("dns {} {} at {}", t.record.as_str(), t.name, t.server);
+    if !t.expect.is_empty() {
+        let each: Vec<String> = t.expect.iter().map(|e| format!("{e:?}")).collect();
+        w.push_str(&format!(", answer holds {}", each.join(" and ")));
     }
     w
 }

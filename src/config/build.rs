@@ -14,7 +14,7 @@ use super::file::{
     AlertKind, Located, RawAlertCommand, RawConfig, RawEmail, RawHeartbeat, RawService,
     TransportKind, at,
 };
-use super::target::{first_set, never_applies, resolve_program, stray_http_key, target};
+use super::target::{first_set, kind, never_applies, resolve_program, stray_key, target};
 use super::{
     AddressCheck, AlertCommand, Config, Email, Fault, Heartbeat, PasswordSource, Restart, Service,
     Smtp, SmtpTls, Transport,
@@ -312,14 +312,12 @@ fn service(
     if let Some(problem) = name_problem(name, seen) {
         return Err(at(name_span, key("name"), problem));
     }
-    if let Some(k) = stray_http_key(s) {
-        let message = format!("`{k}` applies only to `url` checks");
+    let kind = kind(s).map_err(|message| at(name_span.clone(), key("name"), message))?;
+    if let Some((k, owners)) = stray_key(s, kind) {
+        let message = format!("`{k}` applies only to {owners}");
         return Err(at(name_span, key(k), message));
     }
-    let Some(target) = target(s, defaults, dir) else {
-        let message = format!("service {name:?} needs exactly one of `url`, `tcp` or `command`");
-        return Err(at(name_span, key("name"), message));
-    };
+    let target = target(s, defaults, dir, &key)?;
     if let Some((k, message)) = never_applies(s) {
         return Err(at(name_span, key(k), message));
     }

@@ -37,6 +37,7 @@ pub(super) struct RawConfig {
     pub(super) slow_after: Option<Dur>,
     pub(super) cert_warn: Option<Dur>,
     pub(super) ca_file: Option<Spanned<String>>,
+    pub(super) proxy: Option<ProxyUrl>,
     pub(super) retries: Option<Retries>,
     pub(super) retry_delay: Option<Dur>,
     pub(super) email: Option<RawEmail>,
@@ -155,6 +156,13 @@ pub(super) struct RawService {
     pub(super) url: Option<HttpUrl>,
     pub(super) tcp: Option<TcpAddr>,
     pub(super) command: Option<Argv>,
+    pub(super) tls: Option<TcpAddr>,
+    pub(super) starttls: Option<StartTlsKind>,
+    pub(super) dns: Option<DnsName>,
+    pub(super) record: Option<RecordKind>,
+    pub(super) expect: Option<Spanned<Vec<String>>>,
+    pub(super) server: Option<Spanned<String>>,
+    pub(super) proxy: Option<ProxyUrl>,
     pub(super) method: Option<Method>,
     #[serde(default)]
     pub(super) headers: BTreeMap<String, HeaderValue>,
@@ -404,6 +412,68 @@ impl<'de> Deserialize<'de> for TcpAddr {
                 Ok(p) if p > 0 => Ok(TcpAddr(s.to_string())),
                 _ => Err(bad()),
             }
+        })
+    }
+}
+
+/// What a `tls` check says before its handshake.
+#[derive(Deserialize, Clone, Copy)]
+#[serde(rename_all = "lowercase")]
+pub(super) enum StartTlsKind {
+    Smtp,
+    Imap,
+    Pop3,
+}
+
+/// The record type a `dns` check asks for.
+#[derive(Deserialize, Clone, Copy)]
+pub(super) enum RecordKind {
+    A,
+    #[serde(rename = "AAAA")]
+    Aaaa,
+    #[serde(rename = "CNAME")]
+    Cname,
+    #[serde(rename = "MX")]
+    Mx,
+    #[serde(rename = "TXT")]
+    Txt,
+    #[serde(rename = "NS")]
+    Ns,
+}
+
+/// A domain name to look up: letters, digits, hyphens and dots (a name in
+/// another script is turned into its punycode form, as a resolver would).
+pub(super) struct DnsName(pub(super) String);
+
+impl<'de> Deserialize<'de> for DnsName {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        from_str(d, |s| {
+            super::dns::host_name(s).map(DnsName).ok_or_else(|| {
+                format!(
+                    "invalid domain name {s:?}: labels of 1 to 63 characters, 253 in all, e.g. \"www.example.com\""
+                )
+            })
+        })
+    }
+}
+
+/// An `http://` proxy (`host:port`), for HTTP and HTTPS checks.
+pub(super) struct ProxyUrl(pub(super) String);
+
+impl<'de> Deserialize<'de> for ProxyUrl {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        from_str(d, |s| {
+            let bad = |why: &str| {
+                format!("invalid proxy {s:?}: {why}; expected e.g. \"http://proxy.internal:3128\"")
+            };
+            let uri: ureq::http::Uri = s.parse().map_err(|e| bad(&format!("{e}")))?;
+            if uri.scheme_str() != Some("http") {
+                return Err(bad("only http:// proxies are supported"));
+            }
+            if uri.host().is_none_or(str::is_empty) {
+                return Err(bad("it has no host"));
+            }
+            Ok(ProxyUrl(s.to_string()))
         })
     }
 }

@@ -4,6 +4,7 @@
 //! Here: the validated types and loading; `file` parses, `build` validates.
 
 mod build;
+mod dns;
 mod file;
 mod noise;
 mod secrets;
@@ -174,6 +175,71 @@ pub enum Target {
     /// `host:port`, connected to with a plain TCP handshake.
     Tcp(String),
     Command(CommandTarget),
+    Tls(TlsTarget),
+    Dns(DnsTarget),
+}
+
+/// `tls = "host:port"`: a verified handshake, after a STARTTLS dialogue if asked.
+#[derive(Debug, Clone)]
+pub struct TlsTarget {
+    pub addr: String,
+    pub starttls: Option<StartTls>,
+    /// A certificate expiring sooner than this is degraded.
+    pub cert_warn: Duration,
+    /// PEM roots to trust instead of the built-in Mozilla set.
+    pub ca_file: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StartTls {
+    Smtp,
+    Imap,
+    Pop3,
+}
+
+impl StartTls {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            StartTls::Smtp => "SMTP",
+            StartTls::Imap => "IMAP",
+            StartTls::Pop3 => "POP3",
+        }
+    }
+}
+
+/// `dns = "name"`: one query to `server`, its answer held to `expect`.
+#[derive(Debug, Clone)]
+pub struct DnsTarget {
+    /// ASCII (punycode), without the final dot.
+    pub name: String,
+    pub record: DnsRecord,
+    /// Each must be in the answer, normalized: addresses as parsed, names
+    /// lower-case without the final dot, MX as its exchange's name.
+    pub expect: Vec<String>,
+    pub server: std::net::SocketAddr,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DnsRecord {
+    A,
+    Aaaa,
+    Cname,
+    Mx,
+    Txt,
+    Ns,
+}
+
+impl DnsRecord {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DnsRecord::A => "A",
+            DnsRecord::Aaaa => "AAAA",
+            DnsRecord::Cname => "CNAME",
+            DnsRecord::Mx => "MX",
+            DnsRecord::Txt => "TXT",
+            DnsRecord::Ns => "NS",
+        }
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -200,6 +266,9 @@ pub struct HttpTarget {
     pub cert_warn: Duration,
     /// PEM roots to trust instead of the built-in Mozilla set (internal CAs).
     pub ca_file: Option<PathBuf>,
+    /// `http://host:port` every request (and the certificate's handshake)
+    /// goes through; `None`: straight to the target, whatever the environment says.
+    pub proxy: Option<String>,
 }
 
 #[derive(Debug, Clone)]

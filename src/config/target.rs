@@ -5,15 +5,38 @@
 use std::path::Path;
 use std::time::Duration;
 
-use super::file::{HttpUrl, RawConfig, RawService};
-use super::{CommandTarget, HttpTarget, Target};
+use super::file::{HttpUrl, Located, RawConfig, RawService, StartTlsKind};
+use super::{CommandTarget, HttpTarget, StartTls, Target, TlsTarget};
 
-/// The first key set that only a `url` check uses, when this is not one.
-pub(super) fn stray_http_key(s: &RawService) -> Option<&'static str> {
-    if s.url.is_some() {
-        return None;
+/// The kinds of check; a service is exactly one.
+const KINDS: &str = "`url`, `tcp`, `command`, `tls` or `dns`";
+
+/// Which kind of check `s` is: the one key of `url`, `tcp`, `command`,
+/// `tls` and `dns` it sets, or an error naming the service.
+pub(super) fn kind(s: &RawService) -> Result<&'static str, String> {
+    let set: Vec<&'static str> = [
+        ("url", s.url.is_some()),
+        ("tcp", s.tcp.is_some()),
+        ("command", s.command.is_some()),
+        ("tls", s.tls.is_some()),
+        ("dns", s.dns.is_some()),
+    ]
+    .into_iter()
+    .filter_map(|(k, on)| on.then_some(k))
+    .collect();
+    match set.as_slice() {
+        [one] => Ok(one),
+        _ => Err(format!(
+            "service {:?} needs exactly one of {KINDS}",
+            s.name.get_ref()
+        )),
     }
-    first_set([
+}
+
+/// The first key set that a check of this `kind` does not use, and the
+/// kinds it belongs to, worded for the error.
+pub(super) fn stray_key(s: &RawService, kind: &str) -> Option<(&'static str, &'static str)> {
+    let http_only = [
         ("method", s.method.is_some()),
         ("headers", !s.headers.is_empty()),
         ("expect_status", s.expect_status.is_some()),
@@ -25,9 +48,33 @@ pub(super) fn stray_http_key(s: &RawService) -> Option<&'static str> {
         ("expect_headers", !s.expect_headers.is_empty()),
         ("follow_redirects", s.follow_redirects.is_some()),
         ("slow_after", s.slow_after.is_some()),
+        ("proxy", s.proxy.is_some()),
+    ];
+    let certificate = [
         ("cert_warn", s.cert_warn.is_some()),
         ("ca_file", s.ca_file.is_some()),
-    ])
+    ];
+    let tls_only = [("starttls", s.starttls.is_some())];
+    let dns_only = [
+        ("record", s.record.is_some()),
+        ("expect", s.expect.is_some()),
+        ("server", s.server.is_some()),
+    ];
+    let stray = |keys: &[(&'static str, bool)], owners: &'static str, fits: bool| {
+        (!fits)
+            .then(|| keys.iter().find(|(_, on)| *on).map(|(k, _)| (*k, owners)))
+            .flatten()
+    };
+    stray(&http_only, "`url` checks", kind == "url")
+        .or_else(|| {
+            stray(
+                &certificate,
+                "`url` and `tls` checks",
+                matches!(kind, "url" | "tls"),
+            )
+        })
+        .or_else(|| stray(&tls_only, "`tls` checks", kind == "tls"))
+        .or_else(|| stray(&dns_only, "`dns` checks", kind == "dns"))
 }
 
 /// An HTTP assertion that can never hold or never be checked: a body to
@@ -66,18 +113,33 @@ pub(super) fn never_applies(s: &RawService) -> Option<(&'static str, String)> {
     None
 }
 
-/// What the service probes; `None` unless exactly one of `url`, `tcp` or
-/// `command` is set.
-pub(super) fn target(s: &RawService, defaults: &RawConfig, dir: &Path) -> Option<Target> {
-    match (&s.url, &s.tcp, &s.command) {
-        (Some(url), None, None) => Some(Target::Http(Box::new(http_target(url, s, defaults, dir)))),
-        (None, Some(addr), None) => Some(Target::Tcp(addr.0.clone())),
-        (None, None, Some(argv)) => Some(Target::Command(CommandTarget {
+/// What the service probes, once `kind` has found exactly one of its keys.
+pub(super) fn target(
+    s: &RawService,
+    defaults: &RawConfig,
+    dir: &Path,
+    key: &dyn Fn(&str) -> String,
+) -> Result<Target, Located> {
+    Ok(match (&s.url, &s.tcp, &s.command, &s.tls, &s.dns) {
+        (Some(url), ..) => Target::Http(Box::new(http_target(url, s, defaults, dir))),
+        (_, Some(addr), ..) => Target::Tcp(addr.0.clone()),
+        (_, _, Some(argv), ..) => Target::Command(CommandTarget {
             argv: resolve_program(argv.0.clone(), dir),
             dir: dir.to_path_buf(),
-        })),
-        _ => None,
-    }
+        }),
+        (_, _, _, Some(addr), _) => Target::Tls(TlsTarget {
+            addr: addr.0.clone(),
+            starttls: s.starttls.map(|k| match k {
+                StartTlsKind::Smtp => StartTls::Smtp,
+                StartTlsKind::Imap => StartTls::Imap,
+                StartTlsKind::Pop3 => StartTls::Pop3,
+            }),
+            cert_warn: cert_warn(s, defaults),
+            ca_file: ca_file(s, defaults, dir),
+        }),
+        (_, _, _, _, Some(name)) => Target::Dns(super::dns::target(s, name, key)?),
+        _ => unreachable!("`kind` found exactly one"),
+    })
 }
 
 fn http_target(url: &HttpUrl, s: &RawService, defaults: &RawConfig, dir: &Path) -> HttpTarget {
@@ -109,16 +171,27 @@ fn http_target(url: &HttpUrl, s: &RawService, defaults: &RawConfig, dir: &Path) 
             .collect(),
         follow_redirects: s.follow_redirects.unwrap_or(true),
         slow_after: s.slow_after.or(defaults.slow_after).map(|d| d.0),
-        cert_warn: s
-            .cert_warn
-            .or(defaults.cert_warn)
-            .map_or(Duration::from_secs(14 * 86_400), |d| d.0),
-        ca_file: s
-            .ca_file
+        cert_warn: cert_warn(s, defaults),
+        ca_file: ca_file(s, defaults, dir),
+        proxy: s
+            .proxy
             .as_ref()
-            .or(defaults.ca_file.as_ref())
-            .map(|f| dir.join(f.get_ref())),
+            .or(defaults.proxy.as_ref())
+            .map(|p| p.0.clone()),
     }
+}
+
+fn cert_warn(s: &RawService, defaults: &RawConfig) -> Duration {
+    s.cert_warn
+        .or(defaults.cert_warn)
+        .map_or(Duration::from_secs(14 * 86_400), |d| d.0)
+}
+
+fn ca_file(s: &RawService, defaults: &RawConfig, dir: &Path) -> Option<std::path::PathBuf> {
+    s.ca_file
+        .as_ref()
+        .or(defaults.ca_file.as_ref())
+        .map(|f| dir.join(f.get_ref()))
 }
 
 /// The first key in `keys` that is set.

@@ -99,13 +99,13 @@ fn every_mistake_names_file_line_and_key() {
     check_err(
         "titel = \"x\"",
         &format!(
-            "{f}:1: key `titel`: unknown field `titel`, expected one of `title`, `database`, `timeout`, `parallel`, `run_timeout`, `lock_timeout`, `retention`, `status_page`, `prometheus_textfile`, `alert_after`, `recover_after`, `remind`, `notify_recovery`, `slow_after`, `cert_warn`, `ca_file`, `retries`, `retry_delay`, `email`, `heartbeat`, `alert_command`, `service`, `maintenance`, `connectivity`"
+            "{f}:1: key `titel`: unknown field `titel`, expected one of `title`, `database`, `timeout`, `parallel`, `run_timeout`, `lock_timeout`, `retention`, `status_page`, `prometheus_textfile`, `alert_after`, `recover_after`, `remind`, `notify_recovery`, `slow_after`, `cert_warn`, `ca_file`, `proxy`, `retries`, `retry_delay`, `email`, `heartbeat`, `alert_command`, `service`, `maintenance`, `connectivity`"
         ),
     );
     check_err(
         "\n[[service]]\nname = \"a\"\ntcp = \"h:1\"\ncolour = 1",
         &format!(
-            "{f}:5: key `service[1].colour`: unknown field `colour`, expected one of `name`, `url`, `tcp`, `command`, `method`, `headers`, `expect_status`, `body_contains`, `body`, `json`, `body_matches`, `body_not_contains`, `expect_headers`, `follow_redirects`, `timeout`, `alert_after`, `recover_after`, `remind`, `notify_recovery`, `slow_after`, `cert_warn`, `ca_file`, `retries`, `retry_delay`, `depends_on`, `restart`, `restart_after`, `restart_limit`, `restart_window`, `restart_timeout`"
+            "{f}:5: key `service[1].colour`: unknown field `colour`, expected one of `name`, `url`, `tcp`, `command`, `tls`, `starttls`, `dns`, `record`, `expect`, `server`, `proxy`, `method`, `headers`, `expect_status`, `body_contains`, `body`, `json`, `body_matches`, `body_not_contains`, `expect_headers`, `follow_redirects`, `timeout`, `alert_after`, `recover_after`, `remind`, `notify_recovery`, `slow_after`, `cert_warn`, `ca_file`, `retries`, `retry_delay`, `depends_on`, `restart`, `restart_after`, `restart_limit`, `restart_window`, `restart_timeout`"
         ),
     );
     check_err(
@@ -216,13 +216,72 @@ fn every_mistake_names_file_line_and_key() {
     check_err(
         "[[service]]\nname = \"a\"",
         &format!(
-            "{f}:2: key `service[1].name`: service \"a\" needs exactly one of `url`, `tcp` or `command`"
+            "{f}:2: key `service[1].name`: service \"a\" needs exactly one of `url`, `tcp`, `command`, `tls` or `dns`"
         ),
     );
     check_err(
         "[[service]]\nname = \"a\"\ntcp = \"h:1\"\ncommand = [\"true\"]",
         &format!(
-            "{f}:2: key `service[1].name`: service \"a\" needs exactly one of `url`, `tcp` or `command`"
+            "{f}:2: key `service[1].name`: service \"a\" needs exactly one of `url`, `tcp`, `command`, `tls` or `dns`"
+        ),
+    );
+    check_err(
+        "[[service]]\nname = \"a\"\ntls = \"h:1\"\ndns = \"h\"",
+        &format!(
+            "{f}:2: key `service[1].name`: service \"a\" needs exactly one of `url`, `tcp`, `command`, `tls` or `dns`"
+        ),
+    );
+    for (lines, key, owners) in [
+        (
+            "tcp = \"h:1\"\ncert_warn = \"3d\"",
+            "cert_warn",
+            "`url` and `tls` checks",
+        ),
+        (
+            "tls = \"h:1\"\nproxy = \"http://p:3128\"",
+            "proxy",
+            "`url` checks",
+        ),
+        (
+            "url = \"http://h/\"\nstarttls = \"smtp\"",
+            "starttls",
+            "`tls` checks",
+        ),
+        ("tls = \"h:1\"\nrecord = \"MX\"", "record", "`dns` checks"),
+        ("dns = \"h\"\nmethod = \"GET\"", "method", "`url` checks"),
+        (
+            "dns = \"h\"\nca_file = \"x\"",
+            "ca_file",
+            "`url` and `tls` checks",
+        ),
+    ] {
+        check_err(
+            &format!("[[service]]\nname = \"a\"\n{lines}"),
+            &format!("{f}:2: key `service[1].{key}`: `{key}` applies only to {owners}"),
+        );
+    }
+    check_err(
+        "[[service]]\nname = \"a\"\ndns = \"h\"\nrecord = \"A\"\nexpect = [\"10.0.0.1\", \"mail.example.com\"]",
+        &format!(
+            "{f}:5: key `service[1].expect`: \"mail.example.com\" is not an IPv4 address, as `record = \"A\"` answers"
+        ),
+    );
+    check_err(
+        "[[service]]\nname = \"a\"\ndns = \"h\"\nserver = \"ns1.example.com\"",
+        &format!(
+            "{f}:4: key `service[1].server`: invalid server \"ns1.example.com\": expected an IP address, with its port if not 53, e.g. \"127.0.0.1:53\" or \"[::1]:5353\" (a name would need the DNS this checks)"
+        ),
+    );
+    check_err(
+        "[[service]]\nname = \"a\"\ndns = \"h\"\nrecord = \"SOA\"",
+        &format!(
+            "{f}:4: key `service[1].record`: unknown variant `SOA`, expected one of `A`, `AAAA`, `CNAME`, `MX`, `TXT`, `NS`"
+        ),
+    );
+    check_err(
+        "[[service]]\nname = \"a\"\nurl = \"http://h/\"\nproxy = \"socks5://p:1080\"",
+        &format!(
+            "{f}:4: key `service[1].proxy`: invalid proxy \"socks5://p:1080\": only http:// proxies are supported; expected e.g. \"http://proxy.internal:3128\""
         ),
     );
     check_err(

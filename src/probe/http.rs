@@ -20,8 +20,9 @@ use crate::check::{Finding, Status};
 use crate::config::HttpTarget;
 use crate::timefmt::{format_duration, human};
 
+use super::remaining;
 use super::tcp::{io_reason, is_timeout};
-use super::{remaining, tls};
+use super::tls::{self, TlsProblem, describe_tls};
 
 pub const MAX_REDIRECTS: u32 = 10;
 /// How much of a body `body_contains` searches; the rest is never read, so a
@@ -444,12 +445,6 @@ fn check_certificate(
     }
 }
 
-#[derive(Clone, Copy, PartialEq, Debug)]
-enum TlsProblem {
-    Expired,
-    Other,
-}
-
 /// A ureq error as a status and reason; `None` reason: a plain timeout, worded by the caller.
 fn describe(e: &ureq::Error, host: &str) -> (Status, Option<String>, Option<TlsProblem>) {
     match e {
@@ -516,32 +511,6 @@ fn describe_io(e: &io::Error, host: &str) -> (Status, Option<String>, Option<Tls
     } else {
         (Status::Offline, Some(io_reason(e)), None)
     }
-}
-
-fn describe_tls(e: &rustls::Error) -> (Status, Option<String>, Option<TlsProblem>) {
-    use rustls::CertificateError as C;
-    let (reason, problem) = match e {
-        rustls::Error::InvalidCertificate(C::Expired | C::ExpiredContext { .. }) => {
-            ("TLS: certificate expired".to_string(), TlsProblem::Expired)
-        }
-        rustls::Error::InvalidCertificate(C::UnknownIssuer) => (
-            "TLS: certificate not trusted (unknown issuer: self-signed, or the server does not send its intermediate certificates)".to_string(),
-            TlsProblem::Other,
-        ),
-        rustls::Error::InvalidCertificate(
-            C::NotValidForName | C::NotValidForNameContext { .. },
-        ) => (
-            "TLS: certificate is not valid for this host name".to_string(),
-            TlsProblem::Other,
-        ),
-        // A plain-HTTP answer read as a TLS record.
-        rustls::Error::InvalidMessage(rustls::InvalidMessage::InvalidContentType) => (
-            "TLS: the server answered without TLS (plain HTTP on an https URL?)".to_string(),
-            TlsProblem::Other,
-        ),
-        other => (format!("TLS failure: {other}"), TlsProblem::Other),
-    };
-    (Status::Offline, Some(reason), Some(problem))
 }
 
 /// Text as written, in quotes a reader can tell from it: `"ok"`, or

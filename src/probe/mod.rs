@@ -4,10 +4,13 @@
 //! by its own timeout and all by the run's deadline.
 
 mod command;
+mod dns;
 pub mod guard;
+mod handshake;
 mod http;
 mod limits;
 mod pool;
+mod starttls;
 mod tcp;
 mod tls;
 
@@ -217,6 +220,8 @@ fn probe(service: &Service, agent: Option<&ureq::Agent>) -> CheckResult {
         Target::Http(t) => http::probe(t, agent.expect("agent built for http targets"), deadline),
         Target::Tcp(addr) => tcp::probe(addr, deadline),
         Target::Command(c) => command::probe(c, deadline),
+        Target::Tls(t) => handshake::probe(t, deadline),
+        Target::Dns(t) => dns::probe(t, deadline),
     };
     let elapsed = started.elapsed();
     let mut result = CheckResult::found(

@@ -8,6 +8,8 @@ use std::sync::{Arc, OnceLock};
 use std::time::Instant;
 
 use chrono::{DateTime, Utc};
+
+use crate::check::Status;
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::crypto::WebPkiSupportedAlgorithms;
 use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
@@ -70,7 +72,7 @@ fn expiry_at(
     not_after(der)
 }
 
-fn not_after(der: &[u8]) -> Result<DateTime<Utc>, String> {
+pub fn not_after(der: &[u8]) -> Result<DateTime<Utc>, String> {
     let cert = x509_cert::Certificate::from_der(der)
         .map_err(|e| format!("unreadable certificate: {e}"))?;
     let secs = cert
@@ -137,6 +139,58 @@ impl ServerCertVerifier for ReadOnly {
     fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
         self.0.supported_schemes()
     }
+}
+
+#[derive(Clone, Copy, PartialEq, Debug)]
+pub enum TlsProblem {
+    Expired,
+    Other,
+}
+
+/// A rustls error as a status and a reason an operator can act on.
+pub fn describe_tls(e: &rustls::Error) -> (Status, Option<String>, Option<TlsProblem>) {
+    use rustls::CertificateError as C;
+    let (reason, problem) = match e {
+        rustls::Error::InvalidCertificate(C::Expired | C::ExpiredContext { .. }) => {
+            ("TLS: certificate expired".to_string(), TlsProblem::Expired)
+        }
+        rustls::Error::InvalidCertificate(C::UnknownIssuer) => (
+            "TLS: certificate not trusted (unknown issuer: self-signed, or the server does not send its intermediate certificates)".to_string(),
+            TlsProblem::Other,
+        ),
+        rustls::Error::InvalidCertificate(C::NotValidForNameContext { presented, .. })
+            if !presented.is_empty() =>
+        {
+            let names: Vec<&str> = presented.iter().map(|p| bare_name(p)).collect();
+            let names = crate::check::one_line(&names.join(", "), 120);
+            (
+                format!("TLS: certificate is not valid for this host name (it names {names})"),
+                TlsProblem::Other,
+            )
+        }
+        rustls::Error::InvalidCertificate(
+            C::NotValidForName | C::NotValidForNameContext { .. },
+        ) => (
+            "TLS: certificate is not valid for this host name".to_string(),
+            TlsProblem::Other,
+        ),
+        // A plain-HTTP answer read as a TLS record.
+        rustls::Error::InvalidMessage(rustls::InvalidMessage::InvalidContentType) => (
+            "TLS: the server answered without TLS (plain HTTP on an https URL?)".to_string(),
+            TlsProblem::Other,
+        ),
+        other => (format!("TLS failure: {other}"), TlsProblem::Other),
+    };
+    (Status::Offline, Some(reason), Some(problem))
+}
+
+/// `status.example.org` from rustls's `DnsName("status.example.org")` (and
+/// `IpAddress(…)` alike): the name as a person writes it.
+fn bare_name(presented: &str) -> &str {
+    presented
+        .split_once('(')
+        .and_then(|(_, rest)| rest.strip_suffix(')'))
+        .map_or(presented, |inner| inner.trim_matches('"'))
 }
 
 /// "certificate expires in 5 days (2026-11-26)" or "certificate expired 3 days ago (2026-11-18)".

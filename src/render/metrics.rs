@@ -166,7 +166,7 @@ fn measure_families(rows: &[Row]) -> Vec<Family> {
         },
         Family {
             name: "upcheck_cert_expiry_timestamp_seconds",
-            help: "When the certificate of an https service expires, Unix time (0: unknown).",
+            help: "When the certificate of an https or tls service expires, Unix time (0: unknown).",
             samples: rows
                 .iter()
                 .filter(|r| r.https)

@@ -65,6 +65,8 @@ fn kind(t: &Target) -> &'static str {
         Target::Http(_) => "http",
         Target::Tcp(_) => "tcp",
         Target::Command(_) => "command",
+        Target::Tls(_) => "tls",
+        Target::Dns(_) => "dns",
     }
 }
 

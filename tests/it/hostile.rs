@@ -386,7 +386,7 @@ fn a_certificate_for_another_host_is_offline_with_the_reason() {
         (status.as_str(), reason.as_deref()),
         (
             "offline",
-            Some("TLS: certificate is not valid for this host name")
+            Some("TLS: certificate is not valid for this host name (it names status.example.org)")
         )
     );
 }

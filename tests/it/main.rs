@@ -4,8 +4,10 @@
 mod actions;
 mod alerts;
 mod assert;
+mod certs;
 mod config;
 mod deploy;
+mod dns;
 mod faults;
 mod hostile;
 mod noise;

@@ -3,15 +3,17 @@
 //! assertions. The servers it runs against, on 127.0.0.1 ephemeral ports (nothing
 //! leaves the machine), live in the modules beside this one.
 
+mod dns;
 mod http;
 mod raw;
 pub mod rng;
 mod smtp;
 mod tls;
 
+pub use dns::{Dnsmasq, Scripted, scripted};
 pub use http::HttpServer;
 pub use raw::{closed_port, cutting_proxy, raw_answering, raw_server, raw_server_on, read_head};
-pub use smtp::{SmtpServer, run_and_collect};
+pub use smtp::{SmtpOptions, SmtpServer, run_and_collect};
 pub use tls::{Ca, Cert};
 
 use std::io::Read;

@@ -24,6 +24,9 @@ pub enum Cert {
     SelfSigned,
     /// Signed by the test CA, valid for a year, but for another host name.
     OtherHost,
+    /// Valid for a year, signed by an intermediate the CA signed; the server
+    /// sends its own certificate only, not the intermediate.
+    WithoutIntermediate,
 }
 
 impl Ca {
@@ -49,6 +52,21 @@ impl Ca {
 
     /// `serve` on another loopback address (`::1`), named in the certificate.
     pub fn serve_on(&self, ip: &str, cert: Cert) -> (u16, String) {
+        let (config, date) = self.server_config(ip, cert);
+        let listener = TcpListener::bind((ip, 0)).unwrap();
+        let port = listener.local_addr().unwrap().port();
+        thread::spawn(move || {
+            for stream in listener.incoming().flatten() {
+                let config = config.clone();
+                thread::spawn(move || serve_tls(config, stream));
+            }
+        });
+        (port, date)
+    }
+
+    /// A TLS server's setup for `ip` with `cert`, and the certificate's
+    /// notAfter as `YYYY-MM-DD`: for servers that speak before TLS (STARTTLS).
+    pub fn server_config(&self, ip: &str, cert: Cert) -> (Arc<rustls::ServerConfig>, String) {
         let now = time::OffsetDateTime::now_utc();
         let name = match cert {
             Cert::OtherHost => "status.example.org",
@@ -61,7 +79,7 @@ impl Ca {
                 now + time::Duration::days(days)
                     + time::Duration::hours(if days < 0 { -1 } else { 1 })
             }
-            Cert::SelfSigned | Cert::OtherHost => now + time::Duration::days(365),
+            _ => now + time::Duration::days(365),
         };
         params.not_before = now - time::Duration::days(60);
         params.not_after = not_after;
@@ -69,6 +87,7 @@ impl Ca {
         let cert_der = match cert {
             Cert::Signed { .. } | Cert::OtherHost => params.signed_by(&key, &self.issuer).unwrap(),
             Cert::SelfSigned => params.self_signed(&key).unwrap(),
+            Cert::WithoutIntermediate => params.signed_by(&key, &self.intermediate()).unwrap(),
         }
         .der()
         .clone();
@@ -80,22 +99,25 @@ impl Ca {
             .with_no_client_auth()
             .with_single_cert(vec![cert_der], key_der)
             .unwrap();
-        let config = Arc::new(config);
-        let listener = TcpListener::bind((ip, 0)).unwrap();
-        let port = listener.local_addr().unwrap().port();
-        thread::spawn(move || {
-            for stream in listener.incoming().flatten() {
-                let config = config.clone();
-                thread::spawn(move || serve_tls(config, stream));
-            }
-        });
         let date = format!(
             "{:04}-{:02}-{:02}",
             not_after.year(),
             u8::from(not_after.month()),
             not_after.day()
         );
-        (port, date)
+        (Arc::new(config), date)
+    }
+
+    /// An intermediate authority this CA signs for.
+    fn intermediate(&self) -> rcgen::Issuer<'static, rcgen::KeyPair> {
+        let mut params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
+        params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+        params
+            .distinguished_name
+            .push(rcgen::DnType::CommonName, "upcheck test intermediate");
+        let key = rcgen::KeyPair::generate().unwrap();
+        params.signed_by(&key, &self.issuer).unwrap();
+        rcgen::Issuer::new(params, key)
     }
 }
 
