@@ -153,12 +153,14 @@ fn judge(t: &DnsTarget, message: &Message) -> Finding {
         return offline(why);
     }
     let wanted = record_type(t.record);
-    let got: Vec<String> = message
+    let mut got: Vec<String> = message
         .answers
         .iter()
         .filter(|r| r.record_type() == wanted)
         .filter_map(|r| value(&r.data))
         .collect();
+    // Servers rotate their answers; the reason should not change with them.
+    got.sort_by_key(|v| sort_key(v));
     if got.is_empty() {
         return Finding::new(Status::Degraded).with_reason(format!(
             "no {} record for {}",
@@ -202,6 +204,14 @@ fn listed(got: &[String]) -> String {
         0 => shown.join(", "),
         more => format!("{} and {more} more", shown.join(", ")),
     }
+}
+
+/// Addresses in numeric order, MX by preference, the rest as text.
+fn sort_key(value: &str) -> (Option<std::net::IpAddr>, Option<u16>, String) {
+    let preference = value
+        .split_once(' ')
+        .and_then(|(p, _)| p.parse::<u16>().ok());
+    (value.parse().ok(), preference, value.to_string())
 }
 
 /// One record's value as `expect` spells it.
