@@ -8,7 +8,8 @@
 # tzdata, the system's time zone database that maintenance windows and
 # `silence --until` read (Europe/Berlin, Asia/Kolkata in the tests), and
 # dnsmasq (dnsmasq-base: the server alone, no system service) for the DNS
-# server `dns` checks ask.
+# server `dns` checks ask, and tinyproxy (tinyproxy-bin, likewise) for the
+# proxy `proxy` sends checks through.
 set -euo pipefail
 missing=()
 command -v systemd-analyze >/dev/null 2>&1 || missing+=(systemd)
@@ -19,6 +20,7 @@ command -v setpriv >/dev/null 2>&1 || missing+=(util-linux)
 command -v faketime >/dev/null 2>&1 || missing+=(faketime)
 [[ -e /usr/share/zoneinfo/Europe/Berlin ]] || missing+=(tzdata)
 [[ -x /usr/sbin/dnsmasq ]] || command -v dnsmasq >/dev/null 2>&1 || missing+=(dnsmasq-base)
+command -v tinyproxy >/dev/null 2>&1 || missing+=(tinyproxy-bin)
 if ((${#missing[@]})); then
     export DEBIAN_FRONTEND=noninteractive
     apt-get update -qq

@@ -20,9 +20,9 @@ use crate::check::{Finding, Status};
 use crate::config::HttpTarget;
 use crate::timefmt::{format_duration, human};
 
-use super::remaining;
 use super::tcp::{io_reason, is_timeout};
 use super::tls::{self, TlsProblem, describe_tls};
+use super::{remaining, userinfo};
 
 pub const MAX_REDIRECTS: u32 = 10;
 /// How much of a body `body_contains` searches; the rest is never read, so a
@@ -113,7 +113,7 @@ pub fn probe(t: &HttpTarget, agent: &Agent, deadline: Instant) -> Finding {
             let (status, reason, tls) = describe(&e, uri.host().unwrap_or_default());
             let mut r = Finding::new(status);
             if let Some(reason) = reason {
-                r = r.with_reason(reason);
+                r = r.with_reason(through(t, reason, tls.is_some()));
             }
             (r, tls)
         }
@@ -125,12 +125,24 @@ pub fn probe(t: &HttpTarget, agent: &Agent, deadline: Instant) -> Finding {
     result
 }
 
+/// A failure on the way says which way it went: "connection refused"
+/// from a proxy is not the service's.
+fn through(t: &HttpTarget, reason: String, tls: bool) -> String {
+    match &t.proxy {
+        Some(proxy) if !tls => {
+            let (bare, _) = super::userinfo::credentials(proxy);
+            format!("{reason} (through proxy {bare})")
+        }
+        _ => reason,
+    }
+}
+
 fn request(
     t: &HttpTarget,
     agent: &Agent,
     deadline: Instant,
 ) -> Result<ureq::http::Response<ureq::Body>, ureq::Error> {
-    let (url, basic) = credentials(&t.url);
+    let (url, basic) = userinfo::credentials(&t.url);
     let mut builder = ureq::http::Request::builder()
         .method(t.method.as_str())
         .uri(url.as_ref());
@@ -176,36 +188,10 @@ fn send<B: ureq::AsSendBody>(
     if let Some(ca) = &t.ca_file {
         config = config.tls_config(tls_with_roots(ca)?);
     }
+    if let Some(proxy) = &t.proxy {
+        config = config.proxy(Some(ureq::Proxy::new(proxy)?));
+    }
     agent.run(config.build())
-}
-
-/// The URL without its `user:password@`, and those as a Basic
-/// `Authorization` value, percent-decoded first: `p%40ss` is the password
-/// `p@ss`, as a browser or curl sends it.
-fn credentials(url: &str) -> (std::borrow::Cow<'_, str>, Option<String>) {
-    use base64::Engine as _;
-    let Some(rest) = url.split_once("://").map(|(_, rest)| rest) else {
-        return (url.into(), None);
-    };
-    let authority = rest.split(['/', '?', '#']).next().unwrap_or(rest);
-    let Some((userinfo, _host)) = authority.rsplit_once('@') else {
-        return (url.into(), None);
-    };
-    let (user, password) = userinfo.split_once(':').unwrap_or((userinfo, ""));
-    let decode = |s: &str| {
-        percent_encoding::percent_decode_str(s)
-            .decode_utf8_lossy()
-            .into_owned()
-    };
-    let pair = format!("{}:{}", decode(user), decode(password));
-    let basic = format!(
-        "Basic {}",
-        base64::engine::general_purpose::STANDARD.encode(pair)
-    );
-    (
-        url.replacen(&format!("{userinfo}@"), "", 1).into(),
-        Some(basic),
-    )
 }
 
 /// Trust the PEM certificates in `path` instead of the built-in roots.
@@ -420,7 +406,8 @@ fn check_certificate(
     tls_error: Option<TlsProblem>,
 ) {
     let host = uri.host().unwrap_or_default();
-    let Ok(not_after) = tls::peer_cert_expiry(host, uri.port_u16().unwrap_or(443), deadline) else {
+    let port = uri.port_u16().unwrap_or(443);
+    let Ok(not_after) = tls::peer_cert_expiry(host, port, deadline, t.proxy.as_deref()) else {
         return;
     };
     result.cert_expires_at = Some(not_after);
@@ -488,6 +475,11 @@ fn describe(e: &ureq::Error, host: &str) -> (Status, Option<String>, Option<TlsP
             None,
         ),
         ureq::Error::ConnectionFailed => (Status::Offline, Some("connection failed".into()), None),
+        ureq::Error::ConnectProxyFailed(why) => (
+            Status::Offline,
+            Some(format!("the proxy refused the tunnel: {why}")),
+            None,
+        ),
         other => (Status::Offline, Some(other.to_string()), None),
     }
 }

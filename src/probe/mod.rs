@@ -13,6 +13,8 @@ mod pool;
 mod starttls;
 mod tcp;
 mod tls;
+mod tunnel;
+mod userinfo;
 
 use std::collections::HashMap;
 use std::time::{Duration, Instant};

@@ -22,8 +22,14 @@ use super::tcp::{io_reason, resolve};
 /// The notAfter of the certificate `host:port` presents. `host` as a URL
 /// spells it (`[::1]` for IPv6). Every address the name resolves to is tried
 /// in turn, as the HTTP request itself does: `localhost` may list ::1 first
-/// while the server listens on 127.0.0.1 only.
-pub fn peer_cert_expiry(host: &str, port: u16, deadline: Instant) -> Result<DateTime<Utc>, String> {
+/// while the server listens on 127.0.0.1 only. With a `proxy`, through a
+/// CONNECT tunnel, as the request went.
+pub fn peer_cert_expiry(
+    host: &str,
+    port: u16,
+    deadline: Instant,
+    proxy: Option<&str>,
+) -> Result<DateTime<Utc>, String> {
     let bare = host.trim_start_matches('[').trim_end_matches(']');
     let target = if bare.contains(':') {
         format!("[{bare}]:{port}")
@@ -32,12 +38,20 @@ pub fn peer_cert_expiry(host: &str, port: u16, deadline: Instant) -> Result<Date
     };
     let name = ServerName::try_from(bare.to_string())
         .map_err(|e| format!("invalid server name {bare:?}: {e}"))?;
+    if let Some(proxy) = proxy {
+        let sock = super::tunnel::through(proxy, &target, deadline)?;
+        return expiry_over(sock, name, deadline);
+    }
     let mut last = String::from("no address");
     for addr in resolve(&target)? {
         if Instant::now() >= deadline {
             break;
         }
-        match expiry_at(addr, name.clone(), deadline) {
+        let sock = TcpStream::connect_timeout(&addr, remaining(deadline));
+        match sock
+            .map_err(|e| io_reason(&e))
+            .and_then(|s| expiry_over(s, name.clone(), deadline))
+        {
             Ok(not_after) => return Ok(not_after),
             Err(why) => last = why,
         }
@@ -45,14 +59,12 @@ pub fn peer_cert_expiry(host: &str, port: u16, deadline: Instant) -> Result<Date
     Err(last)
 }
 
-/// The handshake with one address, up to the server's certificate.
-fn expiry_at(
-    addr: std::net::SocketAddr,
+/// The handshake over a connected stream, up to the server's certificate.
+fn expiry_over(
+    mut sock: TcpStream,
     name: ServerName<'static>,
     deadline: Instant,
 ) -> Result<DateTime<Utc>, String> {
-    let mut sock =
-        TcpStream::connect_timeout(&addr, remaining(deadline)).map_err(|e| io_reason(&e))?;
     sock.set_read_timeout(Some(remaining(deadline)))
         .map_err(|e| e.to_string())?;
     sock.set_write_timeout(Some(remaining(deadline)))

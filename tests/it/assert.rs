@@ -2,7 +2,7 @@
 //! request bodies, JSON Pointers, patterns, absent text, headers, redirects
 //! as answers; and the keywords that can never apply, refused at load.
 
-use crate::support::{HttpServer, World, assert_contains, services};
+use crate::support::{Ca, Cert, HttpServer, Tinyproxy, World, assert_contains, services};
 
 /// One run of `entries` against `http`; each service's (status, reason).
 fn judged(http: &HttpServer, entries: &[(&str, String)]) -> Vec<(String, Option<String>)> {
@@ -202,21 +202,40 @@ fn assertions_that_can_never_apply_are_refused_at_load() {
 
 #[test]
 fn check_config_says_each_assertion_in_words() {
-    let world = World::new(&services(&[(
-        "api",
-        "url = \"http://127.0.0.1:1/health\"\nmethod = \"POST\"\nbody = '{\"deep\": true}'\n\
+    let world = World::new(&services(&[
+        (
+            "api",
+            "url = \"http://127.0.0.1:1/health\"\nmethod = \"POST\"\nbody = '{\"deep\": true}'\n\
          json = { \"/status\" = \"UP\", \"/count\" = 3 }\nbody_matches = 'uptime: \\d+'\n\
          body_not_contains = \"error\"\nexpect_headers = { Content-Type = \"application/json\" }\n\
-         follow_redirects = false\nexpect_status = [200, 301]",
-    )]));
+         follow_redirects = false\nexpect_status = [200, 301]\nproxy = \"http://mon:secret@127.0.0.1:3128\"",
+        ),
+        (
+            "mail",
+            "tls = \"127.0.0.1:587\"\nstarttls = \"smtp\"\ncert_warn = \"30d\"",
+        ),
+        (
+            "mx",
+            "dns = \"example.com\"\nrecord = \"MX\"\nexpect = [\"10 Mail.example.com.\"]\nserver = \"127.0.0.1:5353\"",
+        ),
+    ]));
     let run = world.run(&["check-config"]);
     assert_eq!(run.code, 0, "{run:?}");
     assert_contains(
         &run.stdout,
         "POST http://127.0.0.1:1/health (14-byte body), expect 200/301, redirects not followed, \
          JSON /count = 3, JSON /status = \"UP\", body lacks \"error\", body matches \"uptime: \\\\d+\", \
-         header Content-Type holds \"application/json\"",
+         header Content-Type holds \"application/json\", through proxy http://mon:***@127.0.0.1:3128",
     );
+    assert_contains(
+        &run.stdout,
+        "tls 127.0.0.1:587 after SMTP STARTTLS, certificate valid for the host, not expiring within 30d",
+    );
+    assert_contains(
+        &run.stdout,
+        "dns MX example.com at 127.0.0.1:5353, answer holds \"10 mail.example.com\"",
+    );
+    assert!(!run.stdout.contains("secret"), "{}", run.stdout);
 }
 
 /// A password with `@`, a space and `/` in it, percent-encoded in the URL as
@@ -300,4 +319,101 @@ fn proxy_variables_in_the_environment_are_ignored() {
     );
     assert_eq!(run.code, 0, "{run:?}");
     assert_eq!(world.latest("api"), ("online".to_string(), None));
+}
+
+#[test]
+fn proxy_carries_http_and_https_checks_and_their_certificate_handshake() {
+    let http = HttpServer::start();
+    let ca = Ca::new();
+    let (tls_port, day) = ca.serve(Cert::Signed { days: 200 });
+    let proxy = Tinyproxy::start("");
+    let closed = crate::support::closed_port();
+    let world = World::new(&format!(
+        "proxy = \"{}\"\n\n{}",
+        proxy.url(),
+        services(&[
+            ("plain", &format!("url = {:?}", http.url("/ok"))),
+            (
+                "secure",
+                &format!("url = \"https://127.0.0.1:{tls_port}/\"\nca_file = \"ca.pem\""),
+            ),
+            (
+                "own-proxy",
+                &format!(
+                    "url = {:?}\nproxy = \"http://127.0.0.1:{closed}\"",
+                    http.url("/ok")
+                ),
+            ),
+        ])
+    ));
+    world.write("ca.pem", &ca.pem);
+    let run = world.run(&[]);
+    assert_eq!((run.code, run.stderr.as_str()), (0, ""), "{run:?}");
+    assert_eq!(world.latest("plain"), online());
+    assert_eq!(world.latest("secure"), online());
+    assert_eq!(
+        world.latest("own-proxy"),
+        (
+            "offline".to_string(),
+            Some(format!(
+                "connection refused (through proxy http://127.0.0.1:{closed})"
+            ))
+        )
+    );
+    let expires: String = world
+        .db()
+        .query_row(
+            "SELECT substr(cert_expires_at, 1, 10) FROM checks WHERE service = 'secure'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(expires, day);
+    let requests = proxy.requests();
+    // ureq tunnels plain http too (no absolute-form requests): one CONNECT.
+    let http_port = http
+        .url("/")
+        .split(':')
+        .nth(2)
+        .unwrap()
+        .trim_end_matches('/')
+        .to_string();
+    let plain = format!("CONNECT 127.0.0.1:{http_port} HTTP/1.1");
+    let tunnel = format!("CONNECT 127.0.0.1:{tls_port} HTTP/1.1");
+    assert_eq!(
+        requests.iter().filter(|r| **r == plain).count(),
+        1,
+        "{requests:?}"
+    );
+    // The request and the certificate's handshake: both through the proxy.
+    assert_eq!(
+        requests.iter().filter(|r| **r == tunnel).count(),
+        2,
+        "{requests:?}"
+    );
+}
+
+#[test]
+fn a_proxy_that_refuses_the_tunnel_is_named_in_the_reason() {
+    let ca = Ca::new();
+    let (tls_port, _) = ca.serve(Cert::Signed { days: 200 });
+    // CONNECT only to port 443: this port is refused with a 403.
+    let proxy = Tinyproxy::start("ConnectPort 443");
+    let world = World::new(&services(&[(
+        "secure",
+        &format!(
+            "url = \"https://127.0.0.1:{tls_port}/\"\nca_file = \"ca.pem\"\nproxy = \"{}\"",
+            proxy.url()
+        ),
+    )]));
+    world.write("ca.pem", &ca.pem);
+    let run = world.run(&[]);
+    assert_eq!((run.code, run.stderr.as_str()), (0, ""), "{run:?}");
+    let (status, reason) = world.latest("secure");
+    assert_eq!(status, "offline");
+    let reason = reason.unwrap_or_default();
+    assert!(
+        reason.starts_with("the proxy refused the tunnel: proxy server responded 403"),
+        "{reason}"
+    );
 }
