@@ -284,7 +284,7 @@ pub(crate) mod tests {
         Row {
             name: name.to_string(),
             kind: "http",
-            https: false,
+            has_certificate: false,
             status,
             since: Some(at("2026-11-21T10:08:00Z")),
             last: Some(last),

@@ -169,7 +169,7 @@ fn measure_families(rows: &[Row]) -> Vec<Family> {
             help: "When the certificate of an https or tls service expires, Unix time (0: unknown).",
             samples: rows
                 .iter()
-                .filter(|r| r.https)
+                .filter(|r| r.has_certificate)
                 .map(|r| {
                     let at = r
                         .last
@@ -207,7 +207,7 @@ mod tests {
         Row {
             name: name.into(),
             kind,
-            https: false,
+            has_certificate: false,
             status,
             since: Some(at),
             last: Some(last),

@@ -23,8 +23,8 @@ use crate::hold::{Hold, Quiet};
 pub struct Row {
     pub name: String,
     pub kind: &'static str,
-    /// An https URL check: it has a certificate to watch.
-    pub https: bool,
+    /// An https or tls check: it has a certificate to watch.
+    pub has_certificate: bool,
     pub status: Status,
     pub since: Option<DateTime<Utc>>,
     pub last: Option<CheckResult>,
@@ -47,7 +47,11 @@ pub fn rows(
             Row {
                 name: s.name.clone(),
                 kind: kind(&s.target),
-                https: matches!(&s.target, Target::Http(h) if h.url.starts_with("https:")),
+                has_certificate: match &s.target {
+                    Target::Http(h) => h.url.starts_with("https:"),
+                    Target::Tls(_) => true,
+                    _ => false,
+                },
                 status: summary.map_or(Status::Unknown, |x| x.status),
                 since: summary.map(|x| x.since),
                 last: summary.map(|x| x.last.clone()),

@@ -39,6 +39,13 @@ fn judged(ca: &Ca, entries: &[(&str, String)]) -> (World, Vec<Judged>) {
     (world, got)
 }
 
+fn chrono_now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64
+}
+
 fn tls(port: u16, extra: &str) -> String {
     let timeout = if extra.contains("timeout") {
         ""
@@ -108,9 +115,26 @@ fn a_tls_check_verifies_the_chain_the_host_and_the_expiry() {
         );
     }
     assert_eq!(got[6], ("offline".into(), s("connection refused"), None));
-    // The date reaches Prometheus as for https.
+    // The date reaches `status --json` and Prometheus as for https.
     let status = world.run(&["status", "--json"]);
     assert!(status.stdout.contains(&valid_day), "{}", status.stdout);
+    world.write(
+        "upcheck.toml",
+        &format!(
+            "prometheus_textfile = \"metrics.prom\"\n\n{}",
+            services(&[("valid", &tls(valid, ""))])
+        ),
+    );
+    let run = world.run(&[]);
+    assert_eq!(run.code, 0, "{run:?}");
+    let metrics = std::fs::read_to_string(world.path("metrics.prom")).unwrap();
+    let line = metrics
+        .lines()
+        .find(|l| l.starts_with("upcheck_cert_expiry_timestamp_seconds{service=\"valid\"}"))
+        .unwrap_or_else(|| panic!("{metrics}"));
+    let at: i64 = line.rsplit(' ').next().unwrap().parse().unwrap();
+    let days = (at - chrono_now()) / 86_400;
+    assert_eq!(days, 200, "{line}");
 }
 
 #[test]
