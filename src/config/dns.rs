@@ -4,7 +4,7 @@
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 
-use super::file::{DnsName, Located, RawService, RecordKind, at};
+use super::file::{DnsName, Located, RawService, RecordKind, at, host_name};
 use super::{DnsRecord, DnsTarget};
 
 const RESOLV_CONF: &str = "/etc/resolv.conf";
@@ -82,16 +82,6 @@ pub(super) fn expected(record: DnsRecord, text: &str) -> Result<String, String> 
         }
         DnsRecord::Txt => Ok(text.to_string()),
     }
-}
-
-/// A host name as DNS carries it: ASCII (punycode), lower-case, no final dot.
-pub(super) fn host_name(text: &str) -> Option<String> {
-    let trimmed = text.trim().trim_end_matches('.');
-    let ascii = idna::domain_to_ascii(trimmed).ok()?;
-    let fits = !ascii.is_empty()
-        && ascii.len() <= 253
-        && ascii.split('.').all(|l| (1..=63).contains(&l.len()));
-    fits.then_some(ascii)
 }
 
 /// `IP`, `IP:port`, `[IPv6]:port` or a bare IPv6; port 53 unless given. A

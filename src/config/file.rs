@@ -448,13 +448,23 @@ pub(super) struct DnsName(pub(super) String);
 impl<'de> Deserialize<'de> for DnsName {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         from_str(d, |s| {
-            super::dns::host_name(s).map(DnsName).ok_or_else(|| {
+            host_name(s).map(DnsName).ok_or_else(|| {
                 format!(
                     "invalid domain name {s:?}: labels of 1 to 63 characters, 253 in all, e.g. \"www.example.com\""
                 )
             })
         })
     }
+}
+
+/// A host name as DNS carries it: ASCII (punycode), lower-case, no final dot.
+pub(super) fn host_name(text: &str) -> Option<String> {
+    let trimmed = text.trim().trim_end_matches('.');
+    let ascii = idna::domain_to_ascii(trimmed).ok()?;
+    let fits = !ascii.is_empty()
+        && ascii.len() <= 253
+        && ascii.split('.').all(|l| (1..=63).contains(&l.len()));
+    fits.then_some(ascii)
 }
 
 /// An `http://` proxy (`host:port`), for HTTP and HTTPS checks.
