@@ -128,6 +128,7 @@ fn hostile_and_broken_dns_servers_end_in_bounded_time_with_a_status() {
     let many = scripted(Scripted::Many { count: 2500 });
     let lying = scripted(Scripted::Lying);
     let silent = scripted(Scripted::Silent);
+    let closed = crate::support::closed_port();
     let started = Instant::now();
     let got = judged(&[
         ("servfail", at(servfail, "dns = \"x.test\"")),
@@ -141,6 +142,7 @@ fn hostile_and_broken_dns_servers_end_in_bounded_time_with_a_status() {
         ),
         ("lying", at(lying, "dns = \"x.test\"")),
         ("silent", at(silent, "dns = \"x.test\"")),
+        ("closed", at(closed, "dns = \"x.test\"")),
     ]);
     assert_within(started, Duration::from_secs(6));
     assert_eq!(
@@ -170,4 +172,14 @@ fn hostile_and_broken_dns_servers_end_in_bounded_time_with_a_status() {
         "{reason}"
     );
     assert_eq!(got[4], is("timeout", Some("no answer within 2s")));
+    // Nothing listens: the ICMP "port unreachable" ends the wait at once.
+    assert_eq!(
+        got[5],
+        is(
+            "offline",
+            Some(&format!(
+                "DNS server 127.0.0.1:{closed}: connection refused"
+            ))
+        )
+    );
 }
