@@ -23,7 +23,7 @@ use crate::timefmt::format_duration;
 use super::remaining;
 use super::starttls::{self, Refused};
 use super::tcp::{io_reason, is_timeout, resolve};
-use super::tls::{TlsProblem, describe_tls, expiry_reason, not_after};
+use super::tls::{Deadlined, TlsProblem, describe_tls, expiry_reason, not_after};
 
 pub fn probe(t: &TlsTarget, deadline: Instant) -> Finding {
     let host = t.addr.rsplit_once(':').map_or(t.addr.as_str(), |(h, _)| h);
@@ -138,13 +138,9 @@ fn handshake(
 ) -> Result<(), Failed> {
     let config = client_config(verifier);
     let mut conn = ClientConnection::new(config, name).map_err(Failed::Tls)?;
+    let mut io = Deadlined::new(sock, deadline);
     while conn.is_handshaking() {
-        if Instant::now() >= deadline {
-            return Err(Failed::Stalled);
-        }
-        let _ = sock.set_read_timeout(Some(remaining(deadline)));
-        let _ = sock.set_write_timeout(Some(remaining(deadline)));
-        if let Err(e) = conn.complete_io(sock) {
+        if let Err(e) = conn.complete_io(&mut io) {
             if let Some(tls) = e.get_ref().and_then(|i| i.downcast_ref::<rustls::Error>()) {
                 return Err(Failed::Tls(tls.clone()));
             }
@@ -157,7 +153,7 @@ fn handshake(
     }
     // Say goodbye properly: a mail server logs an abrupt close as an error.
     conn.send_close_notify();
-    let _ = conn.write_tls(sock);
+    let _ = conn.write_tls(&mut io);
     Ok(())
 }
 

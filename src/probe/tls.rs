@@ -65,16 +65,10 @@ fn expiry_over(
     name: ServerName<'static>,
     deadline: Instant,
 ) -> Result<DateTime<Utc>, String> {
-    sock.set_read_timeout(Some(remaining(deadline)))
-        .map_err(|e| e.to_string())?;
-    sock.set_write_timeout(Some(remaining(deadline)))
-        .map_err(|e| e.to_string())?;
     let mut conn = ClientConnection::new(config(), name).map_err(|e| e.to_string())?;
+    let mut io = Deadlined::new(&mut sock, deadline);
     while conn.is_handshaking() && conn.peer_certificates().is_none() {
-        if Instant::now() >= deadline {
-            return Err("TLS handshake did not finish in time".into());
-        }
-        conn.complete_io(&mut sock)
+        conn.complete_io(&mut io)
             .map_err(|e| format!("TLS handshake failed: {}", io_reason(&e)))?;
     }
     let der = conn
@@ -94,6 +88,49 @@ pub fn not_after(der: &[u8]) -> Result<DateTime<Utc>, String> {
         .to_unix_duration()
         .as_secs();
     DateTime::from_timestamp(secs as i64, 0).ok_or_else(|| "certificate date out of range".into())
+}
+
+/// A socket whose every read and write ends by `deadline`. rustls's
+/// `complete_io` loops until the handshake is done, so a timeout set once
+/// before it would let a server that sends a byte a second hold a probe for
+/// hours; this sets what is left before each call, and past the deadline
+/// fails at once.
+pub struct Deadlined<'a> {
+    sock: &'a mut TcpStream,
+    deadline: Instant,
+}
+
+impl<'a> Deadlined<'a> {
+    pub fn new(sock: &'a mut TcpStream, deadline: Instant) -> Deadlined<'a> {
+        Deadlined { sock, deadline }
+    }
+
+    fn left(&self) -> std::io::Result<std::time::Duration> {
+        let left = self.deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            Err(std::io::ErrorKind::TimedOut.into())
+        } else {
+            Ok(left)
+        }
+    }
+}
+
+impl std::io::Read for Deadlined<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        self.sock.set_read_timeout(Some(self.left()?))?;
+        self.sock.read(buf)
+    }
+}
+
+impl std::io::Write for Deadlined<'_> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.sock.set_write_timeout(Some(self.left()?))?;
+        self.sock.write(buf)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.sock.flush()
+    }
 }
 
 fn config() -> Arc<ClientConfig> {

@@ -280,6 +280,19 @@ fn a_server_that_stalls_after_starttls_or_trickles_its_greeting_costs_its_timeou
             thread::sleep(Duration::from_millis(100));
         }
     });
+    // A TLS record header promising 16 KiB, then its bytes one every 300 ms:
+    // no single read waits a whole second.
+    let dripping = raw_server(|mut s| {
+        let mut hello = [0u8; 512];
+        let _ = s.read(&mut hello);
+        let _ = s.write_all(b"\x16\x03\x03\x40\x00");
+        for _ in 0..200 {
+            if s.write_all(b"\x02").is_err() {
+                return;
+            }
+            thread::sleep(Duration::from_millis(300));
+        }
+    });
     let started = Instant::now();
     let (_, got) = judged(
         &ca,
@@ -292,6 +305,7 @@ fn a_server_that_stalls_after_starttls_or_trickles_its_greeting_costs_its_timeou
                 "trickling",
                 tls(trickling, "starttls = \"smtp\"\ntimeout = \"1s\""),
             ),
+            ("dripping", tls(dripping, "timeout = \"1s\"")),
         ],
     );
     assert_within(started, Duration::from_secs(5));
@@ -307,6 +321,13 @@ fn a_server_that_stalls_after_starttls_or_trickles_its_greeting_costs_its_timeou
         (
             "timeout",
             Some("SMTP: the server stopped answering before STARTTLS")
+        )
+    );
+    assert_eq!(
+        (got[2].0.as_str(), got[2].1.as_deref()),
+        (
+            "timeout",
+            Some("the server stopped answering during the TLS handshake")
         )
     );
 }
