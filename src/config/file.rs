@@ -473,16 +473,22 @@ pub(super) struct ProxyUrl(pub(super) String);
 impl<'de> Deserialize<'de> for ProxyUrl {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         from_str(d, |s| {
+            // A proxy URL may hold a password: never echoed.
             let bad = |why: &str| {
-                format!("invalid proxy {s:?}: {why}; expected e.g. \"http://proxy.internal:3128\"")
+                format!(
+                    "invalid proxy {:?}: {why}; expected e.g. \"http://proxy.internal:3128\"",
+                    redacted_url(s)
+                )
             };
-            let uri: ureq::http::Uri = s.parse().map_err(|e| bad(&format!("{e}")))?;
+            let uri: ureq::http::Uri = s.parse().map_err(|_| bad("not a URL"))?;
             if uri.scheme_str() != Some("http") {
                 return Err(bad("only http:// proxies are supported"));
             }
             if uri.host().is_none_or(str::is_empty) {
                 return Err(bad("it has no host"));
             }
+            // What the probe will hand to the HTTP library at every run.
+            ureq::Proxy::new(s).map_err(|_| bad("its user or password does not decode to text"))?;
             Ok(ProxyUrl(s.to_string()))
         })
     }

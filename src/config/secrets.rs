@@ -75,7 +75,9 @@ fn holds_credentials(config: &Config) -> bool {
     };
     let http = config.services.iter().any(|s| match &s.target {
         Target::Http(h) => {
-            h.headers.iter().any(|(name, _)| secret_header(name)) || url_has_password(&h.url)
+            h.headers.iter().any(|(name, _)| secret_header(name))
+                || url_has_password(&h.url)
+                || h.proxy.as_deref().is_some_and(url_has_password)
         }
         _ => false,
     });

@@ -279,6 +279,12 @@ fn every_mistake_names_file_line_and_key() {
         ),
     );
     check_err(
+        "[[service]]\nname = \"a\"\nurl = \"http://h/\"\nproxy = \"https://mon:hunter2@p:3128\"",
+        &format!(
+            "{f}:4: key `service[1].proxy`: invalid proxy \"https://mon:***@p:3128\": only http:// proxies are supported; expected e.g. \"http://proxy.internal:3128\""
+        ),
+    );
+    check_err(
         "[[service]]\nname = \"a\"\nurl = \"http://h/\"\nproxy = \"socks5://p:1080\"",
         &format!(
             "{f}:4: key `service[1].proxy`: invalid proxy \"socks5://p:1080\": only http:// proxies are supported; expected e.g. \"http://proxy.internal:3128\""

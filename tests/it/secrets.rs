@@ -98,10 +98,12 @@ fn secrets_readable_by_every_user_draw_a_warning() {
     let run = world.run(&["check-config"]);
     assert_eq!((run.code, run.stderr.as_str()), (0, ""));
 
-    // A header (a bearer token) or a password in a URL makes it a secret.
+    // A header (a bearer token) or a password in a URL (the target's or
+    // the proxy's) makes it a secret.
     for service in [
         "url = \"http://127.0.0.1:1/\"\nheaders = { Authorization = \"Bearer t0ken\" }",
         "url = \"http://monitor:hunter2@127.0.0.1:1/\"",
+        "url = \"http://127.0.0.1:1/\"\nproxy = \"http://monitor:hunter2@127.0.0.1:3128\"",
     ] {
         world.write("upcheck.toml", &services(&[("api", service)]));
         chmod(&world, "upcheck.toml", 0o644);
