@@ -16,6 +16,9 @@ use crate::config::{DnsRecord, DnsTarget};
 use super::remaining;
 use super::tcp::{io_reason, is_timeout};
 
+/// How long an unanswered UDP query waits before it is sent again.
+const RESEND: std::time::Duration = std::time::Duration::from_secs(1);
+
 /// How many answers a reason lists before "and N more".
 const SHOWN: usize = 5;
 
@@ -32,7 +35,14 @@ pub fn probe(t: &DnsTarget, deadline: Instant) -> Finding {
     };
     let id = query.metadata.id;
     let answer = match over_udp(&bytes, id, t.server, deadline) {
-        Ok(m) if m.metadata.truncation => over_tcp(&bytes, id, t.server, deadline),
+        Ok(m) if m.metadata.truncation => {
+            over_tcp(&bytes, id, t.server, deadline).map_err(|failed| match failed {
+                Failed::Said(why) => {
+                    Failed::Said(format!("over TCP (the UDP answer was truncated): {why}"))
+                }
+                silent => silent,
+            })
+        }
         other => other,
     };
     match answer {
@@ -73,19 +83,33 @@ fn over_udp(
     let sock = UdpSocket::bind(local)?;
     sock.connect(server)?;
     sock.send(query)?;
+    let mut resend_at = Instant::now() + RESEND;
     let mut buf = vec![0u8; 65_535];
     loop {
-        if Instant::now() >= deadline {
+        let now = Instant::now();
+        if now >= deadline {
             return Err(Failed::Silent);
         }
-        sock.set_read_timeout(Some(remaining(deadline)))?;
-        let n = sock.recv(&mut buf)?;
-        match Message::from_vec(&buf[..n]) {
+        // A datagram may be lost: the query goes again every second, as a
+        // resolver does, until the deadline.
+        if now >= resend_at {
+            sock.send(query)?;
+            resend_at = now + RESEND;
+        }
+        let wait = remaining(deadline).min(resend_at.saturating_duration_since(now));
+        sock.set_read_timeout(Some(wait.max(std::time::Duration::from_millis(1))))?;
+        let n = match sock.recv(&mut buf) {
+            Ok(n) => n,
+            Err(e) if is_timeout(&e) => continue,
+            Err(e) => return Err(e.into()),
+        };
+        let datagram = &buf[..n];
+        match Message::from_vec(datagram) {
             Ok(m) if m.metadata.id == id && m.metadata.message_type == MessageType::Response => {
                 return Ok(m);
             }
             // A reply with our id that does not parse is the server's.
-            Err(e) if buf.get(..2) == Some(&id.to_be_bytes()[..]) => {
+            Err(e) if datagram.get(..2) == Some(&id.to_be_bytes()[..]) => {
                 return Err(Failed::Said(format!("a malformed answer ({e})")));
             }
             _ => {}
@@ -112,8 +136,8 @@ fn over_tcp(
     read_exact(&mut sock, &mut buf, deadline)?;
     match Message::from_vec(&buf) {
         Ok(m) if m.metadata.id == id => Ok(m),
-        Ok(_) => Err(Failed::Said("an answer to another query over TCP".into())),
-        Err(e) => Err(Failed::Said(format!("a malformed answer over TCP ({e})"))),
+        Ok(_) => Err(Failed::Said("an answer to another query".into())),
+        Err(e) => Err(Failed::Said(format!("a malformed answer ({e})"))),
     }
 }
 

@@ -91,6 +91,12 @@ fn verdict(
         Err(Failed::Stalled) => Finding::new(Status::Timeout).with_reason(format!(
             "the server stopped answering during the TLS handshake{after}"
         )),
+        // Not TLS at all: most often a port that speaks first, in plain text.
+        Err(Failed::Tls(rustls::Error::InvalidMessage(
+            rustls::InvalidMessage::InvalidContentType,
+        ))) if t.starttls.is_none() => {
+            offline("TLS: the server answered in plain text (does this port need `starttls`?)")
+        }
         Err(Failed::Tls(e)) => {
             let (status, reason, problem) = describe_tls(&e);
             let reason = match (problem, cert_expires_at) {

@@ -110,7 +110,13 @@ pub fn probe(t: &HttpTarget, agent: &Agent, deadline: Instant) -> Finding {
     let (mut result, tls_error) = match request(t, agent, deadline) {
         Ok(mut response) => (judge(t, &mut response, started), None),
         Err(e) => {
-            let (status, reason, tls) = describe(&e, uri.host().unwrap_or_default());
+            // Through a proxy, the name looked up is the proxy's.
+            let proxy_host = t.proxy.as_deref().and_then(|p| {
+                let (bare, _) = userinfo::credentials(p);
+                bare.parse::<Uri>().ok()?.host().map(str::to_string)
+            });
+            let host = proxy_host.as_deref().or(uri.host()).unwrap_or_default();
+            let (status, reason, tls) = describe(&e, host);
             let mut r = Finding::new(status);
             if let Some(reason) = reason {
                 r = r.with_reason(through(t, reason, tls.is_some()));
@@ -475,12 +481,26 @@ fn describe(e: &ureq::Error, host: &str) -> (Status, Option<String>, Option<TlsP
             None,
         ),
         ureq::Error::ConnectionFailed => (Status::Offline, Some("connection failed".into()), None),
-        ureq::Error::ConnectProxyFailed(why) => (
-            Status::Offline,
-            Some(format!("the proxy refused the tunnel: {why}")),
-            None,
-        ),
+        ureq::Error::ConnectProxyFailed(why) => (Status::Offline, Some(proxy_refusal(why)), None),
         other => (Status::Offline, Some(other.to_string()), None),
+    }
+}
+
+/// Why the proxy gave no tunnel, by its answer's code (ureq says "proxy
+/// server responded 502/502").
+fn proxy_refusal(why: &str) -> String {
+    let code = why
+        .strip_prefix("proxy server responded ")
+        .and_then(|rest| rest.get(..3));
+    match code {
+        Some("407") => {
+            "the proxy wants credentials (user:password@ in `proxy`): it answered 407".into()
+        }
+        Some(c @ ("500" | "502" | "503" | "504")) => {
+            format!("the proxy could not reach the service: it answered {c}")
+        }
+        Some(c) => format!("the proxy refused the tunnel: it answered {c}"),
+        None => format!("the proxy refused the tunnel: {why}"),
     }
 }
 

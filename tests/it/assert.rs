@@ -399,21 +399,41 @@ fn a_proxy_that_refuses_the_tunnel_is_named_in_the_reason() {
     let (tls_port, _) = ca.serve(Cert::Signed { days: 200 });
     // CONNECT only to port 443: this port is refused with a 403.
     let proxy = Tinyproxy::start("ConnectPort 443");
-    let world = World::new(&services(&[(
-        "secure",
-        &format!(
-            "url = \"https://127.0.0.1:{tls_port}/\"\nca_file = \"ca.pem\"\nproxy = \"{}\"",
-            proxy.url()
+    let open = Tinyproxy::start("");
+    let closed = crate::support::closed_port();
+    let world = World::new(&services(&[
+        (
+            "secure",
+            &format!(
+                "url = \"https://127.0.0.1:{tls_port}/\"\nca_file = \"ca.pem\"\nproxy = \"{}\"",
+                proxy.url()
+            ),
         ),
-    )]));
+        (
+            "gone",
+            &format!(
+                "url = \"https://127.0.0.1:{closed}/\"\nproxy = \"{}\"",
+                open.url()
+            ),
+        ),
+    ]));
     world.write("ca.pem", &ca.pem);
     let run = world.run(&[]);
     assert_eq!((run.code, run.stderr.as_str()), (0, ""), "{run:?}");
-    let (status, reason) = world.latest("secure");
-    assert_eq!(status, "offline");
-    let reason = reason.unwrap_or_default();
-    assert!(
-        reason.starts_with("the proxy refused the tunnel: proxy server responded 403"),
-        "{reason}"
+    let offline = |reason: &str| ("offline".to_string(), Some(reason.to_string()));
+    assert_eq!(
+        world.latest("secure"),
+        offline(&format!(
+            "the proxy refused the tunnel: it answered 403 (through proxy {})",
+            proxy.url()
+        ))
+    );
+    // tinyproxy's "500 Unable to connect": the service is what is down.
+    assert_eq!(
+        world.latest("gone"),
+        offline(&format!(
+            "the proxy could not reach the service: it answered 500 (through proxy {})",
+            open.url()
+        ))
     );
 }

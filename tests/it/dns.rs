@@ -129,6 +129,7 @@ fn hostile_and_broken_dns_servers_end_in_bounded_time_with_a_status() {
     let lying = scripted(Scripted::Lying);
     let silent = scripted(Scripted::Silent);
     let closed = crate::support::closed_port();
+    let lossy = scripted(Scripted::DropFirst);
     let started = Instant::now();
     let got = judged(&[
         ("servfail", at(servfail, "dns = \"x.test\"")),
@@ -143,6 +144,10 @@ fn hostile_and_broken_dns_servers_end_in_bounded_time_with_a_status() {
         ("lying", at(lying, "dns = \"x.test\"")),
         ("silent", at(silent, "dns = \"x.test\"")),
         ("closed", at(closed, "dns = \"x.test\"")),
+        (
+            "lossy",
+            at(lossy, "dns = \"x.test\"\nexpect = [\"10.0.0.0\"]"),
+        ),
     ]);
     assert_within(started, Duration::from_secs(6));
     assert_eq!(
@@ -167,11 +172,13 @@ fn hostile_and_broken_dns_servers_end_in_bounded_time_with_a_status() {
     let reason = got[3].1.clone().unwrap_or_default();
     assert!(
         reason.starts_with(&format!(
-            "DNS server 127.0.0.1:{lying}: a malformed answer over TCP"
+            "DNS server 127.0.0.1:{lying}: over TCP (the UDP answer was truncated): a malformed answer"
         )),
         "{reason}"
     );
     assert_eq!(got[4], is("timeout", Some("no answer within 2s")));
+    // The query is sent again after a second: one lost datagram is no outage.
+    assert_eq!(got[6], is("online", None));
     // Nothing listens: the ICMP "port unreachable" ends the wait at once.
     assert_eq!(
         got[5],

@@ -23,7 +23,17 @@ pub struct Dnsmasq {
 impl Dnsmasq {
     /// dnsmasq on a free port, with `options` such as
     /// `--host-record=www.test,10.0.0.1` and `--mx-host=test,mail.test,10`.
+    /// Tried again on another port if the one chosen was taken meanwhile.
     pub fn start(options: &[&str]) -> Dnsmasq {
+        for _ in 0..5 {
+            if let Some(server) = Dnsmasq::try_start(options) {
+                return server;
+            }
+        }
+        panic!("dnsmasq did not start on any of 5 ports");
+    }
+
+    fn try_start(options: &[&str]) -> Option<Dnsmasq> {
         let port = free_port();
         // Debian puts it in /usr/sbin, which a user's PATH may lack.
         let program = ["/usr/sbin/dnsmasq", "/usr/bin/dnsmasq"]
@@ -41,6 +51,8 @@ impl Dnsmasq {
                 "--no-hosts",
                 "--pid-file=",
                 "--local=/test/",
+                // The answer that tells this dnsmasq from anything else on the port.
+                "--host-record=upcheck-ready.test,192.0.2.1",
             ])
             .args(options)
             // dnsmasq drops root for `nobody` unless told to stay who it is.
@@ -49,26 +61,31 @@ impl Dnsmasq {
             .stderr(Stdio::null())
             .spawn()
             .expect("dnsmasq (tests/deps.sh installs it)");
-        let server = Dnsmasq { port, child };
-        server.wait_ready();
-        server
+        let mut server = Dnsmasq { port, child };
+        server.wait_ready().then_some(server)
     }
 
-    /// Until dnsmasq answers a query (it binds after it starts).
-    fn wait_ready(&self) {
+    /// Until this dnsmasq answers its marker (it binds after it starts);
+    /// false if it exited (the port was taken) or never answered.
+    fn wait_ready(&mut self) -> bool {
         let sock = UdpSocket::bind("127.0.0.1:0").unwrap();
         sock.set_read_timeout(Some(Duration::from_millis(100)))
             .unwrap();
-        let query = b"\x12\x34\x01\x00\x00\x01\x00\x00\x00\x00\x00\x00\x04test\x00\x00\x01\x00\x01";
+        let query = b"\x12\x34\x01\x00\x00\x01\x00\x00\x00\x00\x00\x00\x0dupcheck-ready\x04test\x00\x00\x01\x00\x01";
         let until = Instant::now() + Duration::from_secs(10);
         let mut buf = [0u8; 512];
         while Instant::now() < until {
+            if !matches!(self.child.try_wait(), Ok(None)) {
+                return false;
+            }
             let _ = sock.send_to(query, ("127.0.0.1", self.port));
-            if sock.recv(&mut buf).is_ok() {
-                return;
+            if let Ok(n) = sock.recv(&mut buf)
+                && buf[..n].ends_with(&[192, 0, 2, 1])
+            {
+                return true;
             }
         }
-        panic!("dnsmasq did not answer on port {} within 10s", self.port);
+        false
     }
 }
 
@@ -107,6 +124,9 @@ pub enum Scripted {
     Lying,
     /// Nothing, ever.
     Silent,
+    /// The first datagram is dropped, as a lossy network might; later ones
+    /// get one A record, 10.0.0.1.
+    DropFirst,
 }
 
 /// A scripted DNS server on UDP and TCP of one port.
@@ -121,7 +141,12 @@ pub fn scripted(how: Scripted) -> u16 {
     };
     thread::spawn(move || {
         let mut buf = [0u8; 512];
+        let mut seen = 0;
         while let Ok((n, from)) = udp.recv_from(&mut buf) {
+            seen += 1;
+            if matches!(how, Scripted::DropFirst) && seen == 1 {
+                continue;
+            }
             if let Some(reply) = answer(how, &buf[..n], false) {
                 let _ = udp.send_to(&reply, from);
             }
@@ -168,6 +193,7 @@ fn answer(how: Scripted, query: &[u8], over_tcp: bool) -> Option<Vec<u8>> {
     };
     match (how, over_tcp) {
         (Scripted::Silent, _) => return None,
+        (Scripted::DropFirst, _) => reply.answers = records(1),
         (Scripted::ServFail, _) => reply.metadata.response_code = ResponseCode::ServFail,
         (Scripted::Many { .. } | Scripted::Lying, false) => reply.metadata.truncation = true,
         (Scripted::Many { count }, true) => reply.answers = records(count),

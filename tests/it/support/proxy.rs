@@ -42,20 +42,27 @@ impl Tinyproxy {
             .stderr(Stdio::null())
             .spawn()
             .expect("tinyproxy (tests/deps.sh installs it)");
-        let proxy = Tinyproxy {
+        let mut proxy = Tinyproxy {
             port,
             log,
             child,
             _dir: dir,
         };
         let until = Instant::now() + Duration::from_secs(10);
-        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        // Listening, and still alive: a tinyproxy that found its port taken
+        // exits, and the listener found would be another test's.
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() || !proxy.log.exists() {
             assert!(
                 Instant::now() < until,
                 "tinyproxy did not listen within 10s"
             );
             std::thread::sleep(Duration::from_millis(20));
         }
+        std::thread::sleep(Duration::from_millis(50));
+        assert!(
+            matches!(proxy.child.try_wait(), Ok(None)),
+            "tinyproxy exited: port {port} taken?"
+        );
         proxy
     }
 
