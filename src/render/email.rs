@@ -163,6 +163,64 @@ mod tests {
         );
     }
 
+    /// 300 services, 120 failing with a realistic reason each, all DOWN at once.
+    fn large() -> Digest<'static> {
+        use crate::check::Status;
+        use crate::render::digest::tests::row;
+        let mut d = sample();
+        d.rows = (0..300)
+            .map(|i| {
+                let name = format!("service-{i:03}.internal.example.com");
+                match i % 5 {
+                    0 => row(&name, Status::Offline, Some("connection refused (3 attempts)")),
+                    1 => row(
+                        &name,
+                        Status::Degraded,
+                        Some("HTTP 503, expected 2xx or 3xx; JSON /status is \"DOWN\", expected \"UP\""),
+                    ),
+                    _ => row(&name, Status::Online, None),
+                }
+            })
+            .collect();
+        d.rows.sort_by_key(|r| r.status);
+        d.alerts = d
+            .rows
+            .iter()
+            .filter(|r| r.status.is_failure())
+            .map(|r| alert(&r.name, Notice::Down, "2026-11-21T10:20:00Z"))
+            .collect();
+        d
+    }
+
+    #[test]
+    fn the_html_part_stays_under_gmails_clipping_limit_at_any_size() {
+        let d = large();
+        let html = render(&d).html.unwrap();
+        assert!(html.len() < 100_000, "{} bytes", html.len());
+        // Every failing service has its row (tinted); ten online ones are
+        // shown and the other 170 counted.
+        assert_eq!(html.matches("<tr bgcolor").count(), 120);
+        let fold = html.split("more online").next().map(|s| &s[s.len() - 80..]);
+        assert!(html.contains("170 more online"), "{fold:?}");
+        // 2,000 failing services with 300-character reasons: still under.
+        let mut huge = large();
+        huge.rows = (0..2000)
+            .map(|i| {
+                crate::render::digest::tests::row(
+                    &format!("s{i}"),
+                    crate::check::Status::Offline,
+                    Some(&"x".repeat(300)),
+                )
+            })
+            .collect();
+        let html = render(&huge).html.unwrap();
+        assert!(html.len() < 100_000, "{} bytes", html.len());
+        assert!(
+            html.contains("more failing: left out to keep this email whole"),
+            "no fold line for failing ones"
+        );
+    }
+
     #[test]
     fn text_part_snapshot() {
         insta::assert_snapshot!(render(&sample()).text);

@@ -3,9 +3,9 @@
 //! copy of each, so both always tell the same story in the same look.
 
 use chrono::{DateTime, Utc};
-use maud::{DOCTYPE, Markup, html};
+use maud::{DOCTYPE, Markup, PreEscaped, html};
 
-use super::style::{self, MUTED, PAGE_BG, RULE};
+use super::style::{self, INK, MUTED, PAGE_BG, RULE};
 use crate::check::Status;
 use crate::render::{Row, SHORT_NAME, pct, short, whole_if_cut};
 use crate::timefmt::{human, minute};
@@ -19,7 +19,8 @@ pub enum Detail {
     Page,
 }
 
-/// A card on a grey page, as wide as a phone or at most 720px.
+/// A card on a grey page, as wide as a phone or at most 720px. The layout
+/// tables are `role="presentation"`; the status table inside is a data table.
 pub fn frame(title: &str, extra_head: Markup, sections: Markup) -> Markup {
     html! {
         (DOCTYPE)
@@ -27,6 +28,9 @@ pub fn frame(title: &str, extra_head: Markup, sections: Markup) -> Markup {
             head {
                 meta charset="utf-8";
                 meta name="viewport" content="width=device-width, initial-scale=1";
+                meta name="color-scheme" content="light dark";
+                meta name="supported-color-schemes" content="light dark";
+                style { (PreEscaped(style::dark_mode())) }
                 (extra_head)
                 title { (title) }
             }
@@ -34,7 +38,7 @@ pub fn frame(title: &str, extra_head: Markup, sections: Markup) -> Markup {
                 table role="presentation" width="100%" cellpadding="0" cellspacing="0" style={ "background:" (PAGE_BG) } {
                     tr { td align="center" style="padding:16px 8px" {
                         table role="presentation" width="100%" cellpadding="0" cellspacing="0"
-                            style={ "max-width:720px;background:#ffffff;border:1px solid " (RULE) ";border-radius:8px" } {
+                            style={ "max-width:720px;background:#ffffff;border:1px solid " (RULE) ";border-radius:8px;color:" (INK) } {
                             (sections)
                         }
                     } }
@@ -44,7 +48,8 @@ pub fn frame(title: &str, extra_head: Markup, sections: Markup) -> Markup {
     }
 }
 
-/// "upcheck · vps-1" over "3 of 14 services failing", coloured by the worst status.
+/// "upcheck · vps-1" over the headline "3 of 14 services failing" (a real
+/// heading, to jump to), coloured by the worst status.
 pub fn header(title: &str, rows: &[Row]) -> Markup {
     let total = rows.len();
     let failing = rows.iter().filter(|r| r.status.is_failure()).count();
@@ -62,21 +67,32 @@ pub fn header(title: &str, rows: &[Row]) -> Markup {
     };
     html! {
         div style={ "font-size:13px;color:" (MUTED) ";margin-bottom:4px" } { "upcheck · " (title) }
-        div style={ "font-size:22px;font-weight:700;line-height:1.3;color:" (colour) } { (summary) }
+        h1 style={ "margin:0;font-size:22px;font-weight:700;line-height:1.3;color:" (colour) } { (summary) }
     }
 }
 
 /// The status table. Two columns so it reads on a phone without media
 /// queries: what and why on the left, status and for how long on the right,
 /// the numbers (since, response, HTTP code, uptime) in a small line below.
-pub fn status_table(now: DateTime<Utc>, rows: &[Row], detail: Detail) -> Markup {
+/// `folded`: a last line for the services left out ("182 more online").
+pub fn status_table(
+    now: DateTime<Utc>,
+    rows: &[&Row],
+    detail: Detail,
+    folded: Option<&str>,
+) -> Markup {
     html! {
-        table role="presentation" width="100%" cellpadding="0" cellspacing="0" style="border-collapse:collapse" {
-            tr {
-                th style=(style::head_cell()) { "Service" }
-                th style={ (style::head_cell()) ";text-align:right" } { "Status" }
+        table width="100%" cellpadding="8" cellspacing="0" style="border-collapse:collapse;font-size:14px;line-height:1.4;word-break:break-word" {
+            thead { tr {
+                th scope="col" style=(style::head_cell()) { "Service" }
+                th scope="col" style={ (style::head_cell()) ";text-align:right" } { "Status" }
+            } }
+            tbody {
+                @for r in rows { (service_row(now, r, detail)) }
+                @if let Some(line) = folded {
+                    tr { td colspan="2" style=(style::SMALL) { (line) } }
+                }
             }
-            @for r in rows { (service_row(now, r, detail)) }
         }
     }
 }
@@ -84,10 +100,35 @@ pub fn status_table(now: DateTime<Utc>, rows: &[Row], detail: Detail) -> Markup 
 pub fn service_row(now: DateTime<Utc>, r: &Row, detail: Detail) -> Markup {
     let (fg, bg) = style::colours(r.status);
     let last = r.last.as_ref();
-    let tint = if r.status.is_failure() { bg } else { "#ffffff" };
+    html! {
+        tr bgcolor=[r.status.is_failure().then_some(bg)] {
+            td style={ (style::CELL) ";border-left:4px solid " (fg) } {
+                strong title=[whole_if_cut(&r.name, SHORT_NAME)] { (short(&r.name, SHORT_NAME)) }
+                @if let Some(reason) = last.and_then(|l| l.reason.as_deref()) {
+                    div style={ "color:" (fg) } { (reason) }
+                }
+                @if let Some(hold) = &r.hold {
+                    div style={ (style::SMALL) ";font-style:italic" } { (crate::render::held(hold)) }
+                }
+                div style=(style::SMALL) { (facts(now, r, detail)) }
+            }
+            td align="right" style={ (style::CELL) ";width:1%" } { (badge(r.status)) }
+        }
+    }
+}
+
+/// "for 12m 3s, since 10:08 UTC · 42 ms · HTTP 503 · uptime 24h 98.61% ·
+/// 7d … · 30d …".
+fn facts(now: DateTime<Utc>, r: &Row, detail: Detail) -> String {
+    let last = r.last.as_ref();
     let mut facts = Vec::new();
-    if let Some(since) = r.since {
-        facts.push(format!("since {}", minute(since)));
+    match r.since {
+        Some(since) => facts.push(format!(
+            "for {}, since {}",
+            human((now - since).to_std().unwrap_or_default()),
+            minute(since)
+        )),
+        None => facts.push("never checked".to_string()),
     }
     if let (Detail::Page, Some(l)) = (detail, last) {
         facts.push(format!("checked {}", minute(l.checked_at)));
@@ -108,27 +149,17 @@ pub fn service_row(now: DateTime<Utc>, r: &Row, detail: Detail) -> Markup {
         uptime.push_str(&format!(" · all {}", pct(r.uptime.all)));
     }
     facts.push(uptime);
+    facts.join(" · ")
+}
+
+/// The coloured pill that names a status: a table cell with `bgcolor`, so
+/// Outlook for Windows (Word's renderer, which squares inline blocks and
+/// drops their padding) draws it as well as every other client.
+pub fn badge(status: Status) -> Markup {
+    let (fg, bg) = style::colours(status);
     html! {
-        tr style={ "background:" (tint) } {
-            td style={ (style::cell()) ";border-left:4px solid " (fg) ";word-break:break-word" } {
-                strong style="font-size:15px" title=[whole_if_cut(&r.name, SHORT_NAME)] { (short(&r.name, SHORT_NAME)) }
-                @if let Some(reason) = last.and_then(|l| l.reason.as_deref()) {
-                    div style={ "font-size:14px;line-height:1.4;margin-top:2px;color:" (fg) } { (reason) }
-                }
-                @if let Some(hold) = &r.hold {
-                    div style={ (style::small()) ";margin-top:4px;font-style:italic" } { (crate::render::held(hold)) }
-                }
-                div style={ (style::small()) ";margin-top:4px" } { (facts.join(" · ")) }
-            }
-            td style={ (style::cell()) ";text-align:right;white-space:nowrap;width:1%" } {
-                span style=(style::badge(r.status)) { (r.status.as_str()) }
-                div style={ (style::small()) ";margin-top:6px" } {
-                    @match r.since {
-                        Some(since) => { "for " (human((now - since).to_std().unwrap_or_default())) }
-                        None => { "never checked" }
-                    }
-                }
-            }
+        table role="presentation" cellspacing="0" align="right" {
+            tr { td bgcolor=(bg) style={ "padding:2px 8px;border-radius:9px;font:bold 12px sans-serif;white-space:nowrap;color:" (fg) } { (status.as_str().to_uppercase()) } }
         }
     }
 }
@@ -136,6 +167,6 @@ pub fn service_row(now: DateTime<Utc>, r: &Row, detail: Detail) -> Markup {
 /// The small print under the table.
 pub fn footer(lines: Markup) -> Markup {
     html! {
-        div style={ (style::small()) ";border-top:1px solid " (RULE) ";padding-top:10px" } { (lines) }
+        div style={ (style::SMALL) ";line-height:1.5;border-top:1px solid " (RULE) ";padding-top:10px" } { (lines) }
     }
 }

@@ -22,7 +22,7 @@ pub fn page(
         @if let Some(stale) = stale {
             tr { td style={ "padding:4px 20px 8px;font-size:14px;font-weight:600;color:" (super::style::colours(crate::check::Status::Offline).0) } { (stale) } }
         }
-        tr { td style="padding:8px 12px" { (components::status_table(now, rows, Detail::Page)) } }
+        tr { td style="padding:8px 12px" { (components::status_table(now, &rows.iter().collect::<Vec<_>>(), Detail::Page, None)) } }
         tr { td style="padding:12px 20px 20px" { (components::footer(html! {
             "Updated " (minute(now)) " by upcheck on " strong { (host) } "."
             @if let Some(next) = next_run { " Next check expected around " (minute(next)) "." }
