@@ -23,6 +23,15 @@ pub fn minute(t: DateTime<Utc>) -> String {
     t.format("%Y-%m-%d %H:%M UTC").to_string()
 }
 
+/// `minute`, without the date when it is `now`'s (UTC) day: "10:08 UTC".
+pub fn minute_near(t: DateTime<Utc>, now: DateTime<Utc>) -> String {
+    if t.date_naive() == now.date_naive() {
+        t.format("%H:%M UTC").to_string()
+    } else {
+        minute(t)
+    }
+}
+
 /// Where the system's time zone database usually is (jiff's own list).
 const ZONEINFO: [&str; 3] = [
     "/usr/share/zoneinfo",

@@ -260,7 +260,15 @@ pub fn why(d: &Digest) -> String {
     if d.forced {
         reasons.push("--force".to_string());
     }
-    reasons.join(", ")
+    // The alerts themselves are listed above: the footer names the first few.
+    const NAMED: usize = 10;
+    let more = reasons.len().saturating_sub(NAMED);
+    reasons.truncate(NAMED);
+    let mut why = reasons.join(", ");
+    if more > 0 {
+        why.push_str(&format!(" and {more} more"));
+    }
+    why
 }
 
 #[cfg(test)]

@@ -4,12 +4,10 @@
 
 use chrono::{DateTime, Utc};
 
-use super::digest::{
-    Digest, MAYBE_REPEAT, alert_detail, held_lines, kind_label, restart_line, subject, why,
-};
-use super::{html, pct, table};
+use super::digest::{Digest, subject};
+use super::html;
 use crate::check::one_line;
-use crate::timefmt::{human, minute};
+use crate::timefmt::minute;
 
 /// Mail content, before any transport sees it.
 #[derive(Clone, Debug, PartialEq)]
@@ -23,82 +21,9 @@ pub struct Message {
 pub fn render(d: &Digest) -> Message {
     Message {
         subject: subject(d),
-        text: text(d),
+        text: super::text::part(d),
         html: Some(html::email::page(d).into_string()),
     }
-}
-
-/// The plain-text part: the same facts as the HTML, aligned for a fixed font.
-fn text(d: &Digest) -> String {
-    let mut out = format!("{}\n\n", subject(d));
-    if !d.alerts.is_empty() {
-        let alerts = d
-            .alerts
-            .iter()
-            .map(|a| {
-                vec![
-                    kind_label(a.kind).to_string(),
-                    a.service.clone(),
-                    alert_detail(d, a),
-                ]
-            })
-            .collect();
-        out.push_str(&table(&["ALERT", "SERVICE", "WHAT"], alerts));
-        out.push('\n');
-        for line in held_lines(d) {
-            out.push_str(&format!("{line}\n\n"));
-        }
-        if d.maybe_repeat {
-            out.push_str(&format!("{MAYBE_REPEAT}\n\n"));
-        }
-    }
-    for r in &d.restarts {
-        out.push_str(&format!("* {}\n", restart_line(r)));
-    }
-    for (service, note) in &d.exhausted {
-        out.push_str(&format!("* {service}: {note}\n"));
-    }
-    if !d.restarts.is_empty() || !d.exhausted.is_empty() {
-        out.push('\n');
-    }
-    let body = d
-        .rows
-        .iter()
-        .map(|r| {
-            let last = r.last.as_ref();
-            vec![
-                r.name.clone(),
-                r.status.to_string(),
-                r.since.map_or_else(|| "-".into(), minute),
-                r.since.map_or_else(
-                    || "-".into(),
-                    |s| human((d.now - s).to_std().unwrap_or_default()),
-                ),
-                last.and_then(|l| l.response_ms)
-                    .map_or_else(|| "-".into(), |ms| format!("{ms}ms")),
-                last.and_then(|l| l.status_code)
-                    .map_or_else(|| "-".into(), |c| c.to_string()),
-                pct(r.uptime.h24),
-                pct(r.uptime.d7),
-                pct(r.uptime.d30),
-                super::reason_cell(r),
-            ]
-        })
-        .collect();
-    out.push_str(&table(
-        &[
-            "SERVICE", "STATUS", "SINCE", "FOR", "RESPONSE", "HTTP", "24H", "7D", "30D", "REASON",
-        ],
-        body,
-    ));
-    out.push_str(&format!(
-        "\n-- \nSent by upcheck on {} at {} because: {}.\nDatabase: {}\n",
-        d.host,
-        minute(d.now),
-        why(d),
-        d.database.display()
-    ));
-    out
 }
 
 /// `test-alert`'s email: says what it proves, and that nothing is wrong.

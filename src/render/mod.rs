@@ -9,6 +9,7 @@ pub mod html;
 pub mod metrics;
 pub mod silences;
 pub mod status;
+pub mod text;
 
 use std::collections::HashMap;
 

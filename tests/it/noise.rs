@@ -179,7 +179,7 @@ fn a_silence_holds_alerts_and_restarts_and_the_alert_follows_its_end() {
         ["[vps-1] 1 of 2 services failing"]
     );
     let report = smtp.received().pop().unwrap();
-    assert_contains(&report.text(), "[silenced until ");
+    assert_contains(&report.text(), "    silenced until ");
     assert_contains(&report.html().unwrap(), ": deploy");
 
     // The first run after the silence ends: the alert, and the restart.

@@ -8,7 +8,7 @@ use maud::{DOCTYPE, Markup, PreEscaped, html};
 use super::style::{self, INK, MUTED, PAGE_BG, RULE};
 use crate::check::Status;
 use crate::render::{Row, SHORT_NAME, pct, short, whole_if_cut};
-use crate::timefmt::{human, minute};
+use crate::timefmt::{human, minute_near};
 
 /// How much the status table says per service.
 #[derive(Clone, Copy, PartialEq)]
@@ -126,12 +126,12 @@ fn facts(now: DateTime<Utc>, r: &Row, detail: Detail) -> String {
         Some(since) => facts.push(format!(
             "for {}, since {}",
             human((now - since).to_std().unwrap_or_default()),
-            minute(since)
+            minute_near(since, now)
         )),
         None => facts.push("never checked".to_string()),
     }
     if let (Detail::Page, Some(l)) = (detail, last) {
-        facts.push(format!("checked {}", minute(l.checked_at)));
+        facts.push(format!("checked {}", minute_near(l.checked_at, now)));
     }
     if let Some(ms) = last.and_then(|l| l.response_ms) {
         facts.push(format!("{ms} ms"));
