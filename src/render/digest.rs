@@ -90,8 +90,10 @@ fn order(kind: Notice) -> u8 {
     }
 }
 
-/// `[vps-1] DOWN: price-api, chat (2 of 14 services)`, `[vps-1] RECOVERED: price-api`,
-/// `[vps-1] still down: chat`, `[vps-1] all 14 services online`.
+/// `[vps-1] DOWN 3/14: price-api, chat, +1`, `[vps-1] RECOVERED: price-api`,
+/// `[vps-1] still down: chat`, `[vps-1] all 14 services online`. The counts
+/// come first, where a phone's inbox list does not cut them, and count
+/// exactly the services the subject is about (3 newly down of 14).
 pub fn subject(d: &Digest) -> String {
     let total = d.rows.len();
     let failing = d.rows.iter().filter(|r| r.status.is_failure()).count();
@@ -108,10 +110,7 @@ pub fn subject(d: &Digest) -> String {
     }
     let down = names(Notice::Down);
     if !down.is_empty() {
-        parts.push(format!(
-            "DOWN: {} ({failing} of {total} services)",
-            list(&down)
-        ));
+        parts.push(format!("DOWN {}/{total}: {}", down.len(), list(&down)));
     }
     let recovered = names(Notice::Recovery);
     if !recovered.is_empty() {
@@ -138,9 +137,18 @@ pub fn subject(d: &Digest) -> String {
     one_line(&format!("[{}] {}", d.title, parts.join("; ")), 250)
 }
 
-/// At most four names, then "+N more": a subject must fit a phone's lock screen.
+/// At most three names, then "+N": a subject must fit a phone's lock screen.
 fn list(names: &[&str]) -> String {
-    super::names(names, 4)
+    const SHOWN: usize = 3;
+    let mut out: Vec<String> = names
+        .iter()
+        .take(SHOWN)
+        .map(|n| super::short(n, super::SHORT_NAME))
+        .collect();
+    if names.len() > SHOWN {
+        out.push(format!("+{}", names.len() - SHOWN));
+    }
+    out.join(", ")
 }
 
 /// What a `network` notice says: "upcheck on vps-1 cannot reach
@@ -384,13 +392,10 @@ pub(crate) mod tests {
         let mut d = sample();
         assert_eq!(
             subject(&d),
-            "[vps-1] DOWN: price-api, chat (3 of 14 services); restarted: search"
+            "[vps-1] DOWN 2/14: price-api, chat; restarted: search"
         );
         d.restarts.clear();
-        assert_eq!(
-            subject(&d),
-            "[vps-1] DOWN: price-api, chat (3 of 14 services)"
-        );
+        assert_eq!(subject(&d), "[vps-1] DOWN 2/14: price-api, chat");
         d.alerts = vec![alert("price-api", Notice::Recovery, "2026-11-21T10:20:00Z")];
         assert_eq!(subject(&d), "[vps-1] RECOVERED: price-api");
         d.alerts = vec![alert("chat", Notice::Reminder, "2026-11-21T10:20:00Z")];
@@ -412,7 +417,7 @@ pub(crate) mod tests {
             .collect();
         assert_eq!(
             subject(&d),
-            "[vps-1] DOWN: svc-00, svc-01, svc-02, svc-03 +2 more (3 of 14 services); RECOVERED: chat"
+            "[vps-1] DOWN 6/14: svc-00, svc-01, svc-02, +3; RECOVERED: chat"
         );
     }
 

@@ -51,7 +51,7 @@ fn restarts_follow_the_threshold_and_the_budget_and_are_mailed() {
         [
             vec![],
             vec!["[vps-1] restarted: api".to_string()],
-            vec!["[vps-1] DOWN: api (1 of 1 services); restarted: api".to_string()],
+            vec!["[vps-1] DOWN 1/1: api; restarted: api".to_string()],
             vec!["[vps-1] still down: api".to_string()],
             vec!["[vps-1] still down: api".to_string()],
         ]
@@ -261,10 +261,7 @@ fn alert_commands_run_once_per_due_notification_with_the_facts_in_the_environmen
     assert_contains(&calls[0], "UPCHECK_SERVICE=api\n");
     assert_contains(&calls[0], "UPCHECK_STATUS=offline\n");
     assert_contains(&calls[0], "UPCHECK_REASON=exit 1\n");
-    assert_contains(
-        &calls[0],
-        "UPCHECK_SUBJECT=[vps-1] DOWN: api (1 of 2 services)\n",
-    );
+    assert_contains(&calls[0], "UPCHECK_SUBJECT=[vps-1] DOWN 1/2: api\n");
     assert_contains(&calls[0], &format!("UPCHECK_HOST={host}\n"));
     assert!(calls[0].contains("UPCHECK_SINCE=20"), "{}", calls[0]);
     assert_contains(&calls[1], "UPCHECK_KIND=recovery\n");

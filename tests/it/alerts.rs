@@ -41,7 +41,7 @@ fn an_outage_is_mailed_once_the_threshold_is_reached_with_both_parts() {
     );
     assert_eq!(
         run_and_collect(&world, &smtp, &[]),
-        ["[vps-1] DOWN: price-api (1 of 2 services)"]
+        ["[vps-1] DOWN 1/2: price-api"]
     );
     let mail = smtp.received().pop().unwrap();
     assert_eq!(mail.to, ["ops@example.com", "oncall@example.com"]);
@@ -78,7 +78,7 @@ fn ten_failing_services_make_one_digest() {
     }
     assert_eq!(
         run_and_collect(&world, &smtp, &[]),
-        ["[vps-1] DOWN: svc-0, svc-1, svc-2, svc-3 +6 more (10 of 11 services)"]
+        ["[vps-1] DOWN 10/11: svc-0, svc-1, svc-2, +7"]
     );
     let text = smtp.received()[0].text();
     for i in 0..10 {
@@ -97,7 +97,7 @@ fn exponential_reminders_come_at_the_1st_2nd_4th_8th_failing_run_after_the_alert
     // Run 1 alerts; runs 2, 3, 5 and 9 are the 1st, 2nd, 4th and 8th after it.
     assert_eq!(per_run, [1, 1, 1, 0, 1, 0, 0, 0, 1, 0]);
     let subjects: Vec<String> = smtp.received().iter().map(|m| m.subject()).collect();
-    assert_eq!(subjects[0], "[vps-1] DOWN: chat (1 of 1 services)");
+    assert_eq!(subjects[0], "[vps-1] DOWN 1/1: chat");
     assert!(
         subjects[1..]
             .iter()
@@ -224,7 +224,7 @@ fn mail_down_keeps_the_alert_due_and_the_next_run_delivers_it_exactly_once() {
     world.write("upcheck.toml", &down_config(smtp.port));
     assert_eq!(
         run_and_collect(&world, &smtp, &[]),
-        ["[vps-1] DOWN: api (1 of 1 services)"]
+        ["[vps-1] DOWN 1/1: api"]
     );
     assert!(run_and_collect(&world, &smtp, &[]).is_empty());
     let runs_failed = world.count("SELECT count(*) FROM runs WHERE error IS NOT NULL");
@@ -330,7 +330,7 @@ fn a_panic_sends_one_fallback_and_the_due_alert_survives_for_the_next_run() {
     // The alert decided before the panic was stored, and goes out next run.
     assert_eq!(
         run_and_collect(&world, &smtp, &[]),
-        ["[vps-1] DOWN: api (1 of 1 services)"]
+        ["[vps-1] DOWN 1/1: api"]
     );
 }
 
@@ -355,7 +355,8 @@ fn hostile_names_and_output_are_escaped_in_the_email() {
     );
     assert_contains(&html, "&lt;script&gt;alert(1)&lt;/script&gt;");
     assert_contains(&html, "&lt;img src=x onerror=alert(2)&gt;");
-    assert_contains(&mail.subject(), "DOWN: <script>alert(1)</script>");
+    assert!(mail.subject().contains("DOWN 1/"), "{}", mail.subject());
+    assert_contains(&mail.subject(), ": <script>alert(1)</script>");
 }
 
 #[test]
@@ -380,7 +381,7 @@ fn the_file_transport_writes_one_eml_per_message() {
     );
     let first = std::fs::read(&files[0]).unwrap();
     let parsed = mail_parser::MessageParser::default().parse(&first).unwrap();
-    assert_eq!(parsed.subject(), Some("[demo] DOWN: api (1 of 1 services)"));
+    assert_eq!(parsed.subject(), Some("[demo] DOWN 1/1: api"));
     assert!(parsed.body_html(0).is_some() && parsed.body_text(0).is_some());
 }
 
@@ -467,7 +468,7 @@ fn two_runs_at_once_never_send_the_same_alert_twice() {
         assert!(r.wait().unwrap().success());
     }
     let subjects: Vec<String> = smtp.received().iter().map(|m| m.subject()).collect();
-    assert_eq!(subjects, ["[vps-1] DOWN: api (1 of 2 services)"]);
+    assert_eq!(subjects, ["[vps-1] DOWN 1/2: api"]);
 }
 
 /// Issue 11, finding 6: no email carried a Message-ID (lettre adds one only
@@ -525,7 +526,7 @@ fn a_non_ascii_recipient_domain_is_sent_as_punycode() {
     assert_eq!(check.code, 0, "{check:?}");
     assert_eq!(
         run_and_collect(&world, &smtp, &[]),
-        ["[vps-1] DOWN: api (1 of 1 services)"]
+        ["[vps-1] DOWN 1/1: api"]
     );
     let mail = &smtp.received()[0];
     assert_eq!(mail.to, ["ops@xn--bcher-kva.example"]);
@@ -561,8 +562,8 @@ fn a_long_name_is_a_name_shortened_only_where_space_is_tight() {
         subjects[0]
     );
     assert!(
-        subjects[0].ends_with("(1 of 1 services)"),
-        "the count survives: {}",
+        subjects[0].starts_with("[vps-1] DOWN 1/1: "),
+        "the count comes first: {}",
         subjects[0]
     );
     let mail = &smtp.received()[0];

@@ -186,7 +186,7 @@ fn a_silence_holds_alerts_and_restarts_and_the_alert_follows_its_end() {
     std::thread::sleep(Duration::from_secs(3).saturating_sub(started.elapsed()));
     assert_eq!(
         run_and_collect(&world, &smtp, &[]),
-        ["[vps-1] DOWN: api (1 of 2 services); restarted: api"]
+        ["[vps-1] DOWN 1/2: api; restarted: api"]
     );
     assert!(world.path("restarted").exists());
     assert_eq!(
@@ -228,7 +228,7 @@ fn a_recovery_within_a_silence_sends_nothing() {
     set_down(&world, "api", true);
     assert_eq!(
         run_and_collect(&world, &smtp, &[]),
-        ["[vps-1] DOWN: api (1 of 1 services)"]
+        ["[vps-1] DOWN 1/1: api"]
     );
 }
 
@@ -423,7 +423,7 @@ fn a_maintenance_window_in_a_time_zone_holds_its_services() {
     set_down(&world, "web", true);
     assert_eq!(
         run_and_collect(&world, &smtp, &[]),
-        ["[vps-1] DOWN: web (2 of 2 services)"]
+        ["[vps-1] DOWN 1/2: web"]
     );
     let status = world.run(&["status"]).stdout;
     assert_contains(&status, "[maintenance until ");
@@ -481,7 +481,7 @@ fn a_three_level_dependency_chain_alerts_on_its_root_only() {
     }
     assert_eq!(
         run_and_collect(&world, &smtp, &[]),
-        ["[vps-1] DOWN: router (3 of 4 services)"]
+        ["[vps-1] DOWN 1/4: router"]
     );
     let mail = smtp.received().pop().unwrap();
     assert_contains(
@@ -524,7 +524,7 @@ fn a_three_level_dependency_chain_alerts_on_its_root_only() {
     set_down(&world, "router", false);
     assert_eq!(
         run_and_collect(&world, &smtp, &[]),
-        ["[vps-1] DOWN: gateway (2 of 4 services); RECOVERED: router"]
+        ["[vps-1] DOWN 1/4: gateway; RECOVERED: router"]
     );
     assert_contains(
         &smtp.received().pop().unwrap().text(),
@@ -535,7 +535,7 @@ fn a_three_level_dependency_chain_alerts_on_its_root_only() {
     set_down(&world, "gateway", false);
     assert_eq!(
         run_and_collect(&world, &smtp, &[]),
-        ["[vps-1] DOWN: api (1 of 4 services); RECOVERED: gateway; restarted: api"]
+        ["[vps-1] DOWN 1/4: api; RECOVERED: gateway; restarted: api"]
     );
     assert!(world.path("restarted").exists());
 }
@@ -665,7 +665,7 @@ fn the_connectivity_guard_flapping_holds_everything_and_tells_once_per_outage() 
     };
     assert_eq!(
         run_and_collect(&world, &smtp, &[]),
-        ["[vps-1] DOWN: api (1 of 1 services)"]
+        ["[vps-1] DOWN 1/1: api"]
     );
     assert_eq!(metric(&world).as_deref(), Some("upcheck_connectivity_up 1"));
 
