@@ -15,6 +15,7 @@ use crate::cli::RunArgs;
 use crate::config::Config;
 use crate::hold::{self, Hold};
 use crate::render::Row;
+use crate::render::email::Mail;
 use crate::store::{self, RunId, Store};
 use crate::{
     alert, clock, heartbeat, lock, log, notify, probe, publish, render, signals, stdout, timefmt,
@@ -114,7 +115,7 @@ fn probe_and_tell(
     let held = holds.keys().map(String::as_str).collect();
     let decisions = alert::decide(policies, &db.alert_states()?, &results, &held);
     db.record_run_until(run, &results, &decisions, &config.alert_commands, deadline)?;
-    notify::fallback::checks_stored();
+    notify::fallback::checks_stored(results.len(), failing.len());
     if let Some(stopped) = signals::stopped() {
         // What was probed is stored; nothing more is started.
         return Err(stopped.into());
@@ -157,7 +158,7 @@ fn network_down(
     log::info(&format!("the connectivity guard {why}: nothing probed"));
     let now = Utc::now();
     db.record_network_down(run, why, now, &config.alert_commands)?;
-    notify::fallback::checks_stored();
+    notify::fallback::checks_stored(0, 0);
     if let Some(stopped) = signals::stopped() {
         return Err(stopped.into());
     }
@@ -241,10 +242,12 @@ fn restart_deliver_publish(config: &Config, db: &mut Store, step: Step<'_>) -> R
     // them fails on its own if they could not be read.
     let rows = status_rows(config, db, needed, holds);
     let delivered = pending.and_then(|p| match &rows {
-        _ if p.is_empty() => Ok(()),
-        Ok(rows) => notify::deliver(config, db, run, &p, rows, deadline),
+        _ if p.is_empty() => Ok(Mail::NothingDue),
+        Ok(rows) => notify::deliver(config, db, run, &p, rows, deadline).map(|()| Mail::Sent),
         Err(e) => Err(anyhow!("{e:#}")),
     });
+    notify::fallback::mail_done(*delivered.as_ref().unwrap_or(&Mail::Failed));
+    let delivered = delivered.map(|_| ());
     // The status page and metrics tell the stored story even when mail failed.
     let succeeded = delivered.is_ok();
     let health = publish::Health {

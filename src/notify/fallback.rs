@@ -23,11 +23,18 @@ struct Target {
 static TARGET: OnceLock<Target> = OnceLock::new();
 static ATTEMPTED: AtomicBool = AtomicBool::new(false);
 static PANICKED: AtomicBool = AtomicBool::new(false);
-static STORED: AtomicBool = AtomicBool::new(false);
+static STORED: OnceLock<(usize, usize)> = OnceLock::new();
+static MAIL: OnceLock<email::Mail> = OnceLock::new();
 
-/// This run's checks reached the database: the fallback can say so.
-pub fn checks_stored() {
-    STORED.store(true, Ordering::SeqCst);
+/// This run's checks reached the database (`probed` services, `failing` of
+/// them failing; none when the network was down): the fallback can say so.
+pub fn checks_stored(probed: usize, failing: usize) {
+    let _ = STORED.set((probed, failing));
+}
+
+/// What became of this run's digest, for the fallback to say.
+pub fn mail_done(mail: email::Mail) {
+    let _ = MAIL.set(mail);
 }
 
 /// Arms the fallback for this run: remembers where mail goes and installs a
@@ -68,7 +75,11 @@ pub fn send(error: &str) {
         &target.host,
         error,
         Utc::now(),
-        STORED.load(Ordering::SeqCst),
+        STORED.get().map(|&(probed, failing)| email::Done {
+            probed,
+            failing,
+            mail: MAIL.get().copied(),
+        }),
     );
     if let Some(email) = &target.email
         && let Err(e) = mail::send(email, &target.host, &message)

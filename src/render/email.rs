@@ -40,21 +40,74 @@ pub fn test(title: &str, host: &str, now: DateTime<Utc>) -> Message {
     }
 }
 
-/// "upcheck failed on vps-1: <error>": short, plain, needing no database.
-/// `stored`: whether this run's checks reached the database before it failed.
-pub fn fallback(title: &str, host: &str, error: &str, now: DateTime<Utc>, stored: bool) -> Message {
-    let checks = if stored {
-        "This run's checks were stored; the next run retries anything not delivered."
-    } else {
-        "This run's checks had not been stored when this was sent (a run that went on may \
-         still have stored them); the next run probes again."
-    };
-    Message {
-        subject: one_line(&format!("[{title}] upcheck failed on {host}"), 250),
-        text: format!(
-            "upcheck failed on {host}: {error}\n\nAt {}. {checks}\n",
-            minute(now)
+/// What a failed run had done before it failed.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Done {
+    /// Services whose checks were stored (0: the network was down).
+    pub probed: usize,
+    pub failing: usize,
+    /// What became of the digest; `None`: not reached.
+    pub mail: Option<Mail>,
+}
+
+/// What became of a run's digest.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Mail {
+    Sent,
+    NothingDue,
+    Failed,
+}
+
+/// The fallback alert: `[vps-1] upcheck failed: opening the database …`,
+/// what failed in the subject, and in the body what the run had done
+/// (`done`: its checks stored, or `None`) and what it had not. Short, plain,
+/// needing no database.
+pub fn fallback(
+    title: &str,
+    host: &str,
+    error: &str,
+    now: DateTime<Utc>,
+    done: Option<Done>,
+) -> Message {
+    let did = match done {
+        Some(Done { probed: 0, .. }) => {
+            "- probed nothing: the connectivity guard found the network down \
+             (recorded in the database)"
+                .to_string()
+        }
+        Some(Done {
+            probed, failing, ..
+        }) => format!(
+            "- probed {probed} service{} ({failing} failing) and stored the checks in the database",
+            if probed == 1 { "" } else { "s" }
         ),
+        None => "- stored no checks: it failed before they reached the database \
+             (a run that went on may still have stored them); the next run probes again"
+            .to_string(),
+    };
+    let mail = match done.and_then(|d| d.mail) {
+        Some(Mail::Sent) => "- sent the digest of what was due",
+        Some(Mail::NothingDue) => "- had no alert to send",
+        Some(Mail::Failed) => {
+            "- did not deliver the digest: what was due stays due, and the next run sends it"
+        }
+        None => {
+            "- did not get as far as sending alerts: any that are due stay due, and the next \
+             run sends them"
+        }
+    };
+    let wrapped =
+        |text: &str, indent: &str| super::text::wrap(text, super::text::WIDTH, indent).join("\n");
+    let text = format!(
+        "upcheck failed on {host} at {}:\n\n{}\n\nWhat this run did:\n{}\n{}\n",
+        minute(now),
+        wrapped(&format!("    {error}"), "    "),
+        wrapped(&did, "  "),
+        wrapped(mail, "  "),
+    );
+    Message {
+        subject: one_line(&format!("[{title}] upcheck failed: {error}"), 160),
+        text,
         html: None,
     }
 }
@@ -66,26 +119,59 @@ mod tests {
     use crate::render::digest::tests::{alert, sample};
 
     #[test]
-    fn the_fallback_says_whether_the_checks_were_stored() {
+    fn the_fallback_says_what_failed_and_what_the_run_had_done() {
         let now = crate::render::digest::tests::at("2026-11-21T10:20:00Z");
-        let stored = fallback("vps-1", "vps-1", "mail down", now, true);
+        let done = Done {
+            probed: 14,
+            failing: 3,
+            mail: Some(Mail::Failed),
+        };
+        let stored = fallback(
+            "vps-1",
+            "vps-1",
+            "sending the email: connection refused",
+            now,
+            Some(done),
+        );
+        assert_eq!(
+            stored.subject,
+            "[vps-1] upcheck failed: sending the email: connection refused"
+        );
         assert!(
-            stored.text.contains("This run's checks were stored"),
+            stored
+                .text
+                .contains("- probed 14 services (3 failing) and stored the checks in the database"),
             "{}",
             stored.text
         );
         let lost = fallback(
             "vps-1",
             "vps-1",
-            "storing the checks: database is locked",
+            "opening the database /var/lib/upcheck/upcheck.db: unable to open database file",
             now,
-            false,
+            None,
         );
         assert!(
-            lost.text.contains("This run's checks had not been stored"),
+            lost.subject
+                .starts_with("[vps-1] upcheck failed: opening the database")
+        );
+        assert!(lost.text.contains("- stored no checks"), "{}", lost.text);
+        assert!(
+            lost.text.contains("- did not get as far as sending alerts"),
             "{}",
             lost.text
         );
+        assert!(
+            stored.text.contains("- did not deliver the digest"),
+            "{}",
+            stored.text
+        );
+        for line in lost.text.lines() {
+            assert!(
+                line.chars().count() <= 78 || !line.trim().contains(' '),
+                "{line}"
+            );
+        }
     }
 
     /// 300 services, 120 failing with a realistic reason each, all DOWN at once.

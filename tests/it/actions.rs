@@ -371,7 +371,10 @@ fn the_fallback_runs_alert_commands_that_ask_for_it() {
     let calls = calls(&world);
     assert_eq!(calls.len(), 1);
     assert_contains(&calls[0], "UPCHECK_KIND=fallback\n");
-    assert_contains(&calls[0], "UPCHECK_SUBJECT=[vps-1] upcheck failed on ");
+    assert_contains(
+        &calls[0],
+        "UPCHECK_SUBJECT=[vps-1] upcheck failed: creating the database folder ",
+    );
     assert_contains(&calls[0], "not-a-folder");
 }
 

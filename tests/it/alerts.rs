@@ -296,12 +296,17 @@ fn an_unwritable_database_sends_the_fallback_alert() {
     let mails = smtp.received();
     assert_eq!(mails.len(), 1);
     let host = hostname();
-    assert_eq!(
-        mails[0].subject(),
-        format!("[vps-1] upcheck failed on {host}")
+    // The subject says what failed; the body, what the run had done.
+    assert!(
+        mails[0]
+            .subject()
+            .starts_with("[vps-1] upcheck failed: creating the database folder "),
+        "{}",
+        mails[0].subject()
     );
-    assert_contains(&mails[0].text(), &format!("upcheck failed on {host}: "));
-    assert_contains(&mails[0].text(), "not-a-folder");
+    assert_contains(&mails[0].subject(), "not-a-folder");
+    assert_contains(&mails[0].text(), &format!("upcheck failed on {host} at "));
+    assert_contains(&mails[0].text(), "- stored no checks");
     assert!(mails[0].html().is_none(), "the fallback is plain text");
 }
 
@@ -320,13 +325,18 @@ fn a_panic_sends_one_fallback_and_the_due_alert_survives_for_the_next_run() {
     let subjects: Vec<String> = smtp.received().iter().map(|m| m.subject()).collect();
     assert_eq!(subjects.len(), 1, "{subjects:?}");
     assert!(
-        subjects[0].starts_with("[vps-1] upcheck failed on "),
+        subjects[0].starts_with(
+            "[vps-1] upcheck failed: panic: injected panic after storing the checks at src/"
+        ),
         "{subjects:?}"
     );
+    let text = smtp.received()[0].text();
+    assert_contains(&text, "panic: injected panic after storing the checks");
     assert_contains(
-        &smtp.received()[0].text(),
-        "panic: injected panic after storing the checks",
+        &text,
+        "- probed 1 service (1 failing) and stored the checks",
     );
+    assert_contains(&text, "- did not get as far as sending alerts");
     // The alert decided before the panic was stored, and goes out next run.
     assert_eq!(
         run_and_collect(&world, &smtp, &[]),
