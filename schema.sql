@@ -87,7 +87,8 @@ CREATE TABLE notifications (
     sent_at     TEXT,                                    -- when the transport accepted it
     sent_run_id INTEGER REFERENCES runs(id),             -- the run that delivered it
     attempts    INTEGER NOT NULL DEFAULT 0,
-    error       TEXT                                     -- why the last attempt failed
+    error       TEXT,                                    -- why the last attempt failed
+    message_id  TEXT                                     -- the email that carried it (last attempt)
 );
 
 CREATE INDEX notifications_due ON notifications (id) WHERE sent_at IS NULL;

@@ -91,6 +91,20 @@ pub struct AlertState {
     pub last_notice_at: Option<DateTime<Utc>>,
 }
 
+/// The outage a reminder or recovery tells of, for threading and for the
+/// recovery notice's "down for 22m from 09:58 UTC".
+#[derive(Clone, Debug, PartialEq)]
+pub struct Outage {
+    /// The Message-ID of the email that carried its DOWN alert, if known
+    /// (sent by this version, and delivered).
+    pub first_alert: Option<String>,
+    /// Whether that DOWN alert was delivered; if not, this email is the
+    /// first to tell of the outage.
+    pub delivered: bool,
+    /// Its first failing check still stored.
+    pub began: Option<DateTime<Utc>>,
+}
+
 /// One service's outcome of a run: its next state and what became due.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Decision {

@@ -114,6 +114,7 @@ fn fold<'a>(config: &'a Config, due: &[CommandDue], rows: &[Row]) -> Vec<Call<'a
                 kind: d.kind,
                 at: d.created_at,
                 detail: d.detail.clone(),
+                outage: None,
             })
             .collect();
         for news in digest::collapse(alerts, rows) {

@@ -25,7 +25,12 @@ use crate::render::email::Message;
 
 /// Sends `msg` to the configured recipients; `host` names this machine in EHLO.
 pub fn send(email: &Email, host: &str, msg: &Message) -> Result<()> {
-    let message = build(email, host, msg)?;
+    send_with_id(email, host, msg, &message_id(host))
+}
+
+/// `send`, with a Message-ID made (and recorded) beforehand.
+pub fn send_with_id(email: &Email, host: &str, msg: &Message, id: &str) -> Result<()> {
+    let message = build(email, msg, id)?;
     match &email.transport {
         Transport::Smtp(s) => send_bounded(smtp(s, host)?, message, s.timeout)
             .with_context(|| format!("sending mail through {}:{}", s.host, s.port))?,
@@ -79,16 +84,22 @@ pub fn check_address(text: &str) -> Result<(), String> {
     mailbox(text).map(|_| ()).map_err(|e| format!("{e:#}"))
 }
 
-fn build(email: &Email, host: &str, msg: &Message) -> Result<lettre::Message> {
+fn build(email: &Email, msg: &Message, id: &str) -> Result<lettre::Message> {
     let from = mailbox(&email.from).context("email.from")?;
     let mut builder = lettre::Message::builder()
         .from(from)
         .subject(&msg.subject)
         .date_now()
         // Relays refuse or later bounce mail without one (RFC 5322 3.6.4).
-        .message_id(Some(message_id(host)))
+        .message_id(Some(id.to_string()))
         // RFC 3834: no vacation auto-replies to a monitor.
         .header(AutoSubmitted);
+    // RFC 5322 3.6.4: a follow-up names what it follows, so clients thread it.
+    if let Some(first) = msg.replies_to.first() {
+        builder = builder
+            .in_reply_to(first.clone())
+            .references(msg.replies_to.join(" "));
+    }
     for to in &email.to {
         builder = builder.to(mailbox(to).context("email.to")?);
     }
@@ -152,7 +163,7 @@ fn smtp(s: &Smtp, host: &str) -> Result<SmtpTransport> {
 /// `<20261201T101500.123456789Z.4242.0@vps-1>`: the time, the process and a
 /// counter make it unique; the host names who sent it (a name that is not a
 /// plain domain is spelled with `-` for what a Message-ID cannot hold).
-fn message_id(host: &str) -> String {
+pub fn message_id(host: &str) -> String {
     static SEQ: AtomicU32 = AtomicU32::new(0);
     let domain: String = host
         .chars()

@@ -108,6 +108,7 @@ fn gather<'a>(config: &'a Config, pending: &Pending, rows: &[Row]) -> Digest<'a>
             kind: d.kind,
             at: d.created_at,
             detail: d.detail.clone(),
+            outage: d.outage.clone(),
         })
         .collect();
     Digest {
@@ -139,10 +140,13 @@ fn send_email(
     let message = email::render(digest);
     let ids: Vec<i64> = pending.due.iter().map(|d| d.id).collect();
     let restart_ids: Vec<i64> = digest.restarts.iter().filter_map(|r| r.id).collect();
+    // Known before the send and kept with what it carries: a reminder or
+    // recovery later names it, so mail clients thread the outage.
+    let message_id = mail::message_id(&config.host);
     // Not being able to note the send (a locked or full database) must not
     // hold the alert back: it goes out anyway, at least once.
-    let marked = db.record_sending(&ids);
-    let sent = mail::send(email, &config.host, &message);
+    let marked = db.record_sending(&ids, &message_id);
+    let sent = mail::send_with_id(email, &config.host, &message, &message_id);
     if config.fault == Some(Fault::AbortAfterSend) && sent.is_ok() {
         std::process::abort();
     }

@@ -11,7 +11,7 @@ use super::Row;
 use crate::alert::Notice;
 use crate::check::one_line;
 use crate::hold::Hold;
-use crate::timefmt::human;
+use crate::timefmt::{human, minute_near};
 use crate::watchdog::{Recheck, RestartAttempt};
 
 /// Everything the digest shows.
@@ -45,6 +45,8 @@ pub struct Alert {
     pub at: DateTime<Utc>,
     /// A `network` notice: what the guard could not reach.
     pub detail: Option<String>,
+    /// A reminder or recovery: the outage it tells of.
+    pub outage: Option<crate::alert::Outage>,
 }
 
 /// Keeps the latest due notification per service: a reminder that could not
@@ -163,30 +165,58 @@ pub fn network_line(host: &str, a: &Alert) -> String {
     )
 }
 
-/// What the alerts list says of a service: "offline for 12m: connection refused".
+/// What the alerts list says of a service: "offline for 12m: connection
+/// refused"; a recovery, "online again: down for 22m, from 09:58 to 10:20 UTC".
 pub fn alert_detail(d: &Digest, a: &Alert) -> String {
     if a.kind == Notice::Network {
         return network_line(d.host, a);
     }
     let row = d.rows.iter().find(|r| r.name == a.service);
     let status = row.map_or("no longer configured", |r| r.status.as_str());
-    let mut line = match a.kind {
-        Notice::Recovery => format!("{status} again"),
-        _ => status.to_string(),
-    };
+    if a.kind == Notice::Recovery {
+        return recovery_detail(d, a, status);
+    }
+    let mut line = status.to_string();
     if let Some(since) = row.and_then(|r| r.since) {
-        line.push_str(&format!(
-            " for {}",
-            human((d.now - since).to_std().unwrap_or_default())
-        ));
+        line.push_str(&format!(" {}", lasted(d.now, since)));
     }
     let reason = row
         .and_then(|r| r.last.as_ref())
         .and_then(|l| l.reason.as_deref());
-    if let (Some(reason), false) = (reason, a.kind == Notice::Recovery) {
+    if let Some(reason) = reason {
         line.push_str(&format!(": {reason}"));
     }
     line
+}
+
+/// "online again: down for 22m 5s, from 09:58 to 10:20 UTC", and when the
+/// outage's own DOWN alert never got through, that this is the first word of it.
+fn recovery_detail(d: &Digest, a: &Alert, status: &str) -> String {
+    let mut line = format!("{status} again");
+    let outage = a.outage.as_ref();
+    if let Some(began) = outage.and_then(|o| o.began) {
+        line.push_str(&format!(
+            ": down for {}, from {} to {}",
+            human((a.at - began).to_std().unwrap_or_default()),
+            minute_near(began, d.now),
+            minute_near(a.at, d.now)
+        ));
+    }
+    if outage.is_some_and(|o| !o.delivered) {
+        line.push_str(" (its DOWN alert never got through)");
+    }
+    line
+}
+
+/// "for 12m 3s", or "just now" for a change this minute (not "for 16ms",
+/// the run's own duration).
+pub fn lasted(now: DateTime<Utc>, since: DateTime<Utc>) -> String {
+    let age = (now - since).to_std().unwrap_or_default();
+    if age < Duration::from_secs(60) {
+        "just now".to_string()
+    } else {
+        format!("for {}", human(age))
+    }
 }
 
 /// The label before an alert: what happened.
@@ -320,6 +350,7 @@ pub(crate) mod tests {
             kind,
             at: at(t),
             detail: None,
+            outage: None,
         }
     }
 
@@ -405,6 +436,27 @@ pub(crate) mod tests {
         assert_eq!(subject(&d), "[vps-1] 3 of 14 services failing");
         d.rows.retain(|r| r.status == Status::Online);
         assert_eq!(subject(&d), "[vps-1] all 11 services online");
+    }
+
+    #[test]
+    fn a_recovery_says_when_the_outage_began_and_how_long_it_lasted() {
+        let mut d = sample();
+        d.rows[0].status = Status::Online;
+        let mut a = alert("price-api", Notice::Recovery, "2026-11-21T10:20:00Z");
+        a.outage = Some(crate::alert::Outage {
+            first_alert: Some("<1@vps-1>".into()),
+            delivered: true,
+            began: Some(at("2026-11-21T09:57:55Z")),
+        });
+        assert_eq!(
+            alert_detail(&d, &a),
+            "online again: down for 22m 5s, from 09:57 UTC to 10:20 UTC"
+        );
+        a.outage.as_mut().unwrap().delivered = false;
+        assert!(alert_detail(&d, &a).ends_with("(its DOWN alert never got through)"));
+        // A change this minute is "just now", not the run's own milliseconds.
+        assert_eq!(lasted(d.now, at("2026-11-21T10:20:00Z")), "just now");
+        assert_eq!(lasted(d.now, at("2026-11-21T10:08:00Z")), "for 12m 3s");
     }
 
     #[test]

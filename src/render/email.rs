@@ -16,6 +16,10 @@ pub struct Message {
     pub text: String,
     /// `None` for the plain-text fallback alert.
     pub html: Option<String>,
+    /// The first alerts of the outages this message tells of (reminders,
+    /// recoveries), oldest first: `In-Reply-To` names the first,
+    /// `References` all, so mail clients thread the outage.
+    pub replies_to: Vec<String>,
 }
 
 pub fn render(d: &Digest) -> Message {
@@ -23,7 +27,23 @@ pub fn render(d: &Digest) -> Message {
         subject: subject(d),
         text: super::text::part(d),
         html: Some(html::email::page(d).into_string()),
+        replies_to: replies_to(d),
     }
+}
+
+/// The Message-IDs of the first alerts this digest follows up, the oldest
+/// outage first, each once.
+fn replies_to(d: &Digest) -> Vec<String> {
+    let mut outages: Vec<&crate::alert::Outage> =
+        d.alerts.iter().filter_map(|a| a.outage.as_ref()).collect();
+    outages.sort_by_key(|o| o.began);
+    let mut ids: Vec<String> = Vec::new();
+    for id in outages.iter().filter_map(|o| o.first_alert.clone()) {
+        if !ids.contains(&id) {
+            ids.push(id);
+        }
+    }
+    ids
 }
 
 /// `test-alert`'s email: says what it proves, and that nothing is wrong.
@@ -37,6 +57,7 @@ pub fn test(title: &str, host: &str, now: DateTime<Utc>) -> Message {
             minute(now)
         ),
         html: None,
+        replies_to: Vec::new(),
     }
 }
 
@@ -109,6 +130,7 @@ pub fn fallback(
         subject: one_line(&format!("[{title}] upcheck failed: {error}"), 160),
         text,
         html: None,
+        replies_to: Vec::new(),
     }
 }
 
@@ -230,6 +252,25 @@ mod tests {
             html.contains("more failing: left out to keep this email whole"),
             "no fold line for failing ones"
         );
+    }
+
+    #[test]
+    fn follow_ups_name_the_first_alert_of_each_outage_oldest_first() {
+        let mut d = sample();
+        let outage = |id: &str, began: &str| crate::alert::Outage {
+            first_alert: Some(id.into()),
+            delivered: true,
+            began: Some(crate::render::digest::tests::at(began)),
+        };
+        let mut chat = alert("chat", Notice::Reminder, "2026-11-21T10:20:00Z");
+        chat.outage = Some(outage("<b@vps-1>", "2026-11-21T09:00:00Z"));
+        let mut api = alert("price-api", Notice::Recovery, "2026-11-21T10:20:00Z");
+        api.outage = Some(outage("<a@vps-1>", "2026-11-21T10:00:00Z"));
+        d.alerts = vec![api, chat];
+        assert_eq!(render(&d).replies_to, ["<b@vps-1>", "<a@vps-1>"]);
+        d.alerts.truncate(1);
+        d.alerts[0].outage.as_mut().unwrap().first_alert = None;
+        assert!(render(&d).replies_to.is_empty());
     }
 
     #[test]

@@ -9,7 +9,7 @@ use super::digest::{
     Digest, MAYBE_REPEAT, alert_detail, held_lines, kind_label, restart_line, subject, why,
 };
 use super::{Row, pct};
-use crate::timefmt::{human, minute, minute_near};
+use crate::timefmt::{minute, minute_near};
 
 /// The longest line the text part writes (but for a single longer word).
 pub const WIDTH: usize = 78;
@@ -77,9 +77,9 @@ pub fn part(d: &Digest) -> String {
 fn service(d: &Digest, r: &Row) -> Vec<String> {
     let status = match r.since {
         Some(since) => format!(
-            "{} for {}",
+            "{} {}",
             r.status.as_str().to_uppercase(),
-            human((d.now - since).to_std().unwrap_or_default())
+            super::digest::lasted(d.now, since)
         ),
         None => format!("{} (never checked)", r.status.as_str().to_uppercase()),
     };

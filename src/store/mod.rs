@@ -81,6 +81,8 @@ pub struct Due {
     pub interrupted: bool,
     /// A `network` notice: what the guard could not reach.
     pub detail: Option<String>,
+    /// A reminder or recovery: the outage's first alert.
+    pub outage: Option<crate::alert::Outage>,
 }
 
 impl Store {

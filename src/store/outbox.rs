@@ -8,6 +8,7 @@ use rusqlite::params;
 
 use super::types::Stamp;
 use super::{CommandDue, Due, RunId, Store};
+use crate::alert::{Notice, Outage};
 
 /// `notifications.error` while a send is under way; a run that dies before
 /// the transport answers leaves it, and the next run knows what that means.
@@ -19,7 +20,7 @@ const SENT_MAYBE_THEN: &str = "an earlier run was stopped while sending this; si
 impl Store {
     /// Alerts, reminders and recoveries not yet delivered, oldest first.
     pub fn due_notifications(&self) -> Result<Vec<Due>> {
-        self.read_all(
+        let due: Vec<Due> = self.read_all(
             "SELECT n.id, n.service, n.kind, n.created_at,
                     coalesce(n.error = ?1 OR n.error LIKE ?2 || '%', 0), r.network_error
              FROM notifications n LEFT JOIN runs r ON r.id = n.run_id AND n.kind = 'network'
@@ -35,9 +36,49 @@ impl Store {
                     created_at: r.get::<_, Stamp>(3)?.0,
                     interrupted: r.get(4)?,
                     detail: r.get(5)?,
+                    outage: None,
                 })
             },
-        )
+        )?;
+        due.into_iter()
+            .map(|mut due| {
+                if matches!(due.kind, Notice::Reminder | Notice::Recovery) {
+                    due.outage = self.outage_before(&due.service, due.id)?;
+                }
+                Ok(due)
+            })
+            .collect()
+    }
+
+    /// The outage that `service`'s notification `id` tells of: its latest
+    /// DOWN alert before `id`, the email that carried it, and when the
+    /// failing began (the first failing check after the last passing one).
+    fn outage_before(&self, service: &str, id: i64) -> Result<Option<Outage>> {
+        let down: Vec<(Option<String>, bool, Stamp)> = self.read_all(
+            "SELECT message_id, sent_at IS NOT NULL, created_at FROM notifications
+             WHERE service = ?1 AND kind = 'down' AND id < ?2 ORDER BY id DESC LIMIT 1",
+            params![service, id],
+            "reading an outage's first alert",
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+        )?;
+        let Some((message_id, sent, alerted)) = down.into_iter().next() else {
+            return Ok(None);
+        };
+        let began: Vec<Option<Stamp>> = self.read_all(
+            "SELECT min(checked_at) FROM checks
+             WHERE service = ?1 AND checked_at <= ?2
+               AND checked_at > coalesce((SELECT max(checked_at) FROM checks
+                                          WHERE service = ?1 AND checked_at < ?2
+                                            AND status NOT IN ('offline', 'timeout', 'degraded')), '')",
+            params![service, alerted],
+            "reading when an outage began",
+            |r| r.get(0),
+        )?;
+        Ok(Some(Outage {
+            first_alert: message_id.filter(|_| sent),
+            delivered: sent,
+            began: began.into_iter().flatten().next().map(|s| s.0),
+        }))
     }
 
     /// How many alerts, reminders and recoveries the email has not delivered
@@ -57,20 +98,20 @@ impl Store {
 
     /// Marks `ids` as being sent, committed before the transport is called:
     /// if the run dies before it answers, the next run can tell.
-    pub fn record_sending(&mut self, ids: &[i64]) -> Result<()> {
+    pub fn record_sending(&mut self, ids: &[i64], message_id: &str) -> Result<()> {
         let tx = self.conn.transaction().context("recording a send")?;
         {
             // A mark left by a run that died becomes the lasting kind; one
             // already lasting is kept; anything else gets this attempt's mark.
             let mut update = tx.prepare_cached(
-                "UPDATE notifications SET attempts = attempts + 1,
+                "UPDATE notifications SET attempts = attempts + 1, message_id = ?4,
                      error = CASE WHEN error = ?2 THEN ?3 || 'retried'
                                   WHEN error LIKE ?3 || '%' THEN error
                                   ELSE ?2 END
                  WHERE id = ?1",
             )?;
             for id in ids {
-                update.execute(params![id, SENDING, SENT_MAYBE_THEN])?;
+                update.execute(params![id, SENDING, SENT_MAYBE_THEN, message_id])?;
             }
         }
         tx.commit().context("recording a send")

@@ -96,7 +96,7 @@ fn a_run_is_recorded_with_its_state_and_due_notifications() {
     assert_eq!(store.alert_states().unwrap()["web"], state);
     let due = store.due_notifications().unwrap();
     assert_eq!((due.len(), due[0].kind), (1, Notice::Down));
-    store.record_sending(&[due[0].id]).unwrap();
+    store.record_sending(&[due[0].id], "<m@test>").unwrap();
     store
         .record_delivery(run, &[due[0].id], &[], false, at, Some("refused"))
         .unwrap();
@@ -107,15 +107,15 @@ fn a_run_is_recorded_with_its_state_and_due_notifications() {
         "a failure is known not to have gone out"
     );
     // A run that dies while sending leaves the mark for the next one...
-    store.record_sending(&[due[0].id]).unwrap();
+    store.record_sending(&[due[0].id], "<m@test>").unwrap();
     assert!(store.due_notifications().unwrap()[0].interrupted);
     // ... and a failed retry does not wipe it: it may still have gone out.
-    store.record_sending(&[due[0].id]).unwrap();
+    store.record_sending(&[due[0].id], "<m@test>").unwrap();
     store
         .record_delivery(run, &[due[0].id], &[], false, at, Some("refused"))
         .unwrap();
     assert!(store.due_notifications().unwrap()[0].interrupted);
-    store.record_sending(&[due[0].id]).unwrap();
+    store.record_sending(&[due[0].id], "<m@test>").unwrap();
     store
         .record_delivery(run, &[due[0].id], &[], true, at, None)
         .unwrap();

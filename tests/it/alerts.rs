@@ -50,7 +50,7 @@ fn an_outage_is_mailed_once_the_threshold_is_reached_with_both_parts() {
     assert_contains(&raw, "multipart/alternative");
     assert_contains(&raw, "Auto-Submitted: auto-generated");
     let text = mail.text();
-    assert_contains(&text, "DOWN price-api offline for");
+    assert_contains(&text, "DOWN price-api offline just now: exit 1");
     assert_contains(&text, "exit 1");
     assert_contains(&text, "because: down price-api.");
     // Every line fits 78 columns (but a single longer word, such as a path).
@@ -142,6 +142,103 @@ fn recovery_is_announced_after_recover_after_passing_runs() {
     );
     assert!(run_and_collect(&world, &smtp, &[]).is_empty());
     assert_contains(&smtp.received()[1].text(), "RECOVERED api");
+}
+
+/// A header of a received message, unfolded.
+fn header(raw: &[u8], name: &str) -> Option<String> {
+    let text = String::from_utf8_lossy(raw)
+        .replace("\r\n ", " ")
+        .replace("\r\n\t", " ");
+    let head = text
+        .split("\r\n\r\n")
+        .next()
+        .unwrap_or_default()
+        .to_string();
+    head.lines()
+        .find(|l| {
+            l.to_ascii_lowercase()
+                .starts_with(&format!("{}:", name.to_ascii_lowercase()))
+        })
+        .map(|l| l[name.len() + 1..].trim().to_string())
+}
+
+#[test]
+fn reminders_and_the_recovery_thread_under_the_outages_first_alert() {
+    let smtp = SmtpServer::plain();
+    let world = World::new(&config(
+        "alert_after = 1\nremind = \"exponential\"",
+        &smtp,
+        &[switch("api")],
+    ));
+    set_down(&world, "api", true);
+    assert_eq!(
+        run_and_collect(&world, &smtp, &[]),
+        ["[vps-1] DOWN 1/1: api"]
+    );
+    assert_eq!(
+        run_and_collect(&world, &smtp, &[]),
+        ["[vps-1] still down: api"]
+    );
+    std::thread::sleep(std::time::Duration::from_millis(1100));
+    set_down(&world, "api", false);
+    assert_eq!(
+        run_and_collect(&world, &smtp, &[]),
+        ["[vps-1] RECOVERED: api"]
+    );
+    let mails = smtp.received();
+    let first = header(&mails[0].data, "Message-ID").expect("a Message-ID");
+    assert!(header(&mails[0].data, "In-Reply-To").is_none());
+    for follow_up in &mails[1..] {
+        assert_eq!(header(&follow_up.data, "In-Reply-To"), Some(first.clone()));
+        assert_eq!(header(&follow_up.data, "References"), Some(first.clone()));
+        assert_ne!(header(&follow_up.data, "Message-ID"), Some(first.clone()));
+    }
+    // The id is kept with the alert it carried.
+    let stored: String = world
+        .db()
+        .query_row(
+            "SELECT message_id FROM notifications WHERE kind = 'down'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(stored, first);
+    // The recovery says when the outage began and how long it lasted.
+    let text = mails[2]
+        .text()
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ");
+    assert_contains(&text, "RECOVERED api online again: down for ");
+    assert_contains(&text, " UTC to ");
+}
+
+#[test]
+fn a_recovery_whose_down_alert_never_got_through_says_so() {
+    let smtp = SmtpServer::plain();
+    let world = World::new(&config(
+        "alert_after = 1\nremind = \"never\"",
+        &smtp,
+        &[switch("api")],
+    ));
+    set_down(&world, "api", true);
+    smtp.refusing
+        .store(true, std::sync::atomic::Ordering::SeqCst);
+    assert_eq!(world.run(&[]).code, 1, "mail refused: the run failed");
+    set_down(&world, "api", false);
+    smtp.refusing
+        .store(false, std::sync::atomic::Ordering::SeqCst);
+    assert_eq!(
+        run_and_collect(&world, &smtp, &[]),
+        ["[vps-1] RECOVERED: api"]
+    );
+    let mail = smtp.received().pop().unwrap();
+    let unwrapped = mail.text().split_whitespace().collect::<Vec<_>>().join(" ");
+    assert_contains(&unwrapped, "(its DOWN alert never got through)");
+    assert!(
+        header(&mail.data, "In-Reply-To").is_none(),
+        "nothing to thread under"
+    );
 }
 
 #[test]

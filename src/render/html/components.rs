@@ -8,7 +8,7 @@ use maud::{DOCTYPE, Markup, PreEscaped, html};
 use super::style::{self, INK, MUTED, PAGE_BG, RULE};
 use crate::check::Status;
 use crate::render::{Row, SHORT_NAME, pct, short, whole_if_cut};
-use crate::timefmt::{human, minute_near};
+use crate::timefmt::minute_near;
 
 /// How much the status table says per service.
 #[derive(Clone, Copy, PartialEq)]
@@ -124,8 +124,8 @@ fn facts(now: DateTime<Utc>, r: &Row, detail: Detail) -> String {
     let mut facts = Vec::new();
     match r.since {
         Some(since) => facts.push(format!(
-            "for {}, since {}",
-            human((now - since).to_std().unwrap_or_default()),
+            "{}, since {}",
+            crate::render::digest::lasted(now, since),
             minute_near(since, now)
         )),
         None => facts.push("never checked".to_string()),
