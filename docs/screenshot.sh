@@ -12,6 +12,27 @@ trap 'rm -rf "$work"' EXIT
 cp demo/upcheck.toml "$work/"
 # Three runs make a history (the third is a reminder); --force sends the full report.
 for _ in 1 2 3; do target/release/upcheck --config "$work/upcheck.toml" || true; done
+# The status page's 90-day bars and sparklines need history the demo has not
+# lived: seed 89 past days and 23 past hours, as a long-running install has.
+python3 - "$work/upcheck.db" <<'PY'
+import sqlite3, sys, random, datetime as dt
+db = sqlite3.connect(sys.argv[1])
+random.seed(7)
+now = dt.datetime.now(dt.timezone.utc).replace(minute=0, second=0, microsecond=0)
+services = [r[0] for r in db.execute("SELECT service FROM service_state")]
+for s in services:
+    for d in range(1, 90):
+        day = (now - dt.timedelta(days=d)).strftime("%Y-%m-%d")
+        if s == "shell" and d > 60:
+            continue  # added two months ago: no data before
+        bad = 0 if random.random() < 0.85 else random.choice([1, 3, 20, 150])
+        db.execute("INSERT OR IGNORE INTO checks_daily VALUES (?, ?, 288, ?, ?)", (s, day, 288 - bad, 288 * 40))
+    for h in range(1, 24):
+        hour = (now - dt.timedelta(hours=h)).strftime("%Y-%m-%dT%H:00:00.000Z")
+        ms = random.randint(20, 60) + (200 if h in (5, 6) else 0)
+        db.execute("INSERT OR IGNORE INTO checks_hourly VALUES (?, ?, 12, 12, ?)", (s, hour, 12 * ms))
+db.commit()
+PY
 target/release/upcheck --config "$work/upcheck.toml" --force || true
 eml=$(ls "$work"/outbox/*.eml | sort | tail -n 1)
 python3 - "$eml" "$work/email.html" <<'PY'
@@ -31,5 +52,5 @@ shot 390 1000 email-phone "$work/email.html"
 shot 1100 760 email-wide "$work/email.html"
 # Dark mode as Apple Mail shows it: the page's own dark styles, not an inversion.
 DARK=--force-dark-mode shot 390 1000 email-dark "$work/email.html"
-shot 1100 700 status-page "$work/status/index.html"
+shot 1100 1500 status-page "$work/status/index.html"
 echo "wrote docs/email-phone.png docs/email-wide.png docs/email-dark.png docs/status-page.png"

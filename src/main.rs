@@ -11,6 +11,7 @@ mod clock;
 mod commands;
 mod config;
 mod heartbeat;
+mod history;
 mod hold;
 mod lock;
 mod log;

@@ -56,16 +56,32 @@ pub fn outputs(
                 crate::timefmt::minute(now)
             )
         });
-        let html = render::html::status_page::page(
-            &config.title,
-            &config.host,
+        let history = db.history(now)?;
+        let page = render::html::status_page::Page {
+            title: &config.title,
+            host: &config.host,
             now,
-            rows,
             next_run,
-            stale.as_deref(),
-        );
+            stale: stale.as_deref(),
+            history: &history,
+        };
+        let html = render::html::status_page::page(&page, rows);
         atomic_file::write(path, html.into_string().as_bytes(), Mode::Public)
             .context("writing the status page")?;
+        // Beside it, the same facts for programs: `status --json` plus the days.
+        let runs = db.recent_run_starts(None)?;
+        let doc = render::status::status_json(&config.title, rows, &runs, now, db.network_down()?);
+        let doc = render::status::with_days(doc, &history, now);
+        let json = path.with_file_name("status.json");
+        // A page itself named status.json keeps its name.
+        if json != *path {
+            atomic_file::write(
+                &json,
+                serde_json::to_string_pretty(&doc)?.as_bytes(),
+                Mode::Public,
+            )
+            .with_context(|| format!("writing {}", json.display()))?;
+        }
     }
     if let Some(path) = &config.prometheus_textfile {
         // Without [email] nothing is ever mailed: nothing is overdue either.

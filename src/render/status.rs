@@ -114,6 +114,42 @@ pub struct ServiceJson {
     pub silence_reason: Option<String>,
     /// The failing dependency its alerts wait for.
     pub held_by: Option<String>,
+    /// `status.json` beside the status page only: the last 90 UTC days,
+    /// oldest first, `uptime` null for a day without checks.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub days: Option<Vec<DayJson>>,
+}
+
+#[derive(Serialize, Debug)]
+pub struct DayJson {
+    pub day: String,
+    pub uptime: Option<f64>,
+}
+
+/// The status document with each service's last 90 days, for `status.json`.
+pub fn with_days(
+    mut doc: StatusJson,
+    history: &crate::history::History,
+    now: DateTime<Utc>,
+) -> StatusJson {
+    let today = now.date_naive();
+    for service in &mut doc.services {
+        let known = history.days.get(&service.name);
+        let days = (0..crate::history::DAYS)
+            .rev()
+            .map(|offset| {
+                let day = today - chrono::Duration::days(offset);
+                DayJson {
+                    day: day.format("%Y-%m-%d").to_string(),
+                    uptime: known
+                        .and_then(|d| d.iter().find(|d| d.day == day))
+                        .map(|d| (d.uptime * 100.0).round() / 100.0),
+                }
+            })
+            .collect();
+        service.days = Some(days);
+    }
+    doc
 }
 
 #[derive(Serialize, Debug)]
@@ -172,6 +208,7 @@ pub fn status_json(
                         Some(Hold::Dependency { on }) => Some(on.clone()),
                         _ => None,
                     },
+                    days: None,
                     uptime: UptimeJson {
                         h24: r.uptime.h24,
                         d7: r.uptime.d7,

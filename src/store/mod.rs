@@ -13,6 +13,7 @@ use rusqlite::Connection;
 
 use crate::alert::Notice;
 
+mod history;
 mod outbox;
 mod read;
 mod runs;

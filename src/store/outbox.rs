@@ -64,20 +64,11 @@ impl Store {
         let Some((message_id, sent, alerted)) = down.into_iter().next() else {
             return Ok(None);
         };
-        let began: Vec<Option<Stamp>> = self.read_all(
-            "SELECT min(checked_at) FROM checks
-             WHERE service = ?1 AND checked_at <= ?2
-               AND checked_at > coalesce((SELECT max(checked_at) FROM checks
-                                          WHERE service = ?1 AND checked_at < ?2
-                                            AND status NOT IN ('offline', 'timeout', 'degraded')), '')",
-            params![service, alerted],
-            "reading when an outage began",
-            |r| r.get(0),
-        )?;
+        let began = self.outage_began(service, alerted.0)?;
         Ok(Some(Outage {
             first_alert: message_id.filter(|_| sent),
             delivered: sent,
-            began: began.into_iter().flatten().next().map(|s| s.0),
+            began,
         }))
     }
 
@@ -94,6 +85,26 @@ impl Store {
         )?;
         let (count, oldest) = rows.into_iter().next().unwrap_or((0, None));
         Ok((count.max(0) as u64, oldest.map(|s| s.0)))
+    }
+
+    /// When the failing streak that led to an alert at `alerted` began: its
+    /// first failing check after the last passing one.
+    pub(super) fn outage_began(
+        &self,
+        service: &str,
+        alerted: DateTime<Utc>,
+    ) -> Result<Option<DateTime<Utc>>> {
+        let began: Vec<Option<Stamp>> = self.read_all(
+            "SELECT min(checked_at) FROM checks
+             WHERE service = ?1 AND checked_at <= ?2
+               AND checked_at > coalesce((SELECT max(checked_at) FROM checks
+                                          WHERE service = ?1 AND checked_at < ?2
+                                            AND status NOT IN ('offline', 'timeout', 'degraded')), '')",
+            params![service, Stamp(alerted)],
+            "reading when an outage began",
+            |r| r.get(0),
+        )?;
+        Ok(began.into_iter().flatten().next().map(|s| s.0))
     }
 
     /// Marks `ids` as being sent, committed before the transport is called:

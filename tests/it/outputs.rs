@@ -276,3 +276,70 @@ fn the_readme_alert_rules_pass_promtool() {
         "upcheck_oldest_undelivered_notification_timestamp_seconds",
     );
 }
+
+/// Days ago, as the `checks_daily` key: `2026-11-30`.
+fn day(days_ago: i64) -> String {
+    let out = Command::new("date")
+        .args(["-u", "-d", &format!("{days_ago} days ago"), "+%Y-%m-%d"])
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
+#[test]
+fn the_status_page_shows_90_days_recent_outages_and_writes_status_json() {
+    let world = World::new(&format!(
+        "title = \"vps-1\"\nstatus_page = \"www/index.html\"\nalert_after = 1\n{}",
+        services(&[
+            ("api", &crate::support::switchable("api")),
+            ("db", "command = [\"true\"]"),
+        ])
+    ));
+    crate::support::set_down(&world, "api", true);
+    assert_eq!(world.run(&[]).code, 0);
+    crate::support::set_down(&world, "api", false);
+    assert_eq!(world.run(&[]).code, 0);
+    // A history as a long-running install has: five past days for api, one bad.
+    let db = world.db();
+    for (ago, online) in [(1, 288), (2, 288), (3, 274), (4, 288), (89, 288)] {
+        db.execute(
+            "INSERT INTO checks_daily VALUES ('api', ?1, 288, ?2, 2880)",
+            rusqlite::params![day(ago), online],
+        )
+        .unwrap();
+    }
+    drop(db);
+    let run = world.run(&[]);
+    assert_eq!((run.code, run.stderr.as_str()), (0, ""), "{run:?}");
+    let page = std::fs::read_to_string(world.path("www/index.html")).unwrap();
+    // 90 marks per service, a tooltip each, coloured by the day's uptime.
+    assert_eq!(page.matches("<div class=\"days\"").count(), 2);
+    assert_eq!(
+        page.matches("<i ").count(),
+        180,
+        "90 marks for each of 2 services"
+    );
+    assert_contains(&page, &format!("title=\"{}: 95.14%\"", day(3)));
+    assert_contains(&page, &format!("title=\"{}: no data\"", day(5)));
+    assert_contains(&page, &format!("title=\"{}: 100.00%\"", day(89)));
+    // The outage: began, ended, its reason.
+    assert_contains(&page, "Recent outages");
+    assert_contains(&page, "exit 1");
+    assert!(!page.contains("ongoing"), "the outage ended");
+    // status.json: `status --json`'s document plus 90 days per service.
+    let json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(world.path("www/status.json")).unwrap())
+            .unwrap();
+    let api = &json["services"][0];
+    assert_eq!(api["name"], "api");
+    let days = api["days"].as_array().unwrap();
+    assert_eq!(days.len(), 90);
+    assert_eq!(days[86]["day"], day(3).as_str());
+    assert_eq!(days[86]["uptime"], 95.14);
+    assert_eq!(days[84]["uptime"], serde_json::Value::Null);
+    assert_eq!(json["services"][1]["name"], "db");
+    assert!(json["generated_at"].is_string() && api["uptime"]["24h"].is_number());
+    // `status --json` itself has no days.
+    let status = world.run(&["status", "--json"]);
+    assert!(!status.stdout.contains("\"days\""), "{}", status.stdout);
+}

@@ -74,12 +74,14 @@ pub fn header(title: &str, rows: &[Row]) -> Markup {
 /// The status table. Two columns so it reads on a phone without media
 /// queries: what and why on the left, status and for how long on the right,
 /// the numbers (since, response, HTTP code, uptime) in a small line below.
-/// `folded`: a last line for the services left out ("182 more online").
+/// `folded`: a last line for the services left out ("182 more online");
+/// `more`: what the page adds under a service's facts (its history).
 pub fn status_table(
     now: DateTime<Utc>,
     rows: &[&Row],
     detail: Detail,
     folded: Option<&str>,
+    more: &dyn Fn(&Row) -> Markup,
 ) -> Markup {
     html! {
         table width="100%" cellpadding="8" cellspacing="0" style="border-collapse:collapse;font-size:14px;line-height:1.4;word-break:break-word" {
@@ -88,7 +90,7 @@ pub fn status_table(
                 th scope="col" style={ (style::head_cell()) ";text-align:right" } { "Status" }
             } }
             tbody {
-                @for r in rows { (service_row(now, r, detail)) }
+                @for r in rows { (service_row(now, r, detail, more(r))) }
                 @if let Some(line) = folded {
                     tr { td colspan="2" style=(style::SMALL) { (line) } }
                 }
@@ -97,7 +99,7 @@ pub fn status_table(
     }
 }
 
-pub fn service_row(now: DateTime<Utc>, r: &Row, detail: Detail) -> Markup {
+pub fn service_row(now: DateTime<Utc>, r: &Row, detail: Detail, more: Markup) -> Markup {
     let (fg, bg) = style::colours(r.status);
     let last = r.last.as_ref();
     html! {
@@ -111,6 +113,7 @@ pub fn service_row(now: DateTime<Utc>, r: &Row, detail: Detail) -> Markup {
                     div style={ (style::SMALL) ";font-style:italic" } { (crate::render::held(hold)) }
                 }
                 div style=(style::SMALL) { (facts(now, r, detail)) }
+                (more)
             }
             td align="right" style={ (style::CELL) ";width:1%" } { (badge(r.status)) }
         }

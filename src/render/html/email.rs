@@ -42,7 +42,7 @@ fn fit<'a>(d: &'a Digest, room: usize) -> (Vec<&'a Row>, Option<String>) {
         if r.status == Status::Online {
             online_seen += 1;
         }
-        let bytes = components::service_row(d.now, r, Detail::Email)
+        let bytes = components::service_row(d.now, r, Detail::Email, html! {})
             .into_string()
             .len();
         full = full || used + bytes > room;
@@ -98,7 +98,7 @@ fn with_rows(d: &Digest, rows: &[&Row], folded: Option<&str>) -> Markup {
         @if !d.restarts.is_empty() || !d.exhausted.is_empty() {
             tr { td style="padding:0 20px 8px" { (restarts(d)) } }
         }
-        tr { td style="padding:8px 12px" { (components::status_table(d.now, rows, Detail::Email, folded)) } }
+        tr { td style="padding:8px 12px" { (components::status_table(d.now, rows, Detail::Email, folded, &|_| html! {})) } }
         tr { td style="padding:12px 20px 20px" { (components::footer(html! {
             "Sent by upcheck on " strong { (d.host) } " at " (minute(d.now)) " because: " (why(d)) "." br;
             "History: " code { (d.database.display().to_string()) }

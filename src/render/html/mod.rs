@@ -4,5 +4,6 @@
 
 pub mod components;
 pub mod email;
+pub mod history;
 pub mod status_page;
 pub mod style;

@@ -1,0 +1,140 @@
+//! Reading the history the status page draws: daily uptime from
+//! `checks_daily`, hourly response times from `checks_hourly`, and outages
+//! from the DOWN alerts in `notifications`, each bounded to its window.
+
+use std::collections::HashMap;
+
+use anyhow::Result;
+use chrono::{DateTime, Duration, Utc};
+use rusqlite::params;
+
+use super::Store;
+use super::types::Stamp;
+use crate::history::{DAYS, Day, HOURS, History, Hour, Period};
+
+/// The outages the page lists at most.
+const OUTAGES: usize = 50;
+
+impl Store {
+    /// The last `DAYS` days of history as of `now`.
+    pub fn history(&self, now: DateTime<Utc>) -> Result<History> {
+        Ok(History {
+            days: self.days(now)?,
+            hours: self.hours(now)?,
+            outages: self.outages(now)?,
+        })
+    }
+
+    fn days(&self, now: DateTime<Utc>) -> Result<HashMap<String, Vec<Day>>> {
+        let first = (now - Duration::days(DAYS - 1))
+            .format("%Y-%m-%d")
+            .to_string();
+        let rows: Vec<(String, String, i64, i64)> = self.read_all(
+            "SELECT service, day, checks, online FROM checks_daily
+             WHERE day >= ?1 ORDER BY day",
+            [first],
+            "reading daily uptime",
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
+        )?;
+        let mut days: HashMap<String, Vec<Day>> = HashMap::new();
+        for (service, day, checks, online) in rows {
+            let (Ok(day), true) = (day.parse(), checks > 0) else {
+                continue;
+            };
+            let uptime = online as f64 * 100.0 / checks as f64;
+            days.entry(service).or_default().push(Day { day, uptime });
+        }
+        Ok(days)
+    }
+
+    fn hours(&self, now: DateTime<Utc>) -> Result<HashMap<String, Vec<Hour>>> {
+        let first = Stamp(now - Duration::hours(HOURS));
+        let rows: Vec<(String, Stamp, i64, i64)> = self.read_all(
+            "SELECT service, hour, checks, total_ms FROM checks_hourly
+             WHERE hour >= ?1 ORDER BY hour",
+            [first],
+            "reading hourly response times",
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
+        )?;
+        let mut hours: HashMap<String, Vec<Hour>> = HashMap::new();
+        for (service, hour, checks, total_ms) in rows.into_iter().filter(|r| r.2 > 0) {
+            let avg_ms = total_ms as f64 / checks as f64;
+            hours.entry(service).or_default().push(Hour {
+                hour: hour.0,
+                avg_ms,
+            });
+        }
+        Ok(hours)
+    }
+
+    /// Each DOWN alert of the window, newest first: when its failing began,
+    /// when it ended (its recovery notice; without one, the first passing
+    /// check after it, unless the service is still DOWN), and its reason.
+    fn outages(&self, now: DateTime<Utc>) -> Result<Vec<Period>> {
+        let first = Stamp(now - Duration::days(DAYS));
+        let alerts: Vec<(i64, String, Stamp, Option<String>)> = self.read_all(
+            "SELECT n.id, n.service, n.created_at,
+                    (SELECT c.error FROM checks c
+                     WHERE c.service = n.service AND c.checked_at = n.created_at LIMIT 1)
+             FROM notifications n
+             WHERE n.kind = 'down' AND n.created_at >= ?1
+             ORDER BY n.created_at DESC LIMIT ?2",
+            params![first, OUTAGES as i64],
+            "reading outages",
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
+        )?;
+        alerts
+            .into_iter()
+            .map(|(id, service, alerted, reason)| {
+                let began = self.outage_began(&service, alerted.0)?.unwrap_or(alerted.0);
+                let ended = self.outage_ended(&service, id, alerted.0)?;
+                Ok(Period {
+                    service,
+                    began,
+                    ended,
+                    reason,
+                })
+            })
+            .collect()
+    }
+
+    /// The recovery of the outage alerted by notification `id`; `None` while
+    /// it goes on.
+    fn outage_ended(
+        &self,
+        service: &str,
+        id: i64,
+        alerted: DateTime<Utc>,
+    ) -> Result<Option<DateTime<Utc>>> {
+        let ends: Vec<(Option<Stamp>, Option<i64>, bool)> = self.read_all(
+            "SELECT (SELECT min(created_at) FROM notifications
+                     WHERE service = ?1 AND kind = 'recovery' AND id > ?2
+                       AND id < coalesce((SELECT min(id) FROM notifications
+                                          WHERE service = ?1 AND kind = 'down' AND id > ?2), 1e18)),
+                    (SELECT min(id) FROM notifications WHERE service = ?1 AND kind = 'down' AND id > ?2),
+                    coalesce((SELECT down FROM service_state WHERE service = ?1), 0)",
+            params![service, id],
+            "reading when an outage ended",
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+        )?;
+        let Some((recovered, next_down, down_now)) = ends.into_iter().next() else {
+            return Ok(None);
+        };
+        if let Some(at) = recovered {
+            return Ok(Some(at.0));
+        }
+        if next_down.is_none() && down_now {
+            return Ok(None);
+        }
+        // No recovery notice (notify_recovery = false): the first pass after.
+        let passed: Vec<Option<Stamp>> = self.read_all(
+            "SELECT min(checked_at) FROM checks
+             WHERE service = ?1 AND checked_at > ?2
+               AND status NOT IN ('offline', 'timeout', 'degraded')",
+            params![service, Stamp(alerted)],
+            "reading when an outage ended",
+            |r| r.get(0),
+        )?;
+        Ok(passed.into_iter().flatten().next().map(|s| s.0))
+    }
+}
