@@ -22,6 +22,17 @@ pub struct History {
     pub outages: Vec<Period>,
 }
 
+impl History {
+    /// What a page the public may see keeps: no response times, no reasons.
+    pub fn without_details(mut self) -> History {
+        self.hours.clear();
+        for outage in &mut self.outages {
+            outage.reason = None;
+        }
+        self
+    }
+}
+
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Day {
     pub day: NaiveDate,

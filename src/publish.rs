@@ -8,7 +8,7 @@ use anyhow::{Context, Result};
 use chrono::Utc;
 
 use crate::atomic_file::{self, Mode};
-use crate::config::Config;
+use crate::config::{Config, PageDetails};
 use crate::render::{self, Row};
 use crate::store::{RunId, Store};
 
@@ -26,6 +26,74 @@ pub struct Health<'a> {
     pub succeeded: bool,
     /// What the connectivity guard could not reach, when it stopped the run.
     pub network: Option<&'a str>,
+}
+
+/// The status page and `status.json` beside it; with
+/// `status_page_details = "status"`, without reasons, codes or response times.
+fn status_page(
+    config: &Config,
+    db: &Store,
+    run: RunId,
+    rows: &[Row],
+    network: Option<&str>,
+    path: &std::path::Path,
+) -> Result<()> {
+    let now = Utc::now();
+    let public = config.status_page_details == PageDetails::Status;
+    let next_run = render::status::next_run(&db.recent_run_starts(Some(run))?);
+    // The guard stopped this run: the table is what was known before.
+    let stale = network.map(|why| {
+        let why = if public {
+            "could not reach its connectivity targets".to_string()
+        } else {
+            why.to_string()
+        };
+        format!(
+            "upcheck on {} {why}: nothing was checked at {}; the statuses below are from before",
+            config.host,
+            crate::timefmt::minute(now)
+        )
+    });
+    let (rows, history) = match public {
+        true => (
+            render::without_details(rows),
+            db.history(now)?.without_details(),
+        ),
+        false => (rows.to_vec(), db.history(now)?),
+    };
+    let page = render::html::status_page::Page {
+        title: &config.title,
+        host: &config.host,
+        now,
+        next_run,
+        stale: stale.as_deref(),
+        history: &history,
+        reasons: !public,
+    };
+    let html = render::html::status_page::page(&page, &rows);
+    atomic_file::write(path, html.into_string().as_bytes(), Mode::Public)
+        .context("writing the status page")?;
+    // Beside it, the same facts for programs: `status --json` plus the days.
+    let runs = db.recent_run_starts(None)?;
+    let network_error = match public {
+        true => db
+            .network_down()?
+            .map(|_| "could not reach its connectivity targets".to_string()),
+        false => db.network_down()?,
+    };
+    let doc = render::status::status_json(&config.title, &rows, &runs, now, network_error);
+    let doc = render::status::with_days(doc, &history, now);
+    let json = path.with_file_name("status.json");
+    // A page itself named status.json keeps its name.
+    if json != *path {
+        atomic_file::write(
+            &json,
+            serde_json::to_string_pretty(&doc)?.as_bytes(),
+            Mode::Public,
+        )
+        .with_context(|| format!("writing {}", json.display()))?;
+    }
+    Ok(())
 }
 
 /// Writes whatever outputs the config asks for from `rows` (the status
@@ -47,41 +115,7 @@ pub fn outputs(
     }
     let now = Utc::now();
     if let Some(path) = &config.status_page {
-        let next_run = render::status::next_run(&db.recent_run_starts(Some(run))?);
-        // The guard stopped this run: the table is what was known before.
-        let stale = network.map(|why| {
-            format!(
-                "upcheck on {} {why}: nothing was checked at {}; the statuses below are from before",
-                config.host,
-                crate::timefmt::minute(now)
-            )
-        });
-        let history = db.history(now)?;
-        let page = render::html::status_page::Page {
-            title: &config.title,
-            host: &config.host,
-            now,
-            next_run,
-            stale: stale.as_deref(),
-            history: &history,
-        };
-        let html = render::html::status_page::page(&page, rows);
-        atomic_file::write(path, html.into_string().as_bytes(), Mode::Public)
-            .context("writing the status page")?;
-        // Beside it, the same facts for programs: `status --json` plus the days.
-        let runs = db.recent_run_starts(None)?;
-        let doc = render::status::status_json(&config.title, rows, &runs, now, db.network_down()?);
-        let doc = render::status::with_days(doc, &history, now);
-        let json = path.with_file_name("status.json");
-        // A page itself named status.json keeps its name.
-        if json != *path {
-            atomic_file::write(
-                &json,
-                serde_json::to_string_pretty(&doc)?.as_bytes(),
-                Mode::Public,
-            )
-            .with_context(|| format!("writing {}", json.display()))?;
-        }
+        status_page(config, db, run, rows, network, path)?;
     }
     if let Some(path) = &config.prometheus_textfile {
         // Without [email] nothing is ever mailed: nothing is overdue either.

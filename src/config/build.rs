@@ -11,13 +11,13 @@ use std::time::Duration;
 use toml::Spanned;
 
 use super::file::{
-    AlertKind, Located, RawAlertCommand, RawConfig, RawEmail, RawHeartbeat, RawService,
-    TransportKind, at,
+    AlertKind, Located, PageDetailsKind, RawAlertCommand, RawConfig, RawEmail, RawHeartbeat,
+    RawService, TransportKind, at,
 };
 use super::target::{first_set, kind, never_applies, resolve_program, stray_key, target};
 use super::{
-    AddressCheck, AlertCommand, Config, Email, Fault, Heartbeat, PasswordSource, Restart, Service,
-    Smtp, SmtpTls, Transport,
+    AddressCheck, AlertCommand, Config, Email, Fault, Heartbeat, PageDetails, PasswordSource,
+    Restart, Service, Smtp, SmtpTls, Transport,
 };
 use crate::alert::{AlertPolicy, Notice, Remind};
 
@@ -87,6 +87,10 @@ pub(super) fn build(
         heartbeat,
         alert_commands,
         status_page: files.status_page,
+        status_page_details: match raw.status_page_details {
+            Some(PageDetailsKind::Status) => PageDetails::Status,
+            Some(PageDetailsKind::Full) | None => PageDetails::Full,
+        },
         prometheus_textfile: files.prometheus_textfile,
         services,
         fault,

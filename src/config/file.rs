@@ -28,6 +28,7 @@ pub(super) struct RawConfig {
     pub(super) lock_timeout: Option<Dur>,
     pub(super) retention: Option<Dur>,
     pub(super) status_page: Option<Spanned<String>>,
+    pub(super) status_page_details: Option<PageDetailsKind>,
     pub(super) prometheus_textfile: Option<Spanned<String>>,
     // Defaults for every service, each overridable in a [[service]].
     pub(super) alert_after: Option<Count>,
@@ -414,6 +415,14 @@ impl<'de> Deserialize<'de> for TcpAddr {
             }
         })
     }
+}
+
+/// `status_page_details`.
+#[derive(Deserialize, Clone, Copy)]
+#[serde(rename_all = "lowercase")]
+pub(super) enum PageDetailsKind {
+    Full,
+    Status,
 }
 
 /// What a `tls` check says before its handshake.

@@ -57,6 +57,8 @@ pub struct Config {
     pub alert_commands: Vec<AlertCommand>,
     /// Where to write the static status page after every run.
     pub status_page: Option<PathBuf>,
+    /// How much the status page and its `status.json` tell.
+    pub status_page_details: PageDetails,
     /// Where to write the Prometheus textfile after every run.
     pub prometheus_textfile: Option<PathBuf>,
     /// In config-file order.
@@ -166,6 +168,16 @@ impl AlertCommand {
     pub fn key(&self) -> String {
         serde_json::to_string(&self.argv).unwrap_or_default()
     }
+}
+
+/// `status_page_details`: what a page the public may see leaves out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PageDetails {
+    /// Everything, as the email.
+    Full,
+    /// Names, statuses, uptime, bars and outages: no reasons, HTTP codes or
+    /// response times (they can carry internal names, addresses, errors).
+    Status,
 }
 
 /// What to probe, and what counts as passing.

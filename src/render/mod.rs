@@ -75,6 +75,26 @@ fn kind(t: &Target) -> &'static str {
     }
 }
 
+/// The rows as a page the public may see tells them: statuses, times and
+/// uptime, without reasons, HTTP codes, response times or why a silence
+/// was set (each can carry internal names, addresses and error text).
+pub fn without_details(rows: &[Row]) -> Vec<Row> {
+    rows.iter()
+        .cloned()
+        .map(|mut r| {
+            if let Some(last) = &mut r.last {
+                last.reason = None;
+                last.status_code = None;
+                last.response_ms = None;
+            }
+            if let Some(Hold::Quiet { reason, .. }) = &mut r.hold {
+                *reason = None;
+            }
+            r
+        })
+        .collect()
+}
+
 pub fn pct(v: Option<f64>) -> String {
     v.map_or_else(|| "-".into(), |v| format!("{v:.2}%"))
 }

@@ -343,3 +343,46 @@ fn the_status_page_shows_90_days_recent_outages_and_writes_status_json() {
     let status = world.run(&["status", "--json"]);
     assert!(!status.stdout.contains("\"days\""), "{}", status.stdout);
 }
+
+#[test]
+fn a_public_status_page_leaves_reasons_codes_and_response_times_out() {
+    let http = HttpServer::start();
+    let secret = "db-primary.internal:5432";
+    let world = World::new(&format!(
+        "status_page = \"www/index.html\"\nstatus_page_details = \"status\"\nalert_after = 1\n{}",
+        services(&[
+            (
+                "billing",
+                &format!("command = [\"sh\", \"-c\", \"echo 'cannot reach {secret}'; exit 1\"]"),
+            ),
+            ("web", &format!("url = {:?}", http.url("/ok"))),
+        ])
+    ));
+    for _ in 0..2 {
+        let run = world.run(&[]);
+        assert_eq!((run.code, run.stderr.as_str()), (0, ""), "{run:?}");
+    }
+    let page = std::fs::read_to_string(world.path("www/index.html")).unwrap();
+    let json = std::fs::read_to_string(world.path("www/status.json")).unwrap();
+    for (what, text) in [("page", &page), ("status.json", &json)] {
+        assert!(!text.contains(secret), "{what} tells the reason: {text}");
+        assert!(!text.contains("HTTP 200"), "{what} tells the code");
+    }
+    // What the public may see: names, statuses, uptime, the bars, the outage.
+    assert_contains(&page, "billing");
+    assert_contains(&page, "OFFLINE");
+    assert_contains(&page, "uptime 24h");
+    assert_contains(&page, "<div class=\"days\"");
+    assert_contains(&page, "Recent outages");
+    assert!(!page.contains(" ms"), "no response times");
+    let doc: serde_json::Value = serde_json::from_str(&json).unwrap();
+    for s in doc["services"].as_array().unwrap() {
+        assert!(
+            s["reason"].is_null() && s["status_code"].is_null() && s["response_ms"].is_null(),
+            "{s}"
+        );
+        assert_eq!(s["days"].as_array().unwrap().len(), 90);
+    }
+    // The operator's own view still has it all.
+    assert_contains(&world.run(&["status", "--json"]).stdout, secret);
+}

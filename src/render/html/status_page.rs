@@ -22,6 +22,8 @@ pub struct Page<'a> {
     /// Why the statuses are from before this run (the network was down).
     pub stale: Option<&'a str>,
     pub history: &'a History,
+    /// Whether the outages list says why (not on a page the public sees).
+    pub reasons: bool,
 }
 
 pub fn page(p: &Page<'_>, rows: &[Row]) -> Markup {
@@ -42,7 +44,7 @@ pub fn page(p: &Page<'_>, rows: &[Row]) -> Markup {
         tr { td style="padding:8px 12px" {
             (components::status_table(p.now, &rows.iter().collect::<Vec<_>>(), Detail::Page, None, &history_of))
         } }
-        tr { td style="padding:16px 20px 8px" { (history::outages(p.now, &p.history.outages, true)) } }
+        tr { td style="padding:16px 20px 8px" { (history::outages(p.now, &p.history.outages, p.reasons)) } }
         tr { td style="padding:12px 20px 20px" { (components::footer(html! {
             "Updated " (minute(p.now)) " by upcheck on " strong { (p.host) } "."
             @if let Some(next) = p.next_run { " Next check expected around " (minute(next)) "." }
