@@ -14,7 +14,7 @@ use crate::store::{RunId, Store};
 
 /// Whether the config asks for any output.
 pub fn wanted(config: &Config) -> bool {
-    config.status_page.is_some() || config.prometheus_textfile.is_some()
+    config.status_page.is_some() || config.prometheus_textfile.is_some() || config.badges.is_some()
 }
 
 /// How the run writing the outputs went.
@@ -96,6 +96,27 @@ fn status_page(
     Ok(())
 }
 
+/// Each service's `<slug>.svg` and `<slug>-uptime.svg`, each written only
+/// when it changed: a web server's caches and a README's images stay put
+/// while nothing does.
+fn badges(dir: &std::path::Path, rows: &[Row]) -> Result<()> {
+    for r in rows {
+        let slug = crate::config::badge_slug(&r.name);
+        for (name, svg) in [
+            (format!("{slug}.svg"), render::badge::status(r)),
+            (format!("{slug}-uptime.svg"), render::badge::uptime(r)),
+        ] {
+            let path = dir.join(name);
+            if std::fs::read(&path).is_ok_and(|old| old == svg.as_bytes()) {
+                continue;
+            }
+            atomic_file::write(&path, svg.as_bytes(), Mode::Public)
+                .with_context(|| format!("writing the badge {}", path.display()))?;
+        }
+    }
+    Ok(())
+}
+
 /// Writes whatever outputs the config asks for from `rows` (the status
 /// table); `run` is the run writing them.
 pub fn outputs(
@@ -116,6 +137,9 @@ pub fn outputs(
     let now = Utc::now();
     if let Some(path) = &config.status_page {
         status_page(config, db, run, rows, network, path)?;
+    }
+    if let Some(dir) = &config.badges {
+        badges(dir, rows)?;
     }
     if let Some(path) = &config.prometheus_textfile {
         // Without [email] nothing is ever mailed: nothing is overdue either.

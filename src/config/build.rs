@@ -87,6 +87,7 @@ pub(super) fn build(
         heartbeat,
         alert_commands,
         status_page: files.status_page,
+        badges: badges(raw, &services, dir)?,
         status_page_details: match raw.status_page_details {
             Some(PageDetailsKind::Status) => PageDetails::Status,
             Some(PageDetailsKind::Full) | None => PageDetails::Full,
@@ -140,6 +141,33 @@ fn ca_file(
         Some(problem) => Err(at(value.span(), key, problem)),
         None => Ok(path),
     }
+}
+
+/// The badge folder, once every service has a slug of its own: two that
+/// share one would overwrite each other's badges at every run.
+fn badges(raw: &RawConfig, services: &[Service], dir: &Path) -> Result<Option<PathBuf>, Located> {
+    let Some(value) = &raw.badges else {
+        return Ok(None);
+    };
+    let mut seen: std::collections::HashMap<String, &str> = std::collections::HashMap::new();
+    for s in services {
+        let slug = super::badge_slug(&s.name);
+        if slug.is_empty() {
+            let message = format!(
+                "service {:?} has no letter or digit to name its badge by: rename it, or remove `badges`",
+                s.name
+            );
+            return Err(at(value.span(), "badges", message));
+        }
+        if let Some(other) = seen.insert(slug.clone(), &s.name) {
+            let message = format!(
+                "services {other:?} and {:?} would both write {slug}.svg: rename one",
+                s.name
+            );
+            return Err(at(value.span(), "badges", message));
+        }
+    }
+    Ok(Some(dir.join(value.get_ref())))
 }
 
 /// Where the history lives and where the outputs go, resolved against the

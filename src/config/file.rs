@@ -29,6 +29,7 @@ pub(super) struct RawConfig {
     pub(super) retention: Option<Dur>,
     pub(super) status_page: Option<Spanned<String>>,
     pub(super) status_page_details: Option<PageDetailsKind>,
+    pub(super) badges: Option<Spanned<String>>,
     pub(super) prometheus_textfile: Option<Spanned<String>>,
     // Defaults for every service, each overridable in a [[service]].
     pub(super) alert_after: Option<Count>,

@@ -59,6 +59,8 @@ pub struct Config {
     pub status_page: Option<PathBuf>,
     /// How much the status page and its `status.json` tell.
     pub status_page_details: PageDetails,
+    /// The folder for each service's status and uptime badges.
+    pub badges: Option<PathBuf>,
     /// Where to write the Prometheus textfile after every run.
     pub prometheus_textfile: Option<PathBuf>,
     /// In config-file order.
@@ -168,6 +170,20 @@ impl AlertCommand {
     pub fn key(&self) -> String {
         serde_json::to_string(&self.argv).unwrap_or_default()
     }
+}
+
+/// `payments API` → `payments-api`: lower-case, every run of other
+/// characters than a-z and 0-9 made one `-`, none at either end.
+pub fn badge_slug(name: &str) -> String {
+    let mut out = String::new();
+    for c in name.chars().flat_map(char::to_lowercase) {
+        if c.is_ascii_lowercase() || c.is_ascii_digit() {
+            out.push(c);
+        } else if !out.ends_with('-') {
+            out.push('-');
+        }
+    }
+    out.trim_matches('-').to_string()
 }
 
 /// `status_page_details`: what a page the public may see leaves out.
@@ -534,4 +550,17 @@ fn read_capped(path: &Path, max: u64) -> std::io::Result<String> {
         )));
     }
     Ok(text)
+}
+
+#[cfg(test)]
+mod slug_tests {
+    use super::badge_slug;
+
+    #[test]
+    fn slugs_are_lower_case_with_one_dash_between_words() {
+        assert_eq!(badge_slug("Payments API"), "payments-api");
+        assert_eq!(badge_slug("--web (eu/1)--"), "web-eu-1");
+        assert_eq!(badge_slug("Bücher"), "b-cher");
+        assert_eq!(badge_slug("!!!"), "");
+    }
 }

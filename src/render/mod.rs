@@ -3,6 +3,7 @@
 //! does I/O, reads the clock or knows the database; `Row` is the view model
 //! every output shares: one configured service and what is known of it.
 
+pub mod badge;
 pub mod digest;
 pub mod email;
 pub mod html;

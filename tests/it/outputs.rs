@@ -386,3 +386,64 @@ fn a_public_status_page_leaves_reasons_codes_and_response_times_out() {
     // The operator's own view still has it all.
     assert_contains(&world.run(&["status", "--json"]).stdout, secret);
 }
+
+#[test]
+fn badges_are_svg_named_by_slug_and_rewritten_only_when_they_change() {
+    use std::os::unix::fs::MetadataExt;
+    let world = World::new(&format!(
+        "badges = \"www/badges\"\n{}",
+        services(&[
+            ("Payments API", "command = [\"true\"]"),
+            (
+                "db (eu/1)",
+                &format!("tcp = \"127.0.0.1:{}\"", closed_port())
+            ),
+        ])
+    ));
+    let run = world.run(&[]);
+    assert_eq!((run.code, run.stderr.as_str()), (0, ""), "{run:?}");
+    let read =
+        |name: &str| std::fs::read_to_string(world.path(&format!("www/badges/{name}"))).unwrap();
+    for (name, label) in [
+        ("payments-api.svg", "Payments API: online"),
+        ("payments-api-uptime.svg", "Payments API uptime: 100.00%"),
+        ("db-eu-1.svg", "db (eu/1): offline"),
+        ("db-eu-1-uptime.svg", "db (eu/1) uptime: 0.00%"),
+    ] {
+        let svg = read(name);
+        let doc = roxmltree::Document::parse(&svg).unwrap_or_else(|e| panic!("{name}: {e}"));
+        let root = doc.root_element();
+        assert_eq!(root.tag_name().name(), "svg");
+        assert_eq!(root.attribute("aria-label"), Some(label), "{name}");
+        let mode = std::fs::metadata(world.path(&format!("www/badges/{name}")))
+            .unwrap()
+            .mode();
+        assert_eq!(mode & 0o777, 0o644, "{name}");
+    }
+    // Nothing changed: the files are the same files, not rewritten.
+    let inode = |name: &str| {
+        std::fs::metadata(world.path(&format!("www/badges/{name}")))
+            .unwrap()
+            .ino()
+    };
+    let before = (inode("payments-api.svg"), inode("db-eu-1.svg"));
+    assert_eq!(world.run(&[]).code, 0);
+    assert_eq!((inode("payments-api.svg"), inode("db-eu-1.svg")), before);
+}
+
+#[test]
+fn two_services_with_one_badge_name_are_a_config_error() {
+    let world = World::new(&format!(
+        "badges = \"badges\"\n{}",
+        services(&[
+            ("API", "command = [\"true\"]"),
+            ("api!", "command = [\"true\"]")
+        ])
+    ));
+    let run = world.run(&["check-config"]);
+    assert_eq!(run.code, 2, "{run:?}");
+    assert_contains(
+        &run.stderr,
+        "key `badges`: services \"API\" and \"api!\" would both write api.svg: rename one",
+    );
+}
