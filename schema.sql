@@ -81,17 +81,19 @@ CREATE TABLE service_state (
 CREATE TABLE notifications (
     id          INTEGER PRIMARY KEY,
     run_id      INTEGER NOT NULL REFERENCES runs(id),   -- the run that decided it
-    service     TEXT,                                    -- NULL for report, fallback and network
-    kind        TEXT    NOT NULL CHECK (kind IN ('down', 'reminder', 'recovery', 'report', 'fallback', 'network')),
+    service     TEXT,                                    -- NULL for report, fallback, network and summary
+    kind        TEXT    NOT NULL CHECK (kind IN ('down', 'reminder', 'recovery', 'report', 'fallback', 'network', 'summary')),
     created_at  TEXT    NOT NULL,
     sent_at     TEXT,                                    -- when the transport accepted it
     sent_run_id INTEGER REFERENCES runs(id),             -- the run that delivered it
     attempts    INTEGER NOT NULL DEFAULT 0,
     error       TEXT,                                    -- why the last attempt failed
-    message_id  TEXT                                     -- the email that carried it (last attempt)
+    message_id  TEXT,                                    -- the email that carried it (last attempt)
+    period      TEXT                                     -- a summary: its period's first UTC day
 );
 
 CREATE INDEX notifications_due ON notifications (id) WHERE sent_at IS NULL;
+CREATE UNIQUE INDEX notifications_summary ON notifications (period) WHERE kind = 'summary';
 
 -- Alert commands: one row per (notification, command) it is due for.
 -- sent_at NULL: still due, retried next run.

@@ -5,7 +5,9 @@
 
 use std::collections::HashMap;
 
-use chrono::{DateTime, NaiveDate, Utc};
+use chrono::{DateTime, Datelike, Duration, NaiveDate, Utc};
+
+use crate::config::Period as Every;
 
 /// Days the status page's bar shows, today included.
 pub const DAYS: i64 = 90;
@@ -55,4 +57,106 @@ pub struct Period {
     pub ended: Option<DateTime<Utc>>,
     /// The reason of the check that raised the alert.
     pub reason: Option<String>,
+}
+
+/// One service over a report's period.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct PeriodStats {
+    pub service: String,
+    pub checks: i64,
+    pub online: i64,
+    pub total_ms: i64,
+    /// DOWN alerts raised in the period.
+    pub outages: u32,
+    /// Time down within the period, from those outages.
+    pub downtime: Duration,
+}
+
+impl PeriodStats {
+    pub fn uptime(&self) -> Option<f64> {
+        (self.checks > 0).then(|| self.online as f64 * 100.0 / self.checks as f64)
+    }
+
+    pub fn avg_ms(&self) -> Option<f64> {
+        (self.checks > 0).then(|| self.total_ms as f64 / self.checks as f64)
+    }
+}
+
+/// The last period that has ended by `now`: `[start, end)`, weeks from
+/// Monday 00:00 UTC, months from the 1st.
+pub fn last_complete(every: Every, now: DateTime<Utc>) -> (DateTime<Utc>, DateTime<Utc>) {
+    let end = period_start(every, now.date_naive());
+    (before(every, end), at_midnight(end))
+}
+
+/// The period starting on `first`: `[first, the next period's first day)`.
+pub fn period(every: Every, first: NaiveDate) -> (DateTime<Utc>, DateTime<Utc>) {
+    let next = match every {
+        Every::Week => first + Duration::days(7),
+        Every::Month => period_start(Every::Month, first + Duration::days(32)),
+    };
+    (at_midnight(first), at_midnight(next))
+}
+
+/// The period before the one starting on `start`: `[its start, start)`.
+pub fn previous(every: Every, start: NaiveDate) -> (DateTime<Utc>, DateTime<Utc>) {
+    (before(every, start), at_midnight(start))
+}
+
+/// The first day of the period `day` is in.
+fn period_start(every: Every, day: NaiveDate) -> NaiveDate {
+    match every {
+        Every::Week => day - Duration::days(i64::from(day.weekday().num_days_from_monday())),
+        Every::Month => day.with_day(1).unwrap_or(day),
+    }
+}
+
+/// The start of the period before the one starting on `start`.
+fn before(every: Every, start: NaiveDate) -> DateTime<Utc> {
+    let day = match every {
+        Every::Week => start - Duration::days(7),
+        Every::Month => period_start(Every::Month, start - Duration::days(1)),
+    };
+    at_midnight(day)
+}
+
+fn at_midnight(day: NaiveDate) -> DateTime<Utc> {
+    day.and_hms_opt(0, 0, 0).unwrap_or_default().and_utc()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::timefmt::parse_iso;
+
+    #[test]
+    fn the_last_complete_period_ends_at_this_periods_start() {
+        let now = parse_iso("2026-12-02T10:00:00Z").unwrap(); // a Wednesday
+        let (start, end) = last_complete(Every::Week, now);
+        assert_eq!(
+            (start.to_rfc3339(), end.to_rfc3339()),
+            (
+                "2026-11-23T00:00:00+00:00".into(),
+                "2026-11-30T00:00:00+00:00".into()
+            )
+        );
+        let (start, end) = last_complete(Every::Month, now);
+        assert_eq!(
+            (start.to_rfc3339(), end.to_rfc3339()),
+            (
+                "2026-11-01T00:00:00+00:00".into(),
+                "2026-12-01T00:00:00+00:00".into()
+            )
+        );
+        let (start, _) = previous(Every::Month, NaiveDate::from_ymd_opt(2026, 3, 1).unwrap());
+        assert_eq!(start.to_rfc3339(), "2026-02-01T00:00:00+00:00");
+        let (_, end) = period(Every::Month, NaiveDate::from_ymd_opt(2026, 1, 1).unwrap());
+        assert_eq!(end.to_rfc3339(), "2026-02-01T00:00:00+00:00");
+        // A Monday just after midnight: last week is complete.
+        let monday = parse_iso("2026-11-30T00:00:01Z").unwrap();
+        assert_eq!(
+            last_complete(Every::Week, monday).1,
+            monday - Duration::seconds(1)
+        );
+    }
 }

@@ -247,7 +247,8 @@ fn restart_deliver_publish(config: &Config, db: &mut Store, step: Step<'_>) -> R
         Err(e) => Err(anyhow!("{e:#}")),
     });
     notify::fallback::mail_done(*delivered.as_ref().unwrap_or(&Mail::Failed));
-    let delivered = delivered.map(|_| ());
+    let reported = notify::report::deliver(config, db, run);
+    let delivered = both(delivered.map(|_| ()), reported);
     // The status page and metrics tell the stored story even when mail failed.
     let succeeded = delivered.is_ok();
     let health = publish::Health {

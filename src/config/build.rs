@@ -11,13 +11,13 @@ use std::time::Duration;
 use toml::Spanned;
 
 use super::file::{
-    AlertKind, Located, PageDetailsKind, RawAlertCommand, RawConfig, RawEmail, RawHeartbeat,
-    RawService, TransportKind, at,
+    AlertKind, Every, Located, PageDetailsKind, RawAlertCommand, RawConfig, RawEmail, RawHeartbeat,
+    RawReport, RawService, TransportKind, at,
 };
 use super::target::{first_set, kind, never_applies, resolve_program, stray_key, target};
 use super::{
     AddressCheck, AlertCommand, Config, Email, Fault, Heartbeat, PageDetails, PasswordSource,
-    Restart, Service, Smtp, SmtpTls, Transport,
+    Period, Report, Restart, Service, Smtp, SmtpTls, Transport,
 };
 use crate::alert::{AlertPolicy, Notice, Remind};
 
@@ -61,6 +61,11 @@ pub(super) fn build(
         .as_ref()
         .map(|e| email(e, dir, address))
         .transpose()?;
+    let report = raw
+        .report
+        .as_ref()
+        .map(|r| report(r, email.as_ref(), address))
+        .transpose()?;
     let title = title(raw.title.as_ref())?.unwrap_or_else(|| host.clone());
     let files = files(raw, path, dir)?;
     if services.is_empty() {
@@ -84,6 +89,7 @@ pub(super) fn build(
             .retention
             .map_or(Duration::from_secs(90 * 86_400), |d| d.0),
         email,
+        report,
         heartbeat,
         alert_commands,
         status_page: files.status_page,
@@ -478,6 +484,40 @@ fn email(e: &RawEmail, dir: &Path, address: AddressCheck) -> Result<Email, Locat
         from: from.clone(),
         transport,
     })
+}
+
+/// `[report]`: its period, and whom it goes to (default `[email] to`),
+/// which needs an `[email]` to send through.
+fn report(
+    r: &Spanned<RawReport>,
+    email: Option<&Email>,
+    address: AddressCheck,
+) -> Result<Report, Located> {
+    let Some(email) = email else {
+        return Err(at(
+            r.span(),
+            "report",
+            "needs an [email] section to send it through",
+        ));
+    };
+    let raw = r.get_ref();
+    let to = match &raw.to {
+        None => email.to.clone(),
+        Some(to) => {
+            if to.get_ref().is_empty() {
+                return Err(at(to.span(), "report.to", "needs at least one address"));
+            }
+            for (i, a) in to.get_ref().iter().enumerate() {
+                address(a).map_err(|why| at(to.span(), format!("report.to[{}]", i + 1), why))?;
+            }
+            to.get_ref().clone()
+        }
+    };
+    let every = match raw.every {
+        Every::Week => Period::Week,
+        Every::Month => Period::Month,
+    };
+    Ok(Report { every, to })
 }
 
 /// Refuses a key the chosen transport does not use: an `smtp_*` key without

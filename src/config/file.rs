@@ -43,6 +43,7 @@ pub(super) struct RawConfig {
     pub(super) retries: Option<Retries>,
     pub(super) retry_delay: Option<Dur>,
     pub(super) email: Option<RawEmail>,
+    pub(super) report: Option<Spanned<RawReport>>,
     pub(super) heartbeat: Option<RawHeartbeat>,
     #[serde(default)]
     pub(super) alert_command: Vec<RawAlertCommand>,
@@ -122,6 +123,21 @@ impl<'de> Deserialize<'de> for Time {
             })
         })
     }
+}
+
+/// `[report]`: the periodic summary email.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawReport {
+    pub(super) every: Every,
+    pub(super) to: Option<Spanned<Vec<String>>>,
+}
+
+#[derive(Deserialize, Clone, Copy)]
+#[serde(rename_all = "lowercase")]
+pub(super) enum Every {
+    Week,
+    Month,
 }
 
 #[derive(Deserialize)]

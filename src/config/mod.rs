@@ -53,6 +53,8 @@ pub struct Config {
     pub retention: Duration,
     /// Where reports go; `None` when there is no `[email]` section.
     pub email: Option<Email>,
+    /// `[report]`: the periodic summary, sent through `email`'s transport.
+    pub report: Option<Report>,
     pub heartbeat: Option<Heartbeat>,
     pub alert_commands: Vec<AlertCommand>,
     /// Where to write the static status page after every run.
@@ -184,6 +186,21 @@ pub fn badge_slug(name: &str) -> String {
         }
     }
     out.trim_matches('-').to_string()
+}
+
+/// `[report]`: a summary email after every period.
+#[derive(Debug, Clone)]
+pub struct Report {
+    pub every: Period,
+    /// Default: `[email] to`.
+    pub to: Vec<String>,
+}
+
+/// A report's period, in UTC: weeks start on Monday 00:00, months on the 1st.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Period {
+    Week,
+    Month,
 }
 
 /// `status_page_details`: what a page the public may see leaves out.

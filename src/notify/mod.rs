@@ -8,6 +8,7 @@
 pub mod command;
 pub mod fallback;
 pub mod mail;
+pub mod report;
 pub mod restart;
 
 use std::time::Instant;

@@ -8,6 +8,7 @@ pub mod digest;
 pub mod email;
 pub mod html;
 pub mod metrics;
+pub mod report;
 pub mod silences;
 pub mod status;
 pub mod text;

@@ -100,7 +100,7 @@ impl Store {
 
     /// The recovery of the outage alerted by notification `id`; `None` while
     /// it goes on.
-    fn outage_ended(
+    pub(super) fn outage_ended(
         &self,
         service: &str,
         id: i64,

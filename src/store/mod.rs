@@ -16,6 +16,7 @@ use crate::alert::Notice;
 mod history;
 mod outbox;
 mod read;
+mod report;
 mod runs;
 mod schema;
 mod silences;

@@ -12,7 +12,7 @@ use rusqlite::TransactionBehavior;
 use super::Store;
 
 /// The schema `schema.sql` creates; `PRAGMA user_version` records it.
-pub const SCHEMA_VERSION: i64 = 7;
+pub const SCHEMA_VERSION: i64 = 8;
 const SCHEMA: &str = include_str!("../../schema.sql");
 /// `MIGRATIONS[i]` takes a database from version `i + 1` to `i + 2`.
 /// Append only: a released migration is never edited.
@@ -23,6 +23,7 @@ pub(super) const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/005-silences.sql"),
     include_str!("../../migrations/006-connectivity.sql"),
     include_str!("../../migrations/007-threading.sql"),
+    include_str!("../../migrations/008-summary.sql"),
 ];
 /// Long enough to outlast another run's write transaction (milliseconds), short
 /// enough that a stuck `sqlite3` session is reported rather than waited on forever.

@@ -409,22 +409,6 @@ fn a_full_disk_fails_the_run_loudly_and_the_next_run_after_space_returns_catches
     assert_eq!(stored, 2, "the first and the last run's checks");
 }
 
-/// Runs upcheck with the clock moved by `offset` (libfaketime, e.g. "-3h").
-fn run_at(world: &World, offset: &str, args: &[&str]) -> crate::support::Run {
-    let real = world.command(args);
-    let mut cmd = Command::new("faketime");
-    cmd.arg("-f")
-        .arg(offset)
-        .arg(real.get_program())
-        .args(real.get_args())
-        .current_dir(world.dir.path())
-        .env_clear()
-        .env("PATH", std::env::var_os("PATH").unwrap_or_default());
-    cmd.output()
-        .expect("faketime (tests/deps.sh installs it)")
-        .into()
-}
-
 #[test]
 fn the_clock_going_back_between_runs_neither_loses_nor_repeats_an_alert() {
     let smtp = SmtpServer::plain();
@@ -433,7 +417,7 @@ fn the_clock_going_back_between_runs_neither_loses_nor_repeats_an_alert() {
         "remind = \"never\"\nrecover_after = 1",
     ));
     let silent_at = |offset: &str, args: &[&str]| {
-        let run = run_at(&world, offset, args);
+        let run = world.run_at(offset, args);
         assert_eq!(run.code, 0, "at {offset}: {run:?}");
         assert_eq!(run.stderr, "", "at {offset}");
         run
@@ -441,7 +425,7 @@ fn the_clock_going_back_between_runs_neither_loses_nor_repeats_an_alert() {
     // A run whose clock reads earlier than the previous run's start says so
     // (and prunes nothing), and otherwise goes on as usual.
     let back_at = |offset: &str| {
-        let run = run_at(&world, offset, &[]);
+        let run = world.run_at(offset, &[]);
         assert_eq!(run.code, 0, "at {offset}: {run:?}");
         assert_contains(&run.stderr, "earlier than the previous run's start");
         assert_eq!(run.stderr.lines().count(), 1, "{}", run.stderr);
@@ -674,9 +658,9 @@ fn a_server_slow_at_every_line_cannot_stretch_a_delivery_past_smtp_timeout() {
 fn a_forward_clock_jump_deletes_no_history() {
     let world = World::new(&services(&[("api", "command = [\"true\"]")]));
     for _ in 0..3 {
-        assert_eq!(run_at(&world, "+0", &[]).code, 0);
+        assert_eq!(world.run_at("+0", &[]).code, 0);
     }
-    let ahead = run_at(&world, "+365d", &[]);
+    let ahead = world.run_at("+365d", &[]);
     assert_eq!(ahead.code, 0, "{ahead:?}");
     assert_contains(&ahead.stderr, "further after the previous run's start");
     assert_contains(&ahead.stderr, "nothing is pruned");
@@ -685,12 +669,12 @@ fn a_forward_clock_jump_deletes_no_history() {
         4,
         "nothing deleted"
     );
-    let back = run_at(&world, "+0", &[]);
+    let back = world.run_at("+0", &[]);
     assert_eq!(back.code, 0, "{back:?}");
     assert_contains(&back.stderr, "earlier than the previous run");
     assert_eq!(world.count("SELECT count(*) FROM checks"), 5);
     // The next run agrees with the one before it: silent.
-    let next = run_at(&world, "+0", &[]);
+    let next = world.run_at("+0", &[]);
     assert_eq!((next.code, next.stderr.as_str()), (0, ""));
 }
 
@@ -702,12 +686,12 @@ fn a_forward_clock_jump_deletes_no_history() {
 fn future_timestamps_never_freeze_pruning_or_uptime_windows() {
     let world = World::new(&services(&[("api", &switchable("api"))]));
     for _ in 0..3 {
-        assert_eq!(run_at(&world, "+0", &[]).code, 0);
+        assert_eq!(world.run_at("+0", &[]).code, 0);
     }
     set_down(&world, "api", true);
-    assert_eq!(run_at(&world, "+365d", &[]).code, 0);
+    assert_eq!(world.run_at("+365d", &[]).code, 0);
     set_down(&world, "api", false);
-    assert_eq!(run_at(&world, "+0", &[]).code, 0);
+    assert_eq!(world.run_at("+0", &[]).code, 0);
     // A check with an old time but the newest id (written out of order).
     world
         .db()
@@ -717,7 +701,7 @@ fn future_timestamps_never_freeze_pruning_or_uptime_windows() {
             [],
         )
         .unwrap();
-    let run = run_at(&world, "+0", &[]);
+    let run = world.run_at("+0", &[]);
     assert_eq!((run.code, run.stderr.as_str()), (0, ""));
     assert_eq!(
         world.count("SELECT count(*) FROM checks WHERE checked_at < strftime('%Y-%m-%dT%H:%M:%fZ', 'now', '-90 days')"),
@@ -729,7 +713,7 @@ fn future_timestamps_never_freeze_pruning_or_uptime_windows() {
         6,
         "the rest stayed"
     );
-    let status = run_at(&world, "+0", &["status", "--json"]);
+    let status = world.run_at("+0", &["status", "--json"]);
     let doc: serde_json::Value = serde_json::from_str(&status.stdout).unwrap();
     assert_eq!(doc["services"][0]["uptime"]["24h"], 100.0, "{doc}");
 }
@@ -757,10 +741,10 @@ fn future_timestamps_never_freeze_reminders_or_the_restart_budget() {
         let _ = world;
         smtp.received().len()
     };
-    assert_eq!(run_at(&world, "+0", &[]).code, 0);
-    assert_eq!(run_at(&world, "+365d", &[]).code, 0);
+    assert_eq!(world.run_at("+0", &[]).code, 0);
+    assert_eq!(world.run_at("+365d", &[]).code, 0);
     let mailed_before = subjects(&world);
-    let run = run_at(&world, "+2h", &[]);
+    let run = world.run_at("+2h", &[]);
     assert_eq!(run.code, 0, "{run:?}");
     let mailed: Vec<String> = smtp.received()[mailed_before..]
         .iter()

@@ -13,6 +13,7 @@ mod hostile;
 mod noise;
 mod outputs;
 mod probes;
+mod report;
 mod run;
 mod scale;
 mod secrets;

@@ -107,6 +107,22 @@ impl World {
     }
 
     /// `run` with these variables set too (`PATH` among them replaces the inherited one).
+    /// Runs upcheck with the clock moved by `offset` (libfaketime, e.g. "-3h").
+    pub fn run_at(&self, offset: &str, args: &[&str]) -> Run {
+        let real = self.command(args);
+        let mut cmd = Command::new("faketime");
+        cmd.arg("-f")
+            .arg(offset)
+            .arg(real.get_program())
+            .args(real.get_args())
+            .current_dir(self.dir.path())
+            .env_clear()
+            .env("PATH", std::env::var_os("PATH").unwrap_or_default());
+        cmd.output()
+            .expect("faketime (tests/deps.sh installs it)")
+            .into()
+    }
+
     pub fn run_env(&self, args: &[&str], env: &[(&str, &str)]) -> Run {
         self.command(args)
             .envs(env.iter().copied())

@@ -1,0 +1,118 @@
+//! The periodic report's rows: a `summary` notification queued once per
+//! period (a unique index decides, however many runs race), the newest one
+//! not yet sent, and a period's figures per service from `checks_daily` and
+//! the DOWN alerts.
+
+use std::collections::BTreeMap;
+
+use anyhow::{Context, Result};
+use chrono::{DateTime, NaiveDate, Utc};
+use rusqlite::params;
+
+use super::types::Stamp;
+use super::{RunId, Store};
+use crate::history::PeriodStats;
+
+/// What an unsent summary overtaken by a newer period is marked with: it
+/// is never sent (the report of the last complete period is).
+const SUPERSEDED: &str = "superseded by the report of a later period";
+
+impl Store {
+    /// When the first run recorded started.
+    pub fn first_run_started(&self) -> Result<Option<DateTime<Utc>>> {
+        let first: Vec<Option<Stamp>> = self.read_all(
+            "SELECT min(started_at) FROM runs",
+            [],
+            "reading the first run",
+            |r| r.get(0),
+        )?;
+        Ok(first.into_iter().flatten().next().map(|s| s.0))
+    }
+
+    /// Queues the summary of the period starting on `period`, unless one
+    /// was; older ones still unsent are superseded.
+    pub fn queue_summary(
+        &mut self,
+        run: RunId,
+        period: NaiveDate,
+        at: DateTime<Utc>,
+    ) -> Result<()> {
+        let tx = self.conn.transaction().context("queueing the report")?;
+        tx.execute(
+            "INSERT OR IGNORE INTO notifications (run_id, kind, created_at, period)
+             VALUES (?1, 'summary', ?2, ?3)",
+            params![run.0, Stamp(at), period.to_string()],
+        )
+        .context("queueing the report")?;
+        tx.execute(
+            "UPDATE notifications SET error = ?2
+             WHERE kind = 'summary' AND sent_at IS NULL AND period < ?1",
+            params![period.to_string(), SUPERSEDED],
+        )
+        .context("queueing the report")?;
+        tx.commit().context("queueing the report")
+    }
+
+    /// The newest summary not yet sent: its id and period's first day.
+    pub fn due_summary(&self) -> Result<Option<(i64, NaiveDate)>> {
+        let due: Vec<(i64, String)> = self.read_all(
+            "SELECT id, period FROM notifications
+             WHERE kind = 'summary' AND sent_at IS NULL AND coalesce(error, '') != ?1
+             ORDER BY period DESC LIMIT 1",
+            [SUPERSEDED],
+            "reading the due report",
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )?;
+        Ok(due
+            .into_iter()
+            .next()
+            .and_then(|(id, day)| day.parse().ok().map(|day| (id, day))))
+    }
+
+    /// Each service's figures over `[start, end)`, by name.
+    pub fn period_stats(
+        &self,
+        start: DateTime<Utc>,
+        end: DateTime<Utc>,
+    ) -> Result<Vec<PeriodStats>> {
+        let day = |t: DateTime<Utc>| t.format("%Y-%m-%d").to_string();
+        let rows: Vec<(String, i64, i64, i64)> = self.read_all(
+            "SELECT service, sum(checks), sum(online), sum(total_ms) FROM checks_daily
+             WHERE day >= ?1 AND day < ?2 GROUP BY service",
+            params![day(start), day(end)],
+            "reading a period's uptime",
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
+        )?;
+        let mut stats: BTreeMap<String, PeriodStats> = rows
+            .into_iter()
+            .map(|(service, checks, online, total_ms)| {
+                let s = PeriodStats {
+                    service: service.clone(),
+                    checks,
+                    online,
+                    total_ms,
+                    ..PeriodStats::default()
+                };
+                (service, s)
+            })
+            .collect();
+        let alerts: Vec<(i64, String, Stamp)> = self.read_all(
+            "SELECT id, service, created_at FROM notifications
+             WHERE kind = 'down' AND created_at >= ?1 AND created_at < ?2",
+            params![Stamp(start), Stamp(end)],
+            "reading a period's outages",
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+        )?;
+        for (id, service, alerted) in alerts {
+            let began = self.outage_began(&service, alerted.0)?.unwrap_or(alerted.0);
+            let ended = self.outage_ended(&service, id, alerted.0)?.unwrap_or(end);
+            let s = stats.entry(service.clone()).or_insert_with(|| PeriodStats {
+                service,
+                ..PeriodStats::default()
+            });
+            s.outages += 1;
+            s.downtime += ended.min(end) - began.max(start);
+        }
+        Ok(stats.into_values().collect())
+    }
+}
