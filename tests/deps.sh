@@ -9,7 +9,9 @@
 # `silence --until` read (Europe/Berlin, Asia/Kolkata in the tests), and
 # dnsmasq (dnsmasq-base: the server alone, no system service) for the DNS
 # server `dns` checks ask, and tinyproxy (tinyproxy-bin, likewise) for the
-# proxy `proxy` sends checks through.
+# proxy `proxy` sends checks through, SpamAssassin to score every kind of
+# email, and Node.js with npm for html-validate (pinned in tests/tools/,
+# installed there with `npm ci`) to check the email and status page HTML.
 set -euo pipefail
 missing=()
 command -v systemd-analyze >/dev/null 2>&1 || missing+=(systemd)
@@ -21,8 +23,14 @@ command -v faketime >/dev/null 2>&1 || missing+=(faketime)
 [[ -e /usr/share/zoneinfo/Europe/Berlin ]] || missing+=(tzdata)
 [[ -x /usr/sbin/dnsmasq ]] || command -v dnsmasq >/dev/null 2>&1 || missing+=(dnsmasq-base)
 command -v tinyproxy >/dev/null 2>&1 || missing+=(tinyproxy-bin)
+command -v spamassassin >/dev/null 2>&1 || missing+=(spamassassin)
+command -v npm >/dev/null 2>&1 || missing+=(nodejs npm)
 if ((${#missing[@]})); then
     export DEBIAN_FRONTEND=noninteractive
     apt-get update -qq
     apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+tools="$(dirname "$0")/tools"
+if [[ ! -x "$tools/node_modules/.bin/html-validate" ]]; then
+    npm ci --prefix "$tools" --no-audit --no-fund --loglevel=error >/dev/null
 fi

@@ -10,6 +10,7 @@ mod deploy;
 mod dns;
 mod faults;
 mod hostile;
+mod look;
 mod noise;
 mod outputs;
 mod probes;

@@ -54,7 +54,11 @@ fn the_status_page_is_written_whole_readable_and_escaped() {
         .map(|e| e.unwrap().file_name())
         .collect();
     leftovers.sort();
-    assert_eq!(leftovers, ["index.html", "status.json"], "temporary files left");
+    assert_eq!(
+        leftovers,
+        ["index.html", "status.json"],
+        "temporary files left"
+    );
     // A second run knows when the next one is due.
     assert_eq!(world.run(&[]).code, 0);
     assert_contains(

@@ -56,3 +56,68 @@ pub fn page(p: &Page<'_>, rows: &[Row]) -> Markup {
     };
     components::frame(&format!("{}: status", p.title), head, sections)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::history::{Day, Hour, Period};
+    use crate::render::digest::tests::{at, sample};
+
+    #[test]
+    fn status_page_snapshot() {
+        let d = sample();
+        let mut history = History::default();
+        history.days.insert(
+            "price-api".into(),
+            vec![
+                Day {
+                    day: at("2026-11-19T00:00:00Z").date_naive(),
+                    uptime: 100.0,
+                },
+                Day {
+                    day: at("2026-11-20T00:00:00Z").date_naive(),
+                    uptime: 96.5,
+                },
+            ],
+        );
+        history.hours.insert(
+            "price-api".into(),
+            vec![
+                Hour {
+                    hour: at("2026-11-21T08:00:00Z"),
+                    avg_ms: 40.0,
+                },
+                Hour {
+                    hour: at("2026-11-21T09:00:00Z"),
+                    avg_ms: 120.0,
+                },
+            ],
+        );
+        history.outages.push(Period {
+            service: "price-api".into(),
+            began: at("2026-11-21T10:08:00Z"),
+            ended: None,
+            reason: Some("connection refused".into()),
+        });
+        let page = page(
+            &Page {
+                title: "vps-1",
+                host: "vps-1.example.com",
+                now: d.now,
+                next_run: Some(at("2026-11-21T10:25:00Z")),
+                stale: None,
+                history: &history,
+                reasons: true,
+            },
+            &d.rows[..4],
+        )
+        .into_string();
+        // One element per line, so a change to the look is a readable diff.
+        let readable = page
+            .replace("<tr", "\n<tr")
+            .replace("<td", "\n  <td")
+            .replace("<div", "\n    <div")
+            .replace("<i ", "\n      <i ");
+        insta::assert_snapshot!(readable);
+    }
+}
