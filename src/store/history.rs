@@ -128,9 +128,10 @@ impl Store {
         }
         // No recovery notice (notify_recovery = false): the first pass after.
         let passed: Vec<Option<Stamp>> = self.read_all(
-            "SELECT min(checked_at) FROM checks
+            "SELECT checked_at FROM checks
              WHERE service = ?1 AND checked_at > ?2
-               AND status NOT IN ('offline', 'timeout', 'degraded')",
+               AND status NOT IN ('offline', 'timeout', 'degraded')
+             ORDER BY checked_at LIMIT 1",
             params![service, Stamp(alerted)],
             "reading when an outage ended",
             |r| r.get(0),

@@ -97,9 +97,12 @@ impl Store {
         let began: Vec<Option<Stamp>> = self.read_all(
             "SELECT min(checked_at) FROM checks
              WHERE service = ?1 AND checked_at <= ?2
-               AND checked_at > coalesce((SELECT max(checked_at) FROM checks
+               AND checked_at > coalesce((SELECT checked_at FROM checks
                                           WHERE service = ?1 AND checked_at < ?2
-                                            AND status NOT IN ('offline', 'timeout', 'degraded')), '')",
+                                            AND status NOT IN ('offline', 'timeout', 'degraded')
+                                          -- Walks back from the alert along the
+                                          -- (service, checked_at) index, not the history.
+                                          ORDER BY checked_at DESC LIMIT 1), '')",
             params![service, Stamp(alerted)],
             "reading when an outage began",
             |r| r.get(0),
