@@ -89,7 +89,8 @@ CREATE TABLE notifications (
     attempts    INTEGER NOT NULL DEFAULT 0,
     error       TEXT,                                    -- why the last attempt failed
     message_id  TEXT,                                    -- the email that carried it (last attempt)
-    period      TEXT                                     -- a summary: its period's first UTC day
+    period      TEXT,                                    -- a summary: its period ("week 2026-11-23")
+    began       TEXT                                     -- a down alert: when the failing began
 );
 
 CREATE INDEX notifications_due ON notifications (id) WHERE sent_at IS NULL;

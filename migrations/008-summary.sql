@@ -1,7 +1,9 @@
--- Schema version 7 -> 8: the periodic report. Its notifications have the
--- new kind `summary` and say which period they sum up in `period` (its
--- first UTC day); one per period at most, by a unique index, so however
--- many runs and hosts decide it, it is queued once. SQLite cannot change a
+-- Schema version 7 -> 8: the periodic report, and when outages began. A
+-- report's notification has the new kind `summary` and says which period
+-- it sums up in `period` ("week 2026-11-23", "month 2026-11-01"); one per
+-- period at most, by a unique index, so however many runs decide it, it is
+-- queued once. A DOWN alert keeps when its failing began in `began`, so
+-- the recovery and the report know it after the checks are pruned. SQLite cannot change a
 -- CHECK in place, so `notifications` is rebuilt with the same rows and ids.
 
 CREATE TABLE notifications_new (
@@ -15,7 +17,8 @@ CREATE TABLE notifications_new (
     attempts    INTEGER NOT NULL DEFAULT 0,
     error       TEXT,
     message_id  TEXT,
-    period      TEXT
+    period      TEXT,
+    began       TEXT
 );
 
 INSERT INTO notifications_new (id, run_id, service, kind, created_at, sent_at, sent_run_id, attempts, error, message_id)

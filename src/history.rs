@@ -89,6 +89,27 @@ pub fn last_complete(every: Every, now: DateTime<Utc>) -> (DateTime<Utc>, DateTi
     (before(every, end), at_midnight(end))
 }
 
+/// How a report's period is keyed in the database: "week 2026-11-23",
+/// "month 2026-11-01" (a change of `every` starts a new series).
+pub fn period_key(every: Every, first: NaiveDate) -> String {
+    let word = match every {
+        Every::Week => "week",
+        Every::Month => "month",
+    };
+    format!("{word} {first}")
+}
+
+/// `period_key` read back.
+pub fn parse_period_key(key: &str) -> Option<(Every, NaiveDate)> {
+    let (word, day) = key.split_once(' ')?;
+    let every = match word {
+        "week" => Every::Week,
+        "month" => Every::Month,
+        _ => return None,
+    };
+    Some((every, day.parse().ok()?))
+}
+
 /// The period starting on `first`: `[first, the next period's first day)`.
 pub fn period(every: Every, first: NaiveDate) -> (DateTime<Utc>, DateTime<Utc>) {
     let next = match every {

@@ -72,21 +72,22 @@ impl Store {
     /// check after it, unless the service is still DOWN), and its reason.
     fn outages(&self, now: DateTime<Utc>) -> Result<Vec<Period>> {
         let first = Stamp(now - Duration::days(DAYS));
-        let alerts: Vec<(i64, String, Stamp, Option<String>)> = self.read_all(
+        let alerts: Vec<(i64, String, Stamp, Option<String>, Option<Stamp>)> = self.read_all(
             "SELECT n.id, n.service, n.created_at,
                     (SELECT c.error FROM checks c
-                     WHERE c.service = n.service AND c.checked_at = n.created_at LIMIT 1)
+                     WHERE c.service = n.service AND c.checked_at = n.created_at LIMIT 1),
+                    n.began
              FROM notifications n
              WHERE n.kind = 'down' AND n.created_at >= ?1
              ORDER BY n.created_at DESC LIMIT ?2",
             params![first, OUTAGES as i64],
             "reading outages",
-            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)),
         )?;
         alerts
             .into_iter()
-            .map(|(id, service, alerted, reason)| {
-                let began = self.outage_began(&service, alerted.0)?.unwrap_or(alerted.0);
+            .map(|(id, service, alerted, reason, began)| {
+                let began = self.began(&service, alerted.0, began)?;
                 let ended = self.outage_ended(&service, id, alerted.0)?;
                 Ok(Period {
                     service,

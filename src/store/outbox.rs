@@ -12,10 +12,11 @@ use crate::alert::{Notice, Outage};
 
 /// `notifications.error` while a send is under way; a run that dies before
 /// the transport answers leaves it, and the next run knows what that means.
-const SENDING: &str = "a run was stopped while sending this; it may have gone out";
+pub(super) const SENDING: &str = "a run was stopped while sending this; it may have gone out";
 /// How a later failure is recorded once a send may have gone out: the
 /// uncertainty stays until a send succeeds, so the retry is still labelled.
-const SENT_MAYBE_THEN: &str = "an earlier run was stopped while sending this; since then: ";
+pub(super) const SENT_MAYBE_THEN: &str =
+    "an earlier run was stopped while sending this; since then: ";
 
 impl Store {
     /// Alerts, reminders and recoveries not yet delivered, oldest first.
@@ -54,17 +55,17 @@ impl Store {
     /// DOWN alert before `id`, the email that carried it, and when the
     /// failing began (the first failing check after the last passing one).
     fn outage_before(&self, service: &str, id: i64) -> Result<Option<Outage>> {
-        let down: Vec<(Option<String>, bool, Stamp)> = self.read_all(
-            "SELECT message_id, sent_at IS NOT NULL, created_at FROM notifications
+        let down: Vec<(Option<String>, bool, Stamp, Option<Stamp>)> = self.read_all(
+            "SELECT message_id, sent_at IS NOT NULL, created_at, began FROM notifications
              WHERE service = ?1 AND kind = 'down' AND id < ?2 ORDER BY id DESC LIMIT 1",
             params![service, id],
             "reading an outage's first alert",
-            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
         )?;
-        let Some((message_id, sent, alerted)) = down.into_iter().next() else {
+        let Some((message_id, sent, alerted, began)) = down.into_iter().next() else {
             return Ok(None);
         };
-        let began = self.outage_began(service, alerted.0)?;
+        let began = Some(self.began(service, alerted.0, began)?);
         Ok(Some(Outage {
             first_alert: message_id.filter(|_| sent),
             delivered: sent,
@@ -85,6 +86,21 @@ impl Store {
         )?;
         let (count, oldest) = rows.into_iter().next().unwrap_or((0, None));
         Ok((count.max(0) as u64, oldest.map(|s| s.0)))
+    }
+
+    /// When the outage alerted at `alerted` began: as its DOWN row keeps it
+    /// (`stored`), or, for a row from before that was kept, its first failing
+    /// check after the last passing one still stored; else the alert itself.
+    pub(super) fn began(
+        &self,
+        service: &str,
+        alerted: DateTime<Utc>,
+        stored: Option<Stamp>,
+    ) -> Result<DateTime<Utc>> {
+        match stored {
+            Some(at) => Ok(at.0),
+            None => Ok(self.outage_began(service, alerted)?.unwrap_or(alerted)),
+        }
     }
 
     /// When the failing streak that led to an alert at `alerted` began: its

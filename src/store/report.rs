@@ -6,7 +6,7 @@
 use std::collections::BTreeMap;
 
 use anyhow::{Context, Result};
-use chrono::{DateTime, NaiveDate, Utc};
+use chrono::{DateTime, Utc};
 use rusqlite::params;
 
 use super::types::Stamp;
@@ -18,55 +18,65 @@ use crate::history::PeriodStats;
 const SUPERSEDED: &str = "superseded by the report of a later period";
 
 impl Store {
-    /// When the first run recorded started.
+    /// When the first run recorded started (runs are numbered in order).
     pub fn first_run_started(&self) -> Result<Option<DateTime<Utc>>> {
-        let first: Vec<Option<Stamp>> = self.read_all(
-            "SELECT min(started_at) FROM runs",
+        let first: Vec<Stamp> = self.read_all(
+            "SELECT started_at FROM runs ORDER BY id LIMIT 1",
             [],
             "reading the first run",
             |r| r.get(0),
         )?;
-        Ok(first.into_iter().flatten().next().map(|s| s.0))
+        Ok(first.into_iter().next().map(|s| s.0))
     }
 
-    /// Queues the summary of the period starting on `period`, unless one
-    /// was; older ones still unsent are superseded.
-    pub fn queue_summary(
-        &mut self,
-        run: RunId,
-        period: NaiveDate,
-        at: DateTime<Utc>,
-    ) -> Result<()> {
+    /// Queues the summary of `period` ("week 2026-11-23"), unless one was;
+    /// older ones still unsent are superseded. Most runs find it queued and
+    /// write nothing.
+    pub fn queue_summary(&mut self, run: RunId, period: &str, at: DateTime<Utc>) -> Result<()> {
+        let queued: Vec<i64> = self.read_all(
+            "SELECT id FROM notifications WHERE kind = 'summary' AND period = ?1",
+            [period],
+            "reading the report",
+            |r| r.get(0),
+        )?;
+        if !queued.is_empty() {
+            return Ok(());
+        }
         let tx = self.conn.transaction().context("queueing the report")?;
         tx.execute(
             "INSERT OR IGNORE INTO notifications (run_id, kind, created_at, period)
              VALUES (?1, 'summary', ?2, ?3)",
-            params![run.0, Stamp(at), period.to_string()],
+            params![run.0, Stamp(at), period],
         )
         .context("queueing the report")?;
         tx.execute(
             "UPDATE notifications SET error = ?2
-             WHERE kind = 'summary' AND sent_at IS NULL AND period < ?1",
-            params![period.to_string(), SUPERSEDED],
+             WHERE kind = 'summary' AND sent_at IS NULL
+               AND id < (SELECT id FROM notifications WHERE kind = 'summary' AND period = ?1)",
+            params![period, SUPERSEDED],
         )
         .context("queueing the report")?;
         tx.commit().context("queueing the report")
     }
 
-    /// The newest summary not yet sent: its id and period's first day.
-    pub fn due_summary(&self) -> Result<Option<(i64, NaiveDate)>> {
-        let due: Vec<(i64, String)> = self.read_all(
-            "SELECT id, period FROM notifications
+    /// The newest summary not yet sent: its id, its period, and the
+    /// Message-ID of a send a stopped run may have completed (the retry
+    /// reuses it, so a mail client that got both shows one).
+    pub fn due_summary(&self) -> Result<Option<(i64, String, Option<String>)>> {
+        let due: Vec<(i64, String, Option<String>)> = self.read_all(
+            "SELECT id, period, CASE WHEN error = ?2 OR error LIKE ?3 || '%' THEN message_id END
+             FROM notifications
              WHERE kind = 'summary' AND sent_at IS NULL AND coalesce(error, '') != ?1
-             ORDER BY period DESC LIMIT 1",
-            [SUPERSEDED],
+             ORDER BY id DESC LIMIT 1",
+            params![
+                SUPERSEDED,
+                super::outbox::SENDING,
+                super::outbox::SENT_MAYBE_THEN
+            ],
             "reading the due report",
-            |r| Ok((r.get(0)?, r.get(1)?)),
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
         )?;
-        Ok(due
-            .into_iter()
-            .next()
-            .and_then(|(id, day)| day.parse().ok().map(|day| (id, day))))
+        Ok(due.into_iter().next())
     }
 
     /// Each service's figures over `[start, end)`, by name.
@@ -96,16 +106,22 @@ impl Store {
                 (service, s)
             })
             .collect();
-        let alerts: Vec<(i64, String, Stamp)> = self.read_all(
-            "SELECT id, service, created_at FROM notifications
+        // Alerts raised in the period, and those before it (up to the
+        // history's reach) whose outage ran into it.
+        let reach = Stamp(start - chrono::Duration::days(crate::history::DAYS));
+        let alerts: Vec<(i64, String, Stamp, Option<Stamp>)> = self.read_all(
+            "SELECT id, service, created_at, began FROM notifications
              WHERE kind = 'down' AND created_at >= ?1 AND created_at < ?2",
-            params![Stamp(start), Stamp(end)],
+            params![reach, Stamp(end)],
             "reading a period's outages",
-            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
         )?;
-        for (id, service, alerted) in alerts {
-            let began = self.outage_began(&service, alerted.0)?.unwrap_or(alerted.0);
+        for (id, service, alerted, began) in alerts {
+            let began = self.began(&service, alerted.0, began)?;
             let ended = self.outage_ended(&service, id, alerted.0)?.unwrap_or(end);
+            if ended <= start {
+                continue;
+            }
             let s = stats.entry(service.clone()).or_insert_with(|| PeriodStats {
                 service,
                 ..PeriodStats::default()

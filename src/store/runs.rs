@@ -386,7 +386,7 @@ fn enqueue_notifications(
     commands: &[AlertCommand],
 ) -> Result<()> {
     let mut notify = tx.prepare_cached(
-        "INSERT INTO notifications (run_id, service, kind, created_at) VALUES (?1, ?2, ?3, ?4)",
+        "INSERT INTO notifications (run_id, service, kind, created_at, began) VALUES (?1, ?2, ?3, ?4, ?5)",
     )?;
     let mut command_due = tx.prepare_cached(
         "INSERT INTO command_deliveries (notification_id, command) VALUES (?1, ?2)",
@@ -395,7 +395,12 @@ fn enqueue_notifications(
         let Some(kind) = d.due else {
             continue;
         };
-        notify.execute(params![run.0, r.service, kind, Stamp(r.checked_at)])?;
+        // A DOWN alert keeps when its failing began: the checks that say
+        // so may be pruned before the outage is told of again.
+        let began = (kind == Notice::Down)
+            .then(|| d.state.since.map(Stamp))
+            .flatten();
+        notify.execute(params![run.0, r.service, kind, Stamp(r.checked_at), began])?;
         let notification = tx.last_insert_rowid();
         for c in commands.iter().filter(|c| c.on.contains(&kind)) {
             command_due.execute(params![notification, c.key()])?;

@@ -648,3 +648,43 @@ fn rebuilding_notifications_for_the_network_kind_keeps_every_row_and_key() {
         .unwrap();
     assert_eq!(fk, "notifications");
 }
+
+#[test]
+fn a_report_is_queued_once_per_period_and_a_newer_period_supersedes_an_unsent_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut store = Store::open(&dir.path().join("u.db")).unwrap();
+    let run = store.begin_run(Utc::now(), false, "h").unwrap();
+    store
+        .queue_summary(run, "week 2026-11-16", Utc::now())
+        .unwrap();
+    store
+        .queue_summary(run, "week 2026-11-16", Utc::now())
+        .unwrap();
+    let (first, key, maybe) = store.due_summary().unwrap().unwrap();
+    assert_eq!((key.as_str(), maybe), ("week 2026-11-16", None));
+    // Still unsent when the next period is queued: only the newer is due.
+    store
+        .queue_summary(run, "week 2026-11-23", Utc::now())
+        .unwrap();
+    let (id, key, _) = store.due_summary().unwrap().unwrap();
+    assert!(id > first && key == "week 2026-11-23");
+    store.record_sending(&[id], "<r@test>").unwrap();
+    // A run stopped mid-send: the retry gets the Message-ID to reuse.
+    assert_eq!(
+        store.due_summary().unwrap().unwrap().2.as_deref(),
+        Some("<r@test>")
+    );
+    store
+        .record_delivery(run, &[id], &[], false, Utc::now(), None)
+        .unwrap();
+    assert_eq!(
+        store.due_summary().unwrap(),
+        None,
+        "the superseded one is never sent"
+    );
+    // A change of `every` is a new series, not blocked by the weekly rows.
+    store
+        .queue_summary(run, "month 2026-11-01", Utc::now())
+        .unwrap();
+    assert_eq!(store.due_summary().unwrap().unwrap().1, "month 2026-11-01");
+}
