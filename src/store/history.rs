@@ -12,6 +12,10 @@ use super::Store;
 use super::types::Stamp;
 use crate::history::{DAYS, Day, HOURS, History, Hour, Period};
 
+/// A DOWN alert as the outage list reads it: id, service, when, the
+/// reason of the check that raised it, when its failing began.
+type DownRow = (i64, String, Stamp, Option<String>, Option<Stamp>);
+
 /// The outages the page lists at most.
 const OUTAGES: usize = 50;
 
@@ -72,7 +76,7 @@ impl Store {
     /// check after it, unless the service is still DOWN), and its reason.
     fn outages(&self, now: DateTime<Utc>) -> Result<Vec<Period>> {
         let first = Stamp(now - Duration::days(DAYS));
-        let alerts: Vec<(i64, String, Stamp, Option<String>, Option<Stamp>)> = self.read_all(
+        let alerts: Vec<DownRow> = self.read_all(
             "SELECT n.id, n.service, n.created_at,
                     (SELECT c.error FROM checks c
                      WHERE c.service = n.service AND c.checked_at = n.created_at LIMIT 1),
