@@ -165,12 +165,16 @@ fn badges(raw: &RawConfig, services: &[Service], dir: &Path) -> Result<Option<Pa
             );
             return Err(at(value.span(), "badges", message));
         }
-        if let Some(other) = seen.insert(slug.clone(), &s.name) {
-            let message = format!(
-                "services {other:?} and {:?} would both write {slug}.svg: rename one",
-                s.name
-            );
-            return Err(at(value.span(), "badges", message));
+        // Each service writes two files: `api uptime`'s status badge is
+        // `api`'s uptime badge.
+        for file in [slug.clone(), format!("{slug}-uptime")] {
+            if let Some(other) = seen.insert(file.clone(), &s.name) {
+                let message = format!(
+                    "services {other:?} and {:?} would both write {file}.svg: rename one",
+                    s.name
+                );
+                return Err(at(value.span(), "badges", message));
+            }
         }
     }
     Ok(Some(dir.join(value.get_ref())))

@@ -31,9 +31,20 @@ pub fn render(d: &Digest) -> Message {
     }
 }
 
+/// Message-IDs in `References` at most.
+const REFERENCES: usize = 20;
+
 /// The Message-IDs of the first alerts this digest follows up, the oldest
 /// outage first, each once.
 fn replies_to(d: &Digest) -> Vec<String> {
+    // News of a new outage starts a thread of its own, rather than hiding
+    // in an old one.
+    if d.alerts
+        .iter()
+        .any(|a| a.kind == crate::alert::Notice::Down)
+    {
+        return Vec::new();
+    }
     let mut outages: Vec<&crate::alert::Outage> =
         d.alerts.iter().filter_map(|a| a.outage.as_ref()).collect();
     outages.sort_by_key(|o| o.began);
@@ -43,6 +54,8 @@ fn replies_to(d: &Digest) -> Vec<String> {
             ids.push(id);
         }
     }
+    // A header line a relay accepts: the oldest outages are the thread.
+    ids.truncate(REFERENCES);
     ids
 }
 
@@ -246,6 +259,10 @@ mod tests {
                 )
             })
             .collect();
+        // Hundreds of restarts and spent budgets above the table, too.
+        let restart = huge.restarts[0].clone();
+        huge.restarts = vec![restart; 500];
+        huge.exhausted = vec![("x".repeat(60), "y".repeat(200)); 500];
         let html = render(&huge).html.unwrap();
         assert!(html.len() < 100_000, "{} bytes", html.len());
         assert!(
@@ -268,6 +285,12 @@ mod tests {
         api.outage = Some(outage("<a@vps-1>", "2026-11-21T10:00:00Z"));
         d.alerts = vec![api, chat];
         assert_eq!(render(&d).replies_to, ["<b@vps-1>", "<a@vps-1>"]);
+        // With a new outage in it, the email starts a thread of its own.
+        let mut with_down = d.clone();
+        with_down
+            .alerts
+            .push(alert("search", Notice::Down, "2026-11-21T10:20:00Z"));
+        assert!(render(&with_down).replies_to.is_empty());
         d.alerts.truncate(1);
         d.alerts[0].outage.as_mut().unwrap().first_alert = None;
         assert!(render(&d).replies_to.is_empty());

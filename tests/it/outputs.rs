@@ -451,4 +451,18 @@ fn two_services_with_one_badge_name_are_a_config_error() {
         &run.stderr,
         "key `badges`: services \"API\" and \"api!\" would both write api.svg: rename one",
     );
+    // `api uptime`'s status badge would be `api`'s uptime badge.
+    world.write(
+        "upcheck.toml",
+        &format!(
+            "badges = \"badges\"\n{}",
+            services(&[
+                ("api", "command = [\"true\"]"),
+                ("api uptime", "command = [\"true\"]")
+            ])
+        ),
+    );
+    let run = world.run(&["check-config"]);
+    assert_eq!(run.code, 2, "{run:?}");
+    assert_contains(&run.stderr, "would both write api-uptime.svg");
 }

@@ -20,12 +20,15 @@ const BUDGET: usize = 100_000;
 const ONLINE_SHOWN: usize = 10;
 /// Alerts listed one per line up to this many; past it, one line per kind.
 const ALERTS_LISTED: usize = 10;
+/// Restarts, exhausted budgets and dependency lines shown at most: the
+/// part above the table must leave the budget to the table.
+const LISTED: usize = 10;
 /// Room kept for the fold line itself.
 const FOLD_LINE: usize = 400;
 
 pub fn page(d: &Digest) -> Markup {
     let base = with_rows(d, &[], Some("")).into_string().len();
-    let (shown, folded) = fit(d, BUDGET.saturating_sub(base + FOLD_LINE));
+    let (shown, folded) = fit(d, BUDGET.saturating_sub(base + FOLD_LINE + d.host.len()));
     with_rows(d, &shown, folded.as_deref())
 }
 
@@ -88,7 +91,7 @@ fn with_rows(d: &Digest, rows: &[&Row], folded: Option<&str>) -> Markup {
         tr { td style="padding:20px 20px 8px" { (components::header(d.title, &d.rows)) } }
         @if !d.alerts.is_empty() {
             tr { td style="padding:4px 20px 8px" { (alerts(d)) } }
-            @for line in held_lines(d) {
+            @for line in held_lines(d).iter().take(LISTED) {
                 tr { td style={ "padding:0 20px 8px;font-size:12px" } { (line) } }
             }
             @if d.maybe_repeat {
@@ -151,18 +154,24 @@ fn grouped_alerts(d: &Digest) -> Markup {
 fn restarts(d: &Digest) -> Markup {
     html! {
         div style="font-size:13px" {
-            @for r in &d.restarts {
+            @for r in d.restarts.iter().take(LISTED) {
                 div {
                     @let (fg, _) = style::colours(if r.worked() { Status::Online } else { Status::Offline });
                     span style={ "color:" (fg) ";font-weight:600" } { "↻ " }
                     (restart_line(r))
                 }
             }
-            @for (service, note) in &d.exhausted {
+            @if d.restarts.len() > LISTED {
+                div style=(style::SMALL) { (d.restarts.len() - LISTED) " more restarts: the text part lists them" }
+            }
+            @for (service, note) in d.exhausted.iter().take(LISTED) {
                 div {
                     span style={ "color:" (style::colours(Status::Offline).0) ";font-weight:600" } { "✕ " }
                     strong title=[whole_if_cut(service, SHORT_NAME)] { (short(service, SHORT_NAME)) } ": " (note)
                 }
+            }
+            @if d.exhausted.len() > LISTED {
+                div style=(style::SMALL) { (d.exhausted.len() - LISTED) " more out of restarts: the text part lists them" }
             }
         }
     }
