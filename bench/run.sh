@@ -24,12 +24,15 @@
 #   J: per-check cost of assertions: 50 healthy targets checked with `json`,
 #      `body_matches` and `body_not_contains` against the same 50 plain,
 #      runs alternating: both medians and their ratio.
+#   P: the status page on a year of history (with C): C's year database with
+#      50 outages added, runs with `status_page` (90-day bars, sparklines,
+#      outages, status.json) against the same runs without, alternating.
 #   S: storage: 100 healthy targets, 100 runs (10,000 checks), then VACUUM:
 #      bytes per stored check (the whole file over the rows of `checks`).
-# Reproduce: bash bench/run.sh [A] [B] [C] [D] [J] [N] [S]   (default: all; C and S need sqlite3,
+# Reproduce: bash bench/run.sh [A] [B] [C] [P] [D] [J] [N] [S]   (default: all; C, P and S need sqlite3,
 # installed with apt-get if missing, and about 2 GB of disk)
 set -euo pipefail
-SCENARIOS="${*:-A B C D J N S}"  # AB only when asked for: it needs BASE
+SCENARIOS="${*:-A B C P D J N S}"  # AB only when asked for: it needs BASE
 want() { [[ " $SCENARIOS " == *" $1 "* ]]; }
 cd "$(dirname "$0")/.."
 
@@ -335,6 +338,27 @@ for what, args, n in (("healthy run", [], 25), ("--force run", ["--force"], 15),
 PY
 fi
 
+if want P && want C; then
+echo
+echo "Scenario P: the status page on a year of history (C's year database)"
+# Fifty outages over the last 90 days, each a DOWN alert and its recovery,
+# as the page's "Recent outages" reads them.
+sqlite3 "$TMP/cyear/upcheck.db" <<'SQL'
+WITH RECURSIVE t(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM t WHERE i < 50)
+INSERT INTO notifications (run_id, service, kind, created_at, sent_at, began)
+SELECT (SELECT max(id) FROM runs),
+       (SELECT service FROM (SELECT service, row_number() OVER (ORDER BY service) - 1 AS n FROM service_state) WHERE n = i % 100),
+       kind, strftime('%Y-%m-%dT%H:%M:%fZ', 'now', printf('-%d hours', i * 40 - off)),
+       strftime('%Y-%m-%dT%H:%M:%fZ', 'now', printf('-%d hours', i * 40 - off)),
+       CASE kind WHEN 'down' THEN strftime('%Y-%m-%dT%H:%M:%fZ', 'now', printf('-%d hours', i * 40 + 1)) END
+FROM t, (SELECT 'down' AS kind, 0 AS off UNION ALL SELECT 'recovery', 2)
+ORDER BY i, off;
+SQL
+sed 's|^retention = "400d"|retention = "400d"\nstatus_page = "www/index.html"|' "$TMP/cyear/upcheck.toml" > "$TMP/cyear/page.toml"
+alternate "P page" "without the page" "$TMP/cyear/upcheck.toml" "with the page" "$TMP/cyear/page.toml"
+echo "  the page: $(stat -c %s "$TMP/cyear/www/index.html") bytes, $(grep -o 'class="days"' "$TMP/cyear/www/index.html" | wc -l) bars, status.json $(stat -c %s "$TMP/cyear/www/status.json") bytes"
+fi
+
 if want D; then
 echo
 echo "Scenario D: scale"
@@ -448,6 +472,9 @@ r = rows.get("N noise")
 if r:
     ratio = r["b_ms"] / r["a_ms"]
     print(f"N 200 with noise control     {r['b_ms']:6.1f} ms vs {r['a_ms']:6.1f} ms without = {ratio:.2f}x   <= 1.1x       {ok(ratio <= 1.1)}")
+r = rows.get("P page")
+if r:
+    print(f"P page on a year             {r['b_ms']:6.1f} ms vs {r['a_ms']:6.1f} ms without = {r['b_ms'] / r['a_ms']:.2f}x")
 r = rows.get("S bytes per check")
 if r:
     print(f"S bytes per stored check       {r['bytes'] / r['rows']:.0f} B ({r['rows']} checks, {r['bytes']} bytes after VACUUM)")

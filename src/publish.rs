@@ -88,7 +88,8 @@ fn status_page(
     if json != *path {
         atomic_file::write(
             &json,
-            serde_json::to_string_pretty(&doc)?.as_bytes(),
+            // For programs, compact: 90 days of every service add up.
+            serde_json::to_string(&doc)?.as_bytes(),
             Mode::Public,
         )
         .with_context(|| format!("writing {}", json.display()))?;

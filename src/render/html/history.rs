@@ -14,8 +14,8 @@ use crate::timefmt::{human, minute_near};
 
 /// The page's own styles for the bars (a page, unlike an email, may have them).
 pub const CSS: &str = ".days{display:flex;gap:1px;height:18px;margin-top:6px;max-width:540px}\
-    .days i{flex:1;border-radius:1px;background:#dadce0}\
-    .days .u4{background:#137333}.days .u3{background:#81c995}\
+    .days i{flex:1;border-radius:1px;background:#137333}.days .n{background:#dadce0}\
+    .days .u3{background:#81c995}\
     .days .u2{background:#f9ab00}.days .u1{background:#d93025}\
     .spark{vertical-align:middle}";
 
@@ -25,9 +25,10 @@ pub fn day_bar(days: &[Day], today: NaiveDate) -> Markup {
         div class="days" role="img" aria-label=(summary(days)) {
             @for offset in (0..DAYS).rev() {
                 @let day = today - Duration::days(offset);
+                // A whole day up is the common mark: the default colour, no class.
                 @match days.iter().find(|d| d.day == day) {
-                    Some(d) => i class=(class(d.uptime)) title=(format!("{day}: {:.2}%", d.uptime)) {},
-                    None => i title=(format!("{day}: no data")) {},
+                    Some(d) => i class=[class(d.uptime)] title=(format!("{day}: {:.2}%", d.uptime)) {},
+                    None => i class="n" title=(format!("{day}: no data")) {},
                 }
             }
         }
@@ -43,13 +44,14 @@ fn summary(days: &[Day]) -> String {
     format!("{mean:.2}% over {} days with data", days.len())
 }
 
-/// 100% dark green, at least 99% light green, at least 95% amber, below red.
-fn class(uptime: f64) -> &'static str {
+/// 100% dark green (the default), at least 99% light green, at least 95%
+/// amber, below red.
+fn class(uptime: f64) -> Option<&'static str> {
     match uptime {
-        u if u >= 100.0 => "u4",
-        u if u >= 99.0 => "u3",
-        u if u >= 95.0 => "u2",
-        _ => "u1",
+        u if u >= 100.0 => None,
+        u if u >= 99.0 => Some("u3"),
+        u if u >= 95.0 => Some("u2"),
+        _ => Some("u1"),
     }
 }
 
@@ -141,7 +143,7 @@ mod tests {
     fn a_day_is_coloured_by_its_uptime() {
         assert_eq!(
             [100.0, 99.5, 97.0, 50.0].map(class),
-            ["u4", "u3", "u2", "u1"]
+            [None, Some("u3"), Some("u2"), Some("u1")]
         );
     }
 }
