@@ -40,32 +40,31 @@ fn status_page(
 ) -> Result<()> {
     let now = Utc::now();
     let public = config.status_page_details == PageDetails::Status;
-    let next_run = render::status::next_run(&db.recent_run_starts(Some(run))?);
+    // This run counts: it is the last one by the time anyone reads these.
+    let runs = db.recent_run_starts(Some(run))?;
+    // Why the guard stopped this run; a public page only says that it did.
+    let network = network.map(|why| match public {
+        true => "could not reach its connectivity targets".to_string(),
+        false => why.to_string(),
+    });
     // The guard stopped this run: the table is what was known before.
-    let stale = network.map(|why| {
-        let why = if public {
-            "could not reach its connectivity targets".to_string()
-        } else {
-            why.to_string()
-        };
+    let stale = network.as_ref().map(|why| {
         format!(
             "upcheck on {} {why}: nothing was checked at {}; the statuses below are from before",
             config.host,
             crate::timefmt::minute(now)
         )
     });
+    let history = db.history(now)?;
     let (rows, history) = match public {
-        true => (
-            render::without_details(rows),
-            db.history(now)?.without_details(),
-        ),
-        false => (rows.to_vec(), db.history(now)?),
+        true => (render::without_details(rows), history.without_details()),
+        false => (rows.to_vec(), history),
     };
     let page = render::html::status_page::Page {
         title: &config.title,
         host: &config.host,
         now,
-        next_run,
+        next_run: render::status::next_run(&runs),
         stale: stale.as_deref(),
         history: &history,
         reasons: !public,
@@ -74,14 +73,7 @@ fn status_page(
     atomic_file::write(path, html.into_string().as_bytes(), Mode::Public)
         .context("writing the status page")?;
     // Beside it, the same facts for programs: `status --json` plus the days.
-    let runs = db.recent_run_starts(None)?;
-    let network_error = match public {
-        true => db
-            .network_down()?
-            .map(|_| "could not reach its connectivity targets".to_string()),
-        false => db.network_down()?,
-    };
-    let doc = render::status::status_json(&config.title, &rows, &runs, now, network_error);
+    let doc = render::status::status_json(&config.title, &rows, &runs, now, network);
     let doc = render::status::with_days(doc, &history, now);
     let json = path.with_file_name("status.json");
     // A page itself named status.json keeps its name.

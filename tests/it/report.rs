@@ -17,29 +17,13 @@ fn world(smtp: &SmtpServer) -> World {
 
 /// The first day (UTC) of last week: the period the report tells of.
 fn last_monday() -> String {
-    let out = Command::new("date")
-        .args(["-u", "-d", "last monday -7 days", "+%Y-%m-%d"])
-        .output()
-        .unwrap();
-    let text = String::from_utf8_lossy(&out.stdout).trim().to_string();
-    // On a Monday, "last monday" is a week ago already.
-    let today = String::from_utf8_lossy(
-        &Command::new("date")
-            .args(["-u", "+%u"])
-            .output()
-            .unwrap()
-            .stdout,
-    )
-    .trim()
-    .to_string();
-    if today == "1" {
-        let out = Command::new("date")
-            .args(["-u", "-d", "7 days ago", "+%Y-%m-%d"])
-            .output()
-            .unwrap();
-        return String::from_utf8_lossy(&out.stdout).trim().to_string();
-    }
-    text
+    let date = |args: &[&str]| {
+        let out = Command::new("date").arg("-u").args(args).output().unwrap();
+        String::from_utf8_lossy(&out.stdout).trim().to_string()
+    };
+    // %u: 1 on Monday. Back to this week's Monday, then a week more.
+    let weekday: i64 = date(&["+%u"]).parse().unwrap();
+    date(&["-d", &format!("{} days ago", weekday - 1 + 7), "+%Y-%m-%d"])
 }
 
 #[test]
