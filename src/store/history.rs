@@ -4,9 +4,9 @@
 
 use std::collections::HashMap;
 
+use super::db::values;
 use anyhow::Result;
 use chrono::{DateTime, Duration, Utc};
-use rusqlite::params;
 
 use super::Store;
 use super::types::Stamp;
@@ -36,7 +36,7 @@ impl Store {
         let rows: Vec<(String, String, i64, i64)> = self.read_all(
             "SELECT service, day, checks, online FROM checks_daily
              WHERE day >= ?1 ORDER BY day",
-            [first],
+            values![first],
             "reading daily uptime",
             |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
         )?;
@@ -56,7 +56,7 @@ impl Store {
         let rows: Vec<(String, Stamp, i64, i64)> = self.read_all(
             "SELECT service, hour, checks, total_ms FROM checks_hourly
              WHERE hour >= ?1 ORDER BY hour",
-            [first],
+            values![first],
             "reading hourly response times",
             |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
         )?;
@@ -84,7 +84,7 @@ impl Store {
              FROM notifications n
              WHERE n.kind = 'down' AND n.created_at >= ?1
              ORDER BY n.created_at DESC LIMIT ?2",
-            params![first, OUTAGES as i64],
+            values![first, OUTAGES as i64],
             "reading outages",
             |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)),
         )?;
@@ -118,7 +118,7 @@ impl Store {
                                           WHERE service = ?1 AND kind = 'down' AND id > ?2), 1e18)),
                     (SELECT min(id) FROM notifications WHERE service = ?1 AND kind = 'down' AND id > ?2),
                     coalesce((SELECT down FROM service_state WHERE service = ?1), 0)",
-            params![service, id],
+            values![service, id],
             "reading when an outage ended",
             |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
         )?;
@@ -137,7 +137,7 @@ impl Store {
              WHERE service = ?1 AND checked_at > ?2
                AND status NOT IN ('offline', 'timeout', 'degraded')
              ORDER BY checked_at LIMIT 1",
-            params![service, Stamp(alerted)],
+            values![service, Stamp(alerted)],
             "reading when an outage ended",
             |r| r.get(0),
         )?;

@@ -9,10 +9,10 @@ use std::time::Duration;
 
 use anyhow::{Context, Result};
 use chrono::{DateTime, Utc};
-use rusqlite::Connection;
 
 use crate::alert::Notice;
 
+mod db;
 mod history;
 mod outbox;
 mod read;
@@ -24,29 +24,12 @@ mod silences;
 mod tests;
 mod types;
 
-/// "column since: not a timestamp: \"x\" (in the row where service = 'web')".
-fn malformed(columns: &[String], row: &rusqlite::Row<'_>, index: usize, why: &str) -> String {
-    let name = |i: usize| columns.get(i).map_or("?", String::as_str);
-    let mut text = format!("column {}: {why}", name(index));
-    // The first column names the row, unless it is the bad value itself.
-    if index > 0 {
-        use rusqlite::types::ValueRef;
-        let key = match row.get_ref(0) {
-            Ok(ValueRef::Integer(n)) => n.to_string(),
-            Ok(ValueRef::Text(t)) => format!("'{}'", String::from_utf8_lossy(t)),
-            _ => return text,
-        };
-        text.push_str(&format!(" (in the row where {} = {key})", name(0)));
-    }
-    text
-}
-
 /// Raw checks deleted per run at most: a backlog (a lowered retention, a
 /// restored old database) drains over a few runs instead of stalling one.
 pub const PRUNE_BATCH: usize = 10_000;
 
 pub struct Store {
-    conn: Connection,
+    conn: db::Conn,
     path: PathBuf,
 }
 
@@ -88,36 +71,26 @@ pub struct Due {
 }
 
 impl Store {
+    /// The SQLite connection under a test's store, for the SQL a test runs itself.
+    #[cfg(test)]
+    fn sqlite(&self) -> &rusqlite::Connection {
+        self.conn.sqlite().expect("an SQLite store")
+    }
+
     /// Every row `sql` returns, each read by `read`. A stored value that does
-    /// not read back (see `types`) is said once, with its column and the row
-    /// it sits in (by the first column: an id or a service), so a person can
-    /// mend it with `sqlite3`; rusqlite alone gives an index and repeats it.
+    /// not read back (see `db::Row::get`) is said with its column and the
+    /// row it sits in, so a person can mend it.
     fn read_all<T, C: FromIterator<T>>(
         &self,
         sql: &str,
-        params: impl rusqlite::Params,
+        params: &[db::Value],
         what: &str,
-        mut read: impl FnMut(&rusqlite::Row<'_>) -> rusqlite::Result<T>,
+        read: impl FnMut(&db::Row) -> Result<T>,
     ) -> Result<C> {
-        let read_rows = || -> rusqlite::Result<C> {
-            let mut stmt = self.conn.prepare_cached(sql)?;
-            let columns: Vec<String> = stmt.column_names().map(String::from).collect();
-            let rows = stmt.query_map(params, |row| {
-                read(row).map_err(|e| match e {
-                    rusqlite::Error::FromSqlConversionFailure(i, kind, why) => {
-                        let why = malformed(&columns, row, i, &why.to_string());
-                        rusqlite::Error::FromSqlConversionFailure(i, kind, why.into())
-                    }
-                    other => other,
-                })
-            })?;
-            rows.collect()
-        };
-        read_rows()
-            .map_err(|e| match e {
-                rusqlite::Error::FromSqlConversionFailure(_, _, why) => anyhow::anyhow!("{why}"),
-                other => anyhow::Error::new(other),
-            })
+        let rows = self.conn.query(sql, params).context(what.to_string())?;
+        rows.iter()
+            .map(read)
+            .collect::<Result<C>>()
             .context(what.to_string())
     }
 
@@ -128,24 +101,25 @@ impl Store {
             std::fs::create_dir_all(dir)
                 .with_context(|| format!("creating the database folder {}", dir.display()))?;
         }
-        let conn = Connection::open(path)
+        let mut conn = rusqlite::Connection::open(path)
             .with_context(|| format!("opening the database {}", path.display()))?;
-        let mut store = Store {
-            conn,
+        schema::setup(&mut conn)
+            .with_context(|| format!("opening the database {}", path.display()))?;
+        Ok(Store {
+            conn: db::Conn::Sqlite(conn),
             path: path.to_path_buf(),
-        };
-        store
-            .setup()
-            .with_context(|| format!("opening the database {}", path.display()))?;
-        Ok(store)
+        })
     }
 
     /// A consistent copy of the database at `dest`, taken with SQLite's online
     /// backup API: safe while runs go on (it restarts its step if one writes).
     pub fn backup(&self, dest: &Path) -> Result<()> {
-        let mut target = Connection::open(dest)
+        let Some(conn) = self.conn.sqlite() else {
+            anyhow::bail!("`backup` copies an SQLite database; for PostgreSQL use pg_dump");
+        };
+        let mut target = rusqlite::Connection::open(dest)
             .with_context(|| format!("creating the backup {}", dest.display()))?;
-        let backup = rusqlite::backup::Backup::new(&self.conn, &mut target)?;
+        let backup = rusqlite::backup::Backup::new(conn, &mut target)?;
         backup
             .run_to_completion(256, Duration::from_millis(10), None)
             .with_context(|| format!("copying {} to {}", self.path.display(), dest.display()))?;
@@ -160,9 +134,11 @@ impl Store {
     /// once (not waited for), and the next run's close tries again.
     /// `Ok(Some(note))`: skipped, and why, for `-v`.
     pub fn close(self) -> Result<Option<&'static str>> {
-        self.conn.busy_timeout(Duration::ZERO)?;
-        let busy: i64 = self
-            .conn
+        let Some(conn) = self.conn.sqlite() else {
+            return Ok(None);
+        };
+        conn.busy_timeout(Duration::ZERO)?;
+        let busy: i64 = conn
             .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |r| r.get(0))
             .context("checkpointing the database")?;
         Ok((busy != 0).then_some(

@@ -2,9 +2,9 @@
 //! due; marking a send as under way before the transport is called, and
 //! recording how each attempt ended, so a run that dies mid-send is told apart.
 
+use super::db::values;
 use anyhow::{Context, Result};
 use chrono::{DateTime, Utc};
-use rusqlite::params;
 
 use super::types::Stamp;
 use super::{CommandDue, Due, RunId, Store};
@@ -23,18 +23,18 @@ impl Store {
     pub fn due_notifications(&self) -> Result<Vec<Due>> {
         let due: Vec<Due> = self.read_all(
             "SELECT n.id, n.service, n.kind, n.created_at,
-                    coalesce(n.error = ?1 OR n.error LIKE ?2 || '%', 0), r.network_error
+                    coalesce(n.error = ?1 OR n.error LIKE ?2 || '%', false), r.network_error
              FROM notifications n LEFT JOIN runs r ON r.id = n.run_id AND n.kind = 'network'
              WHERE n.sent_at IS NULL AND n.kind IN ('down', 'reminder', 'recovery', 'network')
              ORDER BY n.id",
-            [SENDING, SENT_MAYBE_THEN],
+            values![SENDING, SENT_MAYBE_THEN],
             "reading due notifications",
             |r| {
                 Ok(Due {
                     id: r.get(0)?,
-                    service: r.get::<_, Option<String>>(1)?.unwrap_or_default(),
+                    service: r.get::<Option<String>>(1)?.unwrap_or_default(),
                     kind: r.get(2)?,
-                    created_at: r.get::<_, Stamp>(3)?.0,
+                    created_at: r.get::<Stamp>(3)?.0,
                     interrupted: r.get(4)?,
                     detail: r.get(5)?,
                     outage: None,
@@ -58,7 +58,7 @@ impl Store {
         let down: Vec<(Option<String>, bool, Stamp, Option<Stamp>)> = self.read_all(
             "SELECT message_id, sent_at IS NOT NULL, created_at, began FROM notifications
              WHERE service = ?1 AND kind = 'down' AND id < ?2 ORDER BY id DESC LIMIT 1",
-            params![service, id],
+            values![service, id],
             "reading an outage's first alert",
             |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
         )?;
@@ -80,7 +80,7 @@ impl Store {
         let rows: Vec<(i64, Option<Stamp>)> = self.read_all(
             "SELECT count(*), min(created_at) FROM notifications
              WHERE sent_at IS NULL AND kind IN ('down', 'reminder', 'recovery', 'network')",
-            [],
+            &[],
             "counting undelivered notifications",
             |r| Ok((r.get(0)?, r.get(1)?)),
         )?;
@@ -119,7 +119,7 @@ impl Store {
                                           -- Walks back from the alert along the
                                           -- (service, checked_at) index, not the history.
                                           ORDER BY checked_at DESC LIMIT 1), '')",
-            params![service, Stamp(alerted)],
+            values![service, Stamp(alerted)],
             "reading when an outage began",
             |r| r.get(0),
         )?;
@@ -129,22 +129,23 @@ impl Store {
     /// Marks `ids` as being sent, committed before the transport is called:
     /// if the run dies before it answers, the next run can tell.
     pub fn record_sending(&mut self, ids: &[i64], message_id: &str) -> Result<()> {
-        let tx = self.conn.transaction().context("recording a send")?;
-        {
-            // A mark left by a run that died becomes the lasting kind; one
-            // already lasting is kept; anything else gets this attempt's mark.
-            let mut update = tx.prepare_cached(
-                "UPDATE notifications SET attempts = attempts + 1, message_id = ?4,
-                     error = CASE WHEN error = ?2 THEN ?3 || 'retried'
-                                  WHEN error LIKE ?3 || '%' THEN error
-                                  ELSE ?2 END
-                 WHERE id = ?1",
-            )?;
-            for id in ids {
-                update.execute(params![id, SENDING, SENT_MAYBE_THEN, message_id])?;
-            }
-        }
-        tx.commit().context("recording a send")
+        self.conn
+            .transaction(|tx| {
+                // A mark left by a run that died becomes the lasting kind; one
+                // already lasting is kept; anything else gets this attempt's mark.
+                for id in ids {
+                    tx.execute(
+                        "UPDATE notifications SET attempts = attempts + 1, message_id = ?4,
+                             error = CASE WHEN error = ?2 THEN ?3 || 'retried'
+                                          WHEN error LIKE ?3 || '%' THEN error
+                                          ELSE ?2 END
+                         WHERE id = ?1",
+                        values![id, SENDING, SENT_MAYBE_THEN, message_id],
+                    )?;
+                }
+                Ok(())
+            })
+            .context("recording a send")
     }
 
     /// Records the outcome of a send begun with `record_sending`: `ids` sent (when `error` is `None`) or still
@@ -158,37 +159,38 @@ impl Store {
         at: DateTime<Utc>,
         error: Option<&str>,
     ) -> Result<()> {
-        let tx = self.conn.transaction().context("recording the delivery")?;
-        {
-            // A failure after a send that may have gone out keeps saying so.
-            let mut update = tx.prepare_cached(
-                "UPDATE notifications
-                 SET error = CASE WHEN ?2 IS NOT NULL AND error LIKE ?5 || '%'
-                                  THEN ?5 || ?2 ELSE ?2 END,
-                     sent_at = CASE WHEN ?2 IS NULL THEN ?3 END,
-                     sent_run_id = CASE WHEN ?2 IS NULL THEN ?4 END
-                 WHERE id = ?1",
-            )?;
-            for id in ids {
-                update.execute(params![id, error, Stamp(at), run.0, SENT_MAYBE_THEN])?;
-            }
-            if error.is_none() {
-                let mut reported =
-                    tx.prepare_cached("UPDATE restarts SET reported_at = ?2 WHERE id = ?1")?;
-                for id in restarts {
-                    reported.execute(params![id, Stamp(at)])?;
+        self.conn
+            .transaction(|tx| {
+                // A failure after a send that may have gone out keeps saying so.
+                for id in ids {
+                    tx.execute(
+                        "UPDATE notifications
+                         SET error = CASE WHEN ?2 IS NOT NULL AND error LIKE ?5 || '%'
+                                          THEN ?5 || ?2 ELSE ?2 END,
+                             sent_at = CASE WHEN ?2 IS NULL THEN ?3 END,
+                             sent_run_id = CASE WHEN ?2 IS NULL THEN ?4 END
+                         WHERE id = ?1",
+                        values![id, error, Stamp(at), run.0, SENT_MAYBE_THEN],
+                    )?;
                 }
-            }
-            if forced {
-                tx.execute(
-                    "INSERT INTO notifications (run_id, kind, created_at, sent_at, sent_run_id, attempts, error)
-                     VALUES (?1, 'report', ?2, CASE WHEN ?3 IS NULL THEN ?2 END, CASE WHEN ?3 IS NULL THEN ?1 END, 1, ?3)",
-                    params![run.0, Stamp(at), error],
-                )?;
-            }
-        }
-        tx.commit().context("recording the delivery")?;
-        Ok(())
+                if error.is_none() {
+                    for id in restarts {
+                        tx.execute(
+                            "UPDATE restarts SET reported_at = ?2 WHERE id = ?1",
+                            values![id, Stamp(at)],
+                        )?;
+                    }
+                }
+                if forced {
+                    tx.execute(
+                        "INSERT INTO notifications (run_id, kind, created_at, sent_at, sent_run_id, attempts, error)
+                         VALUES (?1, 'report', ?2, CASE WHEN ?3 IS NULL THEN ?2 END, CASE WHEN ?3 IS NULL THEN ?1 END, 1, ?3)",
+                        values![run.0, Stamp(at), error],
+                    )?;
+                }
+                Ok(())
+            })
+            .context("recording the delivery")
     }
 
     /// Alert-command deliveries still due, with what the command needs to know.
@@ -198,15 +200,15 @@ impl Store {
              FROM command_deliveries d JOIN notifications n ON n.id = d.notification_id
              LEFT JOIN runs r ON r.id = n.run_id AND n.kind = 'network'
              WHERE d.sent_at IS NULL ORDER BY d.notification_id",
-            [],
+            &[],
             "reading due alert commands",
             |r| {
                 Ok(CommandDue {
                     notification_id: r.get(0)?,
                     command: r.get(1)?,
-                    service: r.get::<_, Option<String>>(2)?.unwrap_or_default(),
+                    service: r.get::<Option<String>>(2)?.unwrap_or_default(),
                     kind: r.get(3)?,
-                    created_at: r.get::<_, Stamp>(4)?.0,
+                    created_at: r.get::<Stamp>(4)?.0,
                     detail: r.get(5)?,
                 })
             },
@@ -217,23 +219,22 @@ impl Store {
     /// commands now configured for its kind (`to`: their keys), so fixing a
     /// broken command's argv delivers what it owed; the old row is dropped.
     pub fn hand_over(&mut self, notification_id: i64, from: &str, to: &[String]) -> Result<()> {
-        let tx = self
-            .conn
-            .transaction()
-            .context("handing over an alert command")?;
-        {
-            let mut add = tx.prepare_cached(
-                "INSERT OR IGNORE INTO command_deliveries (notification_id, command) VALUES (?1, ?2)",
-            )?;
-            for key in to {
-                add.execute(params![notification_id, key])?;
-            }
-            tx.execute(
-                "DELETE FROM command_deliveries WHERE notification_id = ?1 AND command = ?2 AND sent_at IS NULL",
-                params![notification_id, from],
-            )?;
-        }
-        tx.commit().context("handing over an alert command")
+        self.conn
+            .transaction(|tx| {
+                for key in to {
+                    tx.execute(
+                        "INSERT INTO command_deliveries (notification_id, command) VALUES (?1, ?2)
+                         ON CONFLICT DO NOTHING",
+                        values![notification_id, key],
+                    )?;
+                }
+                tx.execute(
+                    "DELETE FROM command_deliveries WHERE notification_id = ?1 AND command = ?2 AND sent_at IS NULL",
+                    values![notification_id, from],
+                )?;
+                Ok(())
+            })
+            .context("handing over an alert command")
     }
 
     /// One alert-command attempt: done when `error` is `None`, else still due.
@@ -249,7 +250,7 @@ impl Store {
                 "UPDATE command_deliveries
                  SET attempts = attempts + 1, error = ?3, sent_at = CASE WHEN ?3 IS NULL THEN ?4 END
                  WHERE notification_id = ?1 AND command = ?2",
-                params![notification_id, command, error, Stamp(at)],
+                values![notification_id, command, error, Stamp(at)],
             )
             .context("recording an alert command")?;
         Ok(())

@@ -7,6 +7,7 @@ use std::collections::HashMap;
 use anyhow::Result;
 use chrono::{DateTime, Utc};
 
+use super::db::values;
 use super::types::Stamp;
 use super::{RunId, Store};
 use crate::alert::AlertState;
@@ -17,12 +18,12 @@ impl Store {
     pub fn last_response_ms(&self) -> Result<HashMap<String, u64>> {
         self.read_all(
             "SELECT s.service, c.response_ms FROM service_state s JOIN checks c ON c.id = s.last_check_id",
-            [],
+            &[],
             "reading the latest response times",
             |r| {
                 Ok((
-                    r.get::<_, String>(0)?,
-                    r.get::<_, Option<i64>>(1)?.unwrap_or(0).max(0) as u64,
+                    r.get::<String>(0)?,
+                    r.get::<Option<i64>>(1)?.unwrap_or(0).max(0) as u64,
                 ))
             },
         )
@@ -33,19 +34,19 @@ impl Store {
         self.read_all(
             "SELECT service, status, since, fail_streak, pass_streak, down, runs_since_alert, last_notice_at
              FROM service_state",
-            [],
+            &[],
             "reading the alert state",
             |r| {
                 let state = AlertState {
                     status: r.get(1)?,
-                    since: r.get::<_, Option<Stamp>>(2)?.map(|s| s.0),
+                    since: r.get::<Option<Stamp>>(2)?.map(|s| s.0),
                     fail_streak: r.get(3)?,
                     pass_streak: r.get(4)?,
                     down: r.get(5)?,
                     runs_since_alert: r.get(6)?,
-                    last_notice_at: r.get::<_, Option<Stamp>>(7)?.map(|s| s.0),
+                    last_notice_at: r.get::<Option<Stamp>>(7)?.map(|s| s.0),
                 };
-                Ok((r.get::<_, String>(0)?, state))
+                Ok((r.get::<String>(0)?, state))
             },
         )
     }
@@ -58,20 +59,20 @@ impl Store {
              FROM service_state s
              JOIN checks c ON c.id = s.last_check_id
              LEFT JOIN uptime u ON u.service = s.service",
-            [],
+            &[],
             &format!("reading service summaries from {}", self.path.display()),
             |row| {
                 let service: String = row.get(0)?;
                 let status = row.get(1)?;
-                let since = row.get::<_, Stamp>(2)?.0;
+                let since = row.get::<Stamp>(2)?.0;
                 let last = CheckResult {
                     service: service.clone(),
-                    checked_at: row.get::<_, Stamp>(3)?.0,
+                    checked_at: row.get::<Stamp>(3)?.0,
                     status,
-                    response_ms: row.get::<_, Option<i64>>(4)?.map(|v| v.max(0) as u64),
+                    response_ms: row.get::<Option<i64>>(4)?.map(|v| v.max(0) as u64),
                     status_code: row.get(5)?,
                     reason: row.get(6)?,
-                    cert_expires_at: row.get::<_, Option<Stamp>>(7)?.map(|s| s.0),
+                    cert_expires_at: row.get::<Option<Stamp>>(7)?.map(|s| s.0),
                 };
                 let uptime = Uptime {
                     h24: row.get(8)?,
@@ -96,9 +97,9 @@ impl Store {
     pub fn previous_run_starts(&self, run: RunId) -> Result<Vec<DateTime<Utc>>> {
         self.read_all(
             "SELECT started_at FROM runs WHERE id < ?1 ORDER BY id DESC LIMIT 2",
-            [run.0],
+            values![run.0],
             "reading when the previous runs started",
-            |r| Ok(r.get::<_, Stamp>(0)?.0),
+            |r| Ok(r.get::<Stamp>(0)?.0),
         )
     }
 
@@ -111,9 +112,9 @@ impl Store {
             "SELECT started_at FROM runs
              WHERE NOT forced AND (finished_at IS NOT NULL OR id = ?1)
              ORDER BY id DESC LIMIT 2",
-            [current.map_or(-1, |r| r.0)],
+            values![current.map_or(-1, |r| r.0)],
             "reading when the last runs started",
-            |r| Ok(r.get::<_, Stamp>(0)?.0),
+            |r| Ok(r.get::<Stamp>(0)?.0),
         )
     }
 
@@ -124,7 +125,7 @@ impl Store {
             "SELECT network_error FROM runs
              WHERE network_error IS NOT NULL OR services IS NOT NULL
              ORDER BY id DESC LIMIT 1",
-            [],
+            &[],
             "reading the last run's connectivity",
             |r| r.get(0),
         )?;

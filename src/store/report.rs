@@ -5,9 +5,9 @@
 
 use std::collections::BTreeMap;
 
+use super::db::values;
 use anyhow::{Context, Result};
 use chrono::{DateTime, Utc};
-use rusqlite::params;
 
 use super::types::Stamp;
 use super::{RunId, Store};
@@ -22,7 +22,7 @@ impl Store {
     pub fn first_run_started(&self) -> Result<Option<DateTime<Utc>>> {
         let first: Vec<Stamp> = self.read_all(
             "SELECT started_at FROM runs ORDER BY id LIMIT 1",
-            [],
+            &[],
             "reading the first run",
             |r| r.get(0),
         )?;
@@ -35,28 +35,29 @@ impl Store {
     pub fn queue_summary(&mut self, run: RunId, period: &str, at: DateTime<Utc>) -> Result<()> {
         let queued: Vec<i64> = self.read_all(
             "SELECT id FROM notifications WHERE kind = 'summary' AND period = ?1",
-            [period],
+            values![period],
             "reading the report",
             |r| r.get(0),
         )?;
         if !queued.is_empty() {
             return Ok(());
         }
-        let tx = self.conn.transaction().context("queueing the report")?;
-        tx.execute(
-            "INSERT OR IGNORE INTO notifications (run_id, kind, created_at, period)
-             VALUES (?1, 'summary', ?2, ?3)",
-            params![run.0, Stamp(at), period],
-        )
-        .context("queueing the report")?;
-        tx.execute(
-            "UPDATE notifications SET error = ?2
-             WHERE kind = 'summary' AND sent_at IS NULL
-               AND id < (SELECT id FROM notifications WHERE kind = 'summary' AND period = ?1)",
-            params![period, SUPERSEDED],
-        )
-        .context("queueing the report")?;
-        tx.commit().context("queueing the report")
+        self.conn
+            .transaction(|tx| {
+                tx.execute(
+                    "INSERT INTO notifications (run_id, kind, created_at, period)
+                     VALUES (?1, 'summary', ?2, ?3) ON CONFLICT DO NOTHING",
+                    values![run.0, Stamp(at), period],
+                )?;
+                tx.execute(
+                    "UPDATE notifications SET error = ?2
+                     WHERE kind = 'summary' AND sent_at IS NULL
+                       AND id < (SELECT id FROM notifications WHERE kind = 'summary' AND period = ?1)",
+                    values![period, SUPERSEDED],
+                )?;
+                Ok(())
+            })
+            .context("queueing the report")
     }
 
     /// The newest summary not yet sent: its id, its period, and the
@@ -68,7 +69,7 @@ impl Store {
              FROM notifications
              WHERE kind = 'summary' AND sent_at IS NULL AND coalesce(error, '') != ?1
              ORDER BY id DESC LIMIT 1",
-            params![
+            values![
                 SUPERSEDED,
                 super::outbox::SENDING,
                 super::outbox::SENT_MAYBE_THEN
@@ -89,7 +90,7 @@ impl Store {
         let rows: Vec<(String, i64, i64, i64)> = self.read_all(
             "SELECT service, sum(checks), sum(online), sum(total_ms) FROM checks_daily
              WHERE day >= ?1 AND day < ?2 GROUP BY service",
-            params![day(start), day(end)],
+            values![day(start), day(end)],
             "reading a period's uptime",
             |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
         )?;
@@ -112,7 +113,7 @@ impl Store {
         let alerts: Vec<(i64, String, Stamp, Option<Stamp>)> = self.read_all(
             "SELECT id, service, created_at, began FROM notifications
              WHERE kind = 'down' AND created_at >= ?1 AND created_at < ?2",
-            params![reach, Stamp(end)],
+            values![reach, Stamp(end)],
             "reading a period's outages",
             |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
         )?;

@@ -2,9 +2,9 @@
 //! service's new state, heartbeats and restarts; and retention, which
 //! deletes old raw checks while the rollups keep their story.
 
+use super::db::{Conn, values};
 use anyhow::{Context, Result};
 use chrono::{DateTime, Utc};
-use rusqlite::{Connection, TransactionBehavior, params};
 
 use super::types::Stamp;
 use super::{RunId, Store, hour_of};
@@ -46,13 +46,13 @@ impl Store {
         forced: bool,
         host: &str,
     ) -> Result<RunId> {
-        self.conn
-            .execute(
-                "INSERT INTO runs (started_at, forced, host, version) VALUES (?1, ?2, ?3, ?4)",
-                params![Stamp(started_at), forced, host, env!("CARGO_PKG_VERSION")],
-            )
-            .context("recording the run in the database")?;
-        Ok(RunId(self.conn.last_insert_rowid()))
+        let id = insert_returning_id(
+            &self.conn,
+            "INSERT INTO runs (started_at, forced, host, version) VALUES (?1, ?2, ?3, ?4) RETURNING id",
+            values![Stamp(started_at), forced, host, env!("CARGO_PKG_VERSION")],
+        )
+        .context("recording the run in the database")?;
+        Ok(RunId(id))
     }
 
     /// Appends a run's checks, each service's new state and the notifications
@@ -64,25 +64,23 @@ impl Store {
         decisions: &[Decision],
         commands: &[AlertCommand],
     ) -> Result<()> {
-        let tx = self
-            .conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)
-            .context("storing the checks")?;
-        let check_ids = insert_checks(&tx, run, results)?;
-        bump_rollups(&tx, results)?;
-        // A service no decision was made for keeps its state, and nothing is due for it.
-        let decided: Vec<Decided> = results
-            .iter()
-            .zip(check_ids)
-            .filter_map(|(r, check_id)| {
-                let d = decisions.iter().find(|d| d.service == r.service)?;
-                Some((r, d, check_id))
+        self.conn
+            .transaction(|tx| {
+                let check_ids = insert_checks(tx, run, results)?;
+                bump_rollups(tx, results)?;
+                // A service no decision was made for keeps its state, and nothing is due for it.
+                let decided: Vec<Decided> = results
+                    .iter()
+                    .zip(check_ids)
+                    .filter_map(|(r, check_id)| {
+                        let d = decisions.iter().find(|d| d.service == r.service)?;
+                        Some((r, d, check_id))
+                    })
+                    .collect();
+                upsert_states(tx, &decided)?;
+                enqueue_notifications(tx, run, &decided, commands)
             })
-            .collect();
-        upsert_states(&tx, &decided)?;
-        enqueue_notifications(&tx, run, &decided, commands)?;
-        tx.commit().context("storing the checks")?;
-        Ok(())
+            .context("storing the checks")
     }
 
     /// `record_run`, tried again while another program (a `sqlite3` session)
@@ -121,7 +119,7 @@ impl Store {
         self.conn
             .execute(
                 "UPDATE runs SET finished_at = ?2, error = ?3 WHERE id = ?1",
-                params![run.0, Stamp(finished_at), error],
+                values![run.0, Stamp(finished_at), error],
             )
             .context("recording the end of the run")?;
         Ok(())
@@ -131,7 +129,7 @@ impl Store {
         self.conn
             .execute(
                 "INSERT INTO heartbeats (run_id, kind, requested_at, status_code, error) VALUES (?1, ?2, ?3, ?4, ?5)",
-                params![
+                values![
                     run.0,
                     if beat.success_ping { "success" } else { "fail" },
                     Stamp(beat.requested_at),
@@ -154,51 +152,50 @@ impl Store {
         at: DateTime<Utc>,
         commands: &[AlertCommand],
     ) -> Result<bool> {
-        let tx = self
-            .conn
-            .transaction()
-            .context("recording the network down")?;
-        tx.execute(
-            "UPDATE runs SET network_error = ?2 WHERE id = ?1",
-            params![run.0, why],
-        )
-        .context("recording the network down")?;
-        let ongoing: bool = tx
-            .query_row(
-                // The last run that either probed or was stopped by the guard;
-                // one that died before either says nothing of the network.
-                "SELECT coalesce((SELECT network_error IS NOT NULL FROM runs
-                                  WHERE id < ?1 AND (network_error IS NOT NULL OR services IS NOT NULL)
-                                  ORDER BY id DESC LIMIT 1), 0)",
-                [run.0],
-                |r| r.get(0),
-            )
-            .context("reading the previous run")?;
-        if !ongoing {
-            tx.execute(
-                "INSERT INTO notifications (run_id, service, kind, created_at) VALUES (?1, NULL, ?2, ?3)",
-                params![run.0, Notice::Network, Stamp(at)],
-            )?;
-            let notification = tx.last_insert_rowid();
-            for c in commands.iter().filter(|c| c.on.contains(&Notice::Network)) {
+        self.conn
+            .transaction(|tx| {
                 tx.execute(
-                    "INSERT INTO command_deliveries (notification_id, command) VALUES (?1, ?2)",
-                    params![notification, c.key()],
+                    "UPDATE runs SET network_error = ?2 WHERE id = ?1",
+                    values![run.0, why],
                 )?;
-            }
-        }
-        tx.commit().context("recording the network down")?;
-        Ok(!ongoing)
+                let ongoing: bool = tx
+                    .query(
+                        // The last run that either probed or was stopped by the guard;
+                        // one that died before either says nothing of the network.
+                        "SELECT network_error IS NOT NULL FROM runs
+                         WHERE id < ?1 AND (network_error IS NOT NULL OR services IS NOT NULL)
+                         ORDER BY id DESC LIMIT 1",
+                        values![run.0],
+                    )?
+                    .first()
+                    .map_or(Ok(false), |r| r.get(0))?;
+                if !ongoing {
+                    let notification = insert_returning_id(
+                        tx,
+                        "INSERT INTO notifications (run_id, service, kind, created_at)
+                         VALUES (?1, NULL, ?2, ?3) RETURNING id",
+                        values![run.0, Notice::Network, Stamp(at)],
+                    )?;
+                    for c in commands.iter().filter(|c| c.on.contains(&Notice::Network)) {
+                        tx.execute(
+                            "INSERT INTO command_deliveries (notification_id, command) VALUES (?1, ?2)",
+                            values![notification, c.key()],
+                        )?;
+                    }
+                }
+                Ok(!ongoing)
+            })
+            .context("recording the network down")
     }
 
     /// Stores a restart as its command ended (its `recheck` comes later, by
     /// `record_recheck`); returns its row id.
     pub fn record_restart(&mut self, run: RunId, attempt: &RestartAttempt) -> Result<i64> {
-        self.conn
-            .execute(
+        insert_returning_id(
+                &self.conn,
                 "INSERT INTO restarts (run_id, service, started_at, exit_code, outcome, output, duration_ms)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-                params![
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) RETURNING id",
+                values![
                     run.0,
                     attempt.service,
                     Stamp(attempt.started_at),
@@ -208,8 +205,7 @@ impl Store {
                     attempt.duration_ms as i64,
                 ],
             )
-            .context("recording a restart")?;
-        Ok(self.conn.last_insert_rowid())
+            .context("recording a restart")
     }
 
     /// What the probe after restart `id` found.
@@ -218,7 +214,7 @@ impl Store {
             .execute(
                 "UPDATE restarts SET recheck_status = ?2, recheck_reason = ?3, recheck_ms = ?4
                  WHERE id = ?1",
-                params![id, recheck.status, recheck.reason, recheck.after_ms as i64],
+                values![id, recheck.status, recheck.reason, recheck.after_ms as i64],
             )
             .context("recording what came of a restart")?;
         Ok(())
@@ -233,13 +229,13 @@ impl Store {
         from: DateTime<Utc>,
         until: DateTime<Utc>,
     ) -> Result<u32> {
-        self.conn
-            .query_row(
-                "SELECT count(*) FROM restarts WHERE service = ?1 AND started_at BETWEEN ?2 AND ?3",
-                params![service, Stamp(from), Stamp(until)],
-                |r| r.get(0),
-            )
-            .context("counting restarts")
+        let counted: Vec<u32> = self.read_all(
+            "SELECT count(*) FROM restarts WHERE service = ?1 AND started_at BETWEEN ?2 AND ?3",
+            values![service, Stamp(from), Stamp(until)],
+            "counting restarts",
+            |r| r.get(0),
+        )?;
+        Ok(counted.into_iter().next().unwrap_or(0))
     }
 
     /// Restarts no email has told of yet, oldest first.
@@ -248,23 +244,23 @@ impl Store {
             "SELECT id, service, started_at, exit_code, outcome, output, duration_ms,
                     recheck_status, recheck_reason, recheck_ms
              FROM restarts WHERE reported_at IS NULL ORDER BY id",
-            [],
+            &[],
             "reading restarts",
             |r| {
                 Ok(RestartAttempt {
                     id: Some(r.get(0)?),
                     service: r.get(1)?,
-                    started_at: r.get::<_, Stamp>(2)?.0,
+                    started_at: r.get::<Stamp>(2)?.0,
                     exit_code: r.get(3)?,
                     outcome: r.get(4)?,
-                    output: r.get::<_, Option<String>>(5)?.unwrap_or_default(),
-                    duration_ms: r.get::<_, i64>(6)?.max(0) as u64,
-                    recheck: match r.get::<_, Option<Status>>(7)? {
+                    output: r.get::<Option<String>>(5)?.unwrap_or_default(),
+                    duration_ms: r.get::<i64>(6)?.max(0) as u64,
+                    recheck: match r.get::<Option<Status>>(7)? {
                         None => None,
                         Some(status) => Some(Recheck {
                             status,
                             reason: r.get(8)?,
-                            after_ms: r.get::<_, i64>(9)?.max(0) as u64,
+                            after_ms: r.get::<i64>(9)?.max(0) as u64,
                         }),
                     },
                 })
@@ -282,9 +278,18 @@ impl Store {
     /// `service_state` points at it. Returns how many went.
     pub fn prune(&mut self, cutoff: DateTime<Utc>, batch: usize) -> Result<usize> {
         self.conn
-            .execute(PRUNE, params![Stamp(cutoff), batch as i64])
+            .execute(PRUNE, values![Stamp(cutoff), batch as i64])
+            .map(|n| n as usize)
             .context("deleting checks older than the retention")
     }
+}
+
+/// Runs an `INSERT … RETURNING id`; the new row's id.
+fn insert_returning_id(conn: &Conn, sql: &str, params: &[super::db::Value]) -> Result<i64> {
+    conn.query(sql, params)?
+        .first()
+        .context("the database returned no id for a new row")?
+        .get(0)
 }
 
 fn online(r: &CheckResult) -> i64 {
@@ -293,14 +298,11 @@ fn online(r: &CheckResult) -> i64 {
 
 /// Appends the checks and tallies them on the run's row; returns the checks'
 /// row ids, in the order of `results`.
-fn insert_checks(tx: &Connection, run: RunId, results: &[CheckResult]) -> Result<Vec<i64>> {
-    let mut insert = tx.prepare_cached(
-        "INSERT INTO checks (run_id, service, checked_at, status, response_ms, status_code, error, cert_expires_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-    )?;
+fn insert_checks(tx: &Conn, run: RunId, results: &[CheckResult]) -> Result<Vec<i64>> {
     let mut ids = Vec::with_capacity(results.len());
     for r in results {
-        insert.execute(params![
+        let id = insert_returning_id(tx, "INSERT INTO checks (run_id, service, checked_at, status, response_ms, status_code, error, cert_expires_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) RETURNING id", values![
             run.0,
             r.service,
             Stamp(r.checked_at),
@@ -310,46 +312,47 @@ fn insert_checks(tx: &Connection, run: RunId, results: &[CheckResult]) -> Result
             r.reason,
             r.cert_expires_at.map(Stamp),
         ])?;
-        ids.push(tx.last_insert_rowid());
+        ids.push(id);
     }
     let failing = results.iter().filter(|r| r.status.is_failure()).count();
     tx.execute(
         "UPDATE runs SET services = ?2, failing = ?3 WHERE id = ?1",
-        params![run.0, results.len() as i64, failing as i64],
+        values![run.0, results.len() as i64, failing as i64],
     )?;
     Ok(ids)
 }
 
 /// Counts each check into its service's hourly and daily rollup.
-fn bump_rollups(tx: &Connection, results: &[CheckResult]) -> Result<()> {
-    let mut hourly = tx.prepare_cached(
-        "INSERT INTO checks_hourly (service, hour, checks, online, total_ms) VALUES (?1, ?2, 1, ?3, ?4)
+fn bump_rollups(tx: &Conn, results: &[CheckResult]) -> Result<()> {
+    let hourly = "INSERT INTO checks_hourly (service, hour, checks, online, total_ms) VALUES (?1, ?2, 1, ?3, ?4)
          ON CONFLICT (hour, service) DO UPDATE SET
-             checks = checks + 1, online = online + excluded.online, total_ms = total_ms + excluded.total_ms",
-    )?;
-    let mut daily = tx.prepare_cached(
-        "INSERT INTO checks_daily (service, day, checks, online, total_ms) VALUES (?1, ?2, 1, ?3, ?4)
+             checks = checks + 1, online = online + excluded.online, total_ms = total_ms + excluded.total_ms";
+    let daily = "INSERT INTO checks_daily (service, day, checks, online, total_ms) VALUES (?1, ?2, 1, ?3, ?4)
          ON CONFLICT (day, service) DO UPDATE SET
-             checks = checks + 1, online = online + excluded.online, total_ms = total_ms + excluded.total_ms",
-    )?;
+             checks = checks + 1, online = online + excluded.online, total_ms = total_ms + excluded.total_ms";
     for r in results {
         let ms = r.response_ms.unwrap_or(0) as i64;
-        hourly.execute(params![r.service, hour_of(r.checked_at), online(r), ms])?;
-        daily.execute(params![
-            r.service,
-            r.checked_at.format("%Y-%m-%d").to_string(),
-            online(r),
-            ms
-        ])?;
+        tx.execute(
+            hourly,
+            values![r.service, hour_of(r.checked_at), online(r), ms],
+        )?;
+        tx.execute(
+            daily,
+            values![
+                r.service,
+                r.checked_at.format("%Y-%m-%d").to_string(),
+                online(r),
+                ms
+            ],
+        )?;
     }
     Ok(())
 }
 
 /// Writes each decided service's new alert state, pointing at its latest
 /// check, and counts the check into its all-time totals.
-fn upsert_states(tx: &Connection, decided: &[Decided]) -> Result<()> {
-    let mut state = tx.prepare_cached(
-        "INSERT INTO service_state
+fn upsert_states(tx: &Conn, decided: &[Decided]) -> Result<()> {
+    let state = "INSERT INTO service_state
              (service, status, since, last_check_id, fail_streak, pass_streak, down, runs_since_alert,
               last_notice_at, checks_total, online_total)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, 1, ?10)
@@ -357,22 +360,24 @@ fn upsert_states(tx: &Connection, decided: &[Decided]) -> Result<()> {
              status = excluded.status, since = excluded.since, last_check_id = excluded.last_check_id,
              fail_streak = excluded.fail_streak, pass_streak = excluded.pass_streak, down = excluded.down,
              runs_since_alert = excluded.runs_since_alert, last_notice_at = excluded.last_notice_at,
-             checks_total = checks_total + 1, online_total = online_total + excluded.online_total",
-    )?;
+             checks_total = checks_total + 1, online_total = online_total + excluded.online_total";
     for &(r, d, check_id) in decided {
         let s = &d.state;
-        state.execute(params![
-            r.service,
-            s.status,
-            Stamp(s.since.unwrap_or(r.checked_at)),
-            check_id,
-            s.fail_streak,
-            s.pass_streak,
-            s.down,
-            s.runs_since_alert,
-            s.last_notice_at.map(Stamp),
-            online(r),
-        ])?;
+        tx.execute(
+            state,
+            values![
+                r.service,
+                s.status,
+                Stamp(s.since.unwrap_or(r.checked_at)),
+                check_id,
+                s.fail_streak,
+                s.pass_streak,
+                s.down,
+                s.runs_since_alert,
+                s.last_notice_at.map(Stamp),
+                online(r),
+            ],
+        )?;
     }
     Ok(())
 }
@@ -380,17 +385,14 @@ fn upsert_states(tx: &Connection, decided: &[Decided]) -> Result<()> {
 /// Queues the notifications the decisions made due, each with a delivery
 /// row for every alert command that wants its kind.
 fn enqueue_notifications(
-    tx: &Connection,
+    tx: &Conn,
     run: RunId,
     decided: &[Decided],
     commands: &[AlertCommand],
 ) -> Result<()> {
-    let mut notify = tx.prepare_cached(
-        "INSERT INTO notifications (run_id, service, kind, created_at, began) VALUES (?1, ?2, ?3, ?4, ?5)",
-    )?;
-    let mut command_due = tx.prepare_cached(
-        "INSERT INTO command_deliveries (notification_id, command) VALUES (?1, ?2)",
-    )?;
+    let notify = "INSERT INTO notifications (run_id, service, kind, created_at, began)
+                  VALUES (?1, ?2, ?3, ?4, ?5) RETURNING id";
+    let command_due = "INSERT INTO command_deliveries (notification_id, command) VALUES (?1, ?2)";
     for &(r, d, _) in decided {
         let Some(kind) = d.due else {
             continue;
@@ -400,10 +402,13 @@ fn enqueue_notifications(
         let began = (kind == Notice::Down)
             .then(|| d.state.since.map(Stamp))
             .flatten();
-        notify.execute(params![run.0, r.service, kind, Stamp(r.checked_at), began])?;
-        let notification = tx.last_insert_rowid();
+        let notification = insert_returning_id(
+            tx,
+            notify,
+            values![run.0, r.service, kind, Stamp(r.checked_at), began],
+        )?;
         for c in commands.iter().filter(|c| c.on.contains(&kind)) {
-            command_due.execute(params![notification, c.key()])?;
+            tx.execute(command_due, values![notification, c.key()])?;
         }
     }
     Ok(())

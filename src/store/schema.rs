@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
 use chrono::Utc;
-use rusqlite::TransactionBehavior;
+use rusqlite::{Connection, TransactionBehavior};
 
 use super::Store;
 
@@ -69,87 +69,82 @@ impl Store {
         let store = Store::open(path)?;
         Ok((store, Some(aside)))
     }
+}
 
-    pub(super) fn setup(&mut self) -> Result<()> {
-        self.conn.busy_timeout(BUSY_TIMEOUT)?;
-        // WAL: `sqlite3` readers never block a run, and a run never blocks them.
-        // synchronous=NORMAL is durable across a process crash, the case that matters.
-        self.conn
-            .pragma_update(None, "journal_mode", "WAL")
-            .context("switching to WAL mode")?;
-        self.conn.pragma_update(None, "synchronous", "NORMAL")?;
-        // A run ends with `close`, which checkpoints and truncates the WAL
-        // rather than deleting it: SQLite's default close costs two more
-        // fsyncs, deleting and recreating the file every run.
-        self.conn.set_db_config(
-            rusqlite::config::DbConfig::SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE,
-            true,
-        )?;
-        self.conn.pragma_update(None, "foreign_keys", "ON")?;
-        self.migrate()
-    }
+/// Connection settings, then the schema created or migrated.
+pub(super) fn setup(conn: &mut Connection) -> Result<()> {
+    conn.busy_timeout(BUSY_TIMEOUT)?;
+    // WAL: `sqlite3` readers never block a run, and a run never blocks them.
+    // synchronous=NORMAL is durable across a process crash, the case that matters.
+    conn.pragma_update(None, "journal_mode", "WAL")
+        .context("switching to WAL mode")?;
+    conn.pragma_update(None, "synchronous", "NORMAL")?;
+    // A run ends with `close`, which checkpoints and truncates the WAL
+    // rather than deleting it: SQLite's default close costs two more
+    // fsyncs, deleting and recreating the file every run.
+    conn.set_db_config(
+        rusqlite::config::DbConfig::SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE,
+        true,
+    )?;
+    conn.pragma_update(None, "foreign_keys", "ON")?;
+    migrate(conn)
+}
 
-    fn migrate(&mut self) -> Result<()> {
-        let version: i64 = self
-            .conn
-            .pragma_query_value(None, "user_version", |r| r.get(0))?;
-        if version == SCHEMA_VERSION {
-            return Ok(());
-        }
-        if version > SCHEMA_VERSION {
-            bail!(
-                "the database has schema version {version}, newer than this upcheck understands \
-                 ({SCHEMA_VERSION}); it was written by a newer upcheck: upgrade upcheck, or point `database` elsewhere"
-            );
-        }
-        // A migration may rebuild a table others refer to (SQLite cannot
-        // change a CHECK in place): foreign keys are off meanwhile, as
-        // SQLite's own procedure says, and checked before committing.
-        self.conn.pragma_update(None, "foreign_keys", "OFF")?;
-        let migrated = self.migrate_from_stored();
-        let restored = self.conn.pragma_update(None, "foreign_keys", "ON");
-        // The migration's own failure is the one to report.
-        migrated.and(restored.map_err(Into::into))
+fn migrate(conn: &mut Connection) -> Result<()> {
+    let version: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
+    if version == SCHEMA_VERSION {
+        return Ok(());
     }
+    if version > SCHEMA_VERSION {
+        bail!(
+            "the database has schema version {version}, newer than this upcheck understands \
+             ({SCHEMA_VERSION}); it was written by a newer upcheck: upgrade upcheck, or point `database` elsewhere"
+        );
+    }
+    // A migration may rebuild a table others refer to (SQLite cannot
+    // change a CHECK in place): foreign keys are off meanwhile, as
+    // SQLite's own procedure says, and checked before committing.
+    conn.pragma_update(None, "foreign_keys", "OFF")?;
+    let migrated = migrate_from_stored(conn);
+    let restored = conn.pragma_update(None, "foreign_keys", "ON");
+    // The migration's own failure is the one to report.
+    migrated.and(restored.map_err(Into::into))
+}
 
-    fn migrate_from_stored(&mut self) -> Result<()> {
-        // IMMEDIATE: two first runs at once must not both create the schema.
-        let tx = self
-            .conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let version: i64 = tx.pragma_query_value(None, "user_version", |r| r.get(0))?;
-        let mut broken_before = 0;
-        if version == 0 {
-            let objects: i64 =
-                tx.query_row("SELECT count(*) FROM sqlite_schema", [], |r| r.get(0))?;
-            if objects > 0 {
-                bail!("the file is an SQLite database, but not upcheck's (no schema version)");
-            }
-            tx.execute_batch(SCHEMA).context("creating the schema")?;
-        } else {
-            // References someone broke before (a `sqlite3` session runs
-            // with foreign keys off) are not the migration's to refuse.
-            broken_before = broken(&tx)?;
-            for (i, sql) in MIGRATIONS.iter().enumerate().skip(version as usize - 1) {
-                tx.execute_batch(sql)
-                    .with_context(|| format!("migrating to schema version {}", i + 2))?;
-            }
+fn migrate_from_stored(conn: &mut Connection) -> Result<()> {
+    // IMMEDIATE: two first runs at once must not both create the schema.
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    let version: i64 = tx.pragma_query_value(None, "user_version", |r| r.get(0))?;
+    let mut broken_before = 0;
+    if version == 0 {
+        let objects: i64 = tx.query_row("SELECT count(*) FROM sqlite_schema", [], |r| r.get(0))?;
+        if objects > 0 {
+            bail!("the file is an SQLite database, but not upcheck's (no schema version)");
         }
-        let broken_now = broken(&tx)?;
-        if broken_now > broken_before {
-            bail!(
-                "migrating to schema version {SCHEMA_VERSION} would break {} references between tables",
-                broken_now - broken_before
-            );
+        tx.execute_batch(SCHEMA).context("creating the schema")?;
+    } else {
+        // References someone broke before (a `sqlite3` session runs
+        // with foreign keys off) are not the migration's to refuse.
+        broken_before = broken(&tx)?;
+        for (i, sql) in MIGRATIONS.iter().enumerate().skip(version as usize - 1) {
+            tx.execute_batch(sql)
+                .with_context(|| format!("migrating to schema version {}", i + 2))?;
         }
-        tx.pragma_update(None, "user_version", SCHEMA_VERSION)?;
-        tx.commit()?;
-        Ok(())
     }
+    let broken_now = broken(&tx)?;
+    if broken_now > broken_before {
+        bail!(
+            "migrating to schema version {SCHEMA_VERSION} would break {} references between tables",
+            broken_now - broken_before
+        );
+    }
+    tx.pragma_update(None, "user_version", SCHEMA_VERSION)?;
+    tx.commit()?;
+    Ok(())
 }
 
 /// How many rows refer to a row that is not there.
-fn broken(conn: &rusqlite::Connection) -> Result<i64> {
+fn broken(conn: &Connection) -> Result<i64> {
     conn.query_row("SELECT count(*) FROM pragma_foreign_key_check", [], |r| {
         r.get(0)
     })

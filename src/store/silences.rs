@@ -1,9 +1,9 @@
 //! Silences from the command line: added, listed, ended early, and read by
 //! each run for the holds it applies.
 
+use super::db::{Row, values};
 use anyhow::{Context, Result};
 use chrono::{DateTime, Utc};
-use rusqlite::params;
 
 use super::Store;
 use super::types::Stamp;
@@ -11,14 +11,14 @@ use crate::hold::Silence;
 
 const COLUMNS: &str = "id, service, starts_at, ends_at, reason, created_at";
 
-fn silence(r: &rusqlite::Row<'_>) -> rusqlite::Result<Silence> {
+fn silence(r: &Row) -> Result<Silence> {
     Ok(Silence {
         id: r.get(0)?,
         service: r.get(1)?,
-        starts_at: r.get::<_, Stamp>(2)?.0,
-        ends_at: r.get::<_, Stamp>(3)?.0,
+        starts_at: r.get::<Stamp>(2)?.0,
+        ends_at: r.get::<Stamp>(3)?.0,
         reason: r.get(4)?,
-        created_at: r.get::<_, Stamp>(5)?.0,
+        created_at: r.get::<Stamp>(5)?.0,
     })
 }
 
@@ -32,32 +32,33 @@ impl Store {
         ends_at: DateTime<Utc>,
         reason: Option<&str>,
     ) -> Result<Vec<i64>> {
-        let tx = self.conn.transaction().context("adding a silence")?;
-        let mut ids = Vec::new();
-        for service in services {
-            tx.execute(
-                "INSERT INTO silences (service, starts_at, ends_at, reason, created_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5)",
-                params![
-                    service,
-                    Stamp(starts_at),
-                    Stamp(ends_at),
-                    reason,
-                    Stamp(starts_at)
-                ],
-            )
-            .context("adding a silence")?;
-            ids.push(tx.last_insert_rowid());
-        }
-        tx.commit().context("adding a silence")?;
-        Ok(ids)
+        self.conn
+            .transaction(|tx| {
+                let mut ids = Vec::new();
+                for service in services {
+                    let added = tx.query(
+                        "INSERT INTO silences (service, starts_at, ends_at, reason, created_at)
+                         VALUES (?1, ?2, ?3, ?4, ?5) RETURNING id",
+                        values![
+                            service,
+                            Stamp(starts_at),
+                            Stamp(ends_at),
+                            reason,
+                            Stamp(starts_at)
+                        ],
+                    )?;
+                    ids.push(added.first().context("no id for the new silence")?.get(0)?);
+                }
+                Ok(ids)
+            })
+            .context("adding a silence")
     }
 
     /// Silences not yet over at `now` (in force or still to come), soonest end first.
     pub fn silences_after(&self, now: DateTime<Utc>) -> Result<Vec<Silence>> {
         self.read_all(
             &format!("SELECT {COLUMNS} FROM silences WHERE ends_at > ?1 ORDER BY ends_at, id"),
-            [Stamp(now)],
+            values![Stamp(now)],
             "reading silences",
             silence,
         )
@@ -68,7 +69,7 @@ impl Store {
     pub fn end_silence(&mut self, id: i64, now: DateTime<Utc>) -> Result<Option<Silence>> {
         let found: Vec<Silence> = self.read_all(
             &format!("SELECT {COLUMNS} FROM silences WHERE id = ?1"),
-            [id],
+            values![id],
             "reading a silence",
             silence,
         )?;
@@ -78,7 +79,7 @@ impl Store {
         self.conn
             .execute(
                 "UPDATE silences SET ends_at = min(ends_at, max(starts_at, ?2)) WHERE id = ?1",
-                params![id, Stamp(now)],
+                values![id, Stamp(now)],
             )
             .context("ending a silence")?;
         Ok(Some(found))

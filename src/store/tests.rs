@@ -23,7 +23,7 @@ fn schema_applies_to_an_empty_database_and_sets_the_version() {
     let dir = tempfile::tempdir().unwrap();
     let store = Store::open(&dir.path().join("a.db")).unwrap();
     let v: i64 = store
-        .conn
+        .sqlite()
         .pragma_query_value(None, "user_version", |r| r.get(0))
         .unwrap();
     assert_eq!(v, SCHEMA_VERSION);
@@ -121,7 +121,7 @@ fn a_run_is_recorded_with_its_state_and_due_notifications() {
         .unwrap();
     assert!(store.due_notifications().unwrap().is_empty());
     let (attempts, reports): (i64, i64) = store
-        .conn
+        .sqlite()
         .query_row(
             "SELECT (SELECT attempts FROM notifications WHERE kind = 'down'),
                     (SELECT count(*) FROM notifications WHERE kind = 'report' AND sent_at IS NOT NULL)",
@@ -186,7 +186,7 @@ type Story = (
 /// What the rollups and the uptime view must equal: the raw checks, counted directly.
 fn recompute(store: &Store) -> Story {
     let rollups = store
-        .conn
+        .sqlite()
         .prepare(
             "SELECT service, strftime('%Y-%m-%dT%H:00:00.000Z', checked_at), count(*), sum(status = 'online'),
                     sum(response_ms) FROM checks GROUP BY 1, 2 ORDER BY 1, 2",
@@ -210,7 +210,7 @@ fn recompute(store: &Store) -> Story {
         pct("strftime('%Y-%m-%d', 'now', '-30 days')"),
     );
     let uptime = store
-        .conn
+        .sqlite()
         .prepare(&sql)
         .unwrap()
         .query_map([], |r| {
@@ -231,7 +231,7 @@ fn recompute(store: &Store) -> Story {
 
 fn stored(store: &Store) -> Story {
     let rollups = store
-        .conn
+        .sqlite()
         .prepare("SELECT service, hour, checks, online, total_ms FROM checks_hourly ORDER BY 1, 2")
         .unwrap()
         .query_map([], |r| {
@@ -241,7 +241,7 @@ fn stored(store: &Store) -> Story {
         .collect::<rusqlite::Result<Vec<_>>>()
         .unwrap();
     let uptime = store
-        .conn
+        .sqlite()
         .prepare("SELECT service, checks, uptime_24h, uptime_7d, uptime_30d, uptime_all FROM uptime ORDER BY service")
         .unwrap()
         .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?)))
@@ -254,7 +254,7 @@ fn stored(store: &Store) -> Story {
 fn assert_daily_sums_hourly(store: &Store) {
     let rows = |sql: &str| -> Vec<(String, String, i64, i64, i64)> {
         store
-            .conn
+            .sqlite()
             .prepare(sql)
             .unwrap()
             .query_map([], |r| {
@@ -290,8 +290,9 @@ fn retention_deletes_only_old_raw_checks_in_bounded_batches() {
     let mut store = Store::open(&dir.path().join("a.db")).unwrap();
     random_history(&mut store, 7, 120);
     let cutoff = Utc::now() - chrono::Duration::days(20);
-    let count =
-        |store: &Store, sql: &str| -> i64 { store.conn.query_row(sql, [], |r| r.get(0)).unwrap() };
+    let count = |store: &Store, sql: &str| -> i64 {
+        store.sqlite().query_row(sql, [], |r| r.get(0)).unwrap()
+    };
     let old_sql = format!(
         "SELECT count(*) FROM checks WHERE checked_at < '{}'",
         iso(cutoff)
@@ -376,7 +377,7 @@ fn a_version_1_database_migrates_with_its_rollups_backfilled() {
     }
     let migrated = Store::open(&path).unwrap();
     let version: i64 = migrated
-        .conn
+        .sqlite()
         .pragma_query_value(None, "user_version", |r| r.get(0))
         .unwrap();
     assert_eq!(version, SCHEMA_VERSION);
@@ -434,7 +435,7 @@ fn migrations_and_schema_sql_build_the_same_database() {
         v1.pragma_update(None, "user_version", 1).unwrap();
     }
     let migrated = Store::open(&old).unwrap();
-    assert_eq!(shape(&migrated.conn), shape(&fresh.conn));
+    assert_eq!(shape(migrated.sqlite()), shape(fresh.sqlite()));
 }
 
 #[test]
@@ -482,7 +483,7 @@ fn a_malformed_stored_value_is_an_error_naming_it_not_a_default() {
     };
     store.record_restart(run, &restart).unwrap();
     store
-        .conn
+        .sqlite()
         .execute_batch(
             "UPDATE service_state SET since = 'garbage';
              UPDATE checks SET checked_at = 'whenever';
@@ -533,7 +534,7 @@ fn a_malformed_stored_value_is_an_error_naming_it_not_a_default() {
         &stamp("started_at", "soon"),
     );
     store
-        .conn
+        .sqlite()
         .execute(
             "UPDATE service_state SET since = ?1, status = 'up'",
             [iso(at)],
@@ -551,7 +552,7 @@ fn a_malformed_stored_value_is_an_error_naming_it_not_a_default() {
         r#"column status: unknown status "up""#,
     );
     store
-        .conn
+        .sqlite()
         .execute("UPDATE service_state SET status = 'offline'", [])
         .unwrap();
     says(
@@ -569,7 +570,7 @@ fn pruning_probes_the_index_per_service_never_scans_it() {
     let dir = tempfile::tempdir().unwrap();
     let store = Store::open(&dir.path().join("a.db")).unwrap();
     let plan: Vec<String> = store
-        .conn
+        .sqlite()
         .prepare(&format!("EXPLAIN QUERY PLAN {}", super::runs::PRUNE))
         .unwrap()
         .query_map(["2026-01-01T00:00:00.000Z", "10"], |r| {
@@ -611,7 +612,7 @@ fn rebuilding_notifications_for_the_network_kind_keeps_every_row_and_key() {
     }
     let migrated = Store::open(&path).unwrap();
     let kept: (i64, String, String, i64, String) = migrated
-        .conn
+        .sqlite()
         .query_row(
             "SELECT n.id, n.service, n.kind, n.attempts, c.command
              FROM notifications n JOIN command_deliveries c ON c.notification_id = n.id",
@@ -624,14 +625,14 @@ fn rebuilding_notifications_for_the_network_kind_keeps_every_row_and_key() {
         (7, "web".into(), "down".into(), 2, "[\"page\"]".into())
     );
     let broken: i64 = migrated
-        .conn
+        .sqlite()
         .query_row("SELECT count(*) FROM pragma_foreign_key_check", [], |r| {
             r.get(0)
         })
         .unwrap();
     assert_eq!(broken, 0);
     migrated
-        .conn
+        .sqlite()
         .execute(
             "INSERT INTO notifications (run_id, kind, created_at) VALUES (1, 'network', '2026-11-21T10:05:00.000Z')",
             [],
@@ -639,7 +640,7 @@ fn rebuilding_notifications_for_the_network_kind_keeps_every_row_and_key() {
         .unwrap();
     // The foreign key from command_deliveries still points at notifications.
     let fk: String = migrated
-        .conn
+        .sqlite()
         .query_row(
             "SELECT \"table\" FROM pragma_foreign_key_list('command_deliveries')",
             [],

@@ -3,58 +3,54 @@
 //! read back is an error naming it, never a default.
 
 use chrono::{DateTime, Utc};
-use rusqlite::types::{FromSql, FromSqlError, FromSqlResult, ToSql, ToSqlOutput, ValueRef};
 
+use super::db::{FromValue, ToValue, Value};
 use crate::alert::Notice;
 use crate::check::Status;
 use crate::timefmt::{iso, parse_iso};
 
 /// A UTC time as the database spells it, `2026-11-21T10:22:01.443Z`: it
-/// sorts as text, and SQLite's date functions read it.
+/// sorts as text (bytewise), in SQLite and in PostgreSQL alike.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct Stamp(pub DateTime<Utc>);
 
-impl ToSql for Stamp {
-    fn to_sql(&self) -> rusqlite::Result<ToSqlOutput<'_>> {
-        Ok(ToSqlOutput::from(iso(self.0)))
+impl ToValue for Stamp {
+    fn to_value(&self) -> Value {
+        Value::Text(iso(self.0))
     }
 }
 
-impl FromSql for Stamp {
-    fn column_result(value: ValueRef<'_>) -> FromSqlResult<Self> {
-        let text = value.as_str()?;
-        parse_iso(text)
+impl ToValue for Status {
+    fn to_value(&self) -> Value {
+        Value::Text(self.as_str().to_string())
+    }
+}
+
+impl ToValue for Notice {
+    fn to_value(&self) -> Value {
+        Value::Text(self.as_str().to_string())
+    }
+}
+
+impl FromValue for Stamp {
+    fn from_value(v: &Value) -> Result<Self, String> {
+        let text = String::from_value(v)?;
+        parse_iso(&text)
             .map(Stamp)
-            .ok_or_else(|| malformed(format!("not a timestamp: {text:?}")))
+            .ok_or_else(|| format!("not a timestamp: {text:?}"))
     }
 }
 
-impl ToSql for Status {
-    fn to_sql(&self) -> rusqlite::Result<ToSqlOutput<'_>> {
-        Ok(ToSqlOutput::from(self.as_str()))
+impl FromValue for Status {
+    fn from_value(v: &Value) -> Result<Self, String> {
+        let text = String::from_value(v)?;
+        Status::parse(&text).ok_or_else(|| format!("unknown status {text:?}"))
     }
 }
 
-impl FromSql for Status {
-    fn column_result(value: ValueRef<'_>) -> FromSqlResult<Self> {
-        let text = value.as_str()?;
-        Status::parse(text).ok_or_else(|| malformed(format!("unknown status {text:?}")))
+impl FromValue for Notice {
+    fn from_value(v: &Value) -> Result<Self, String> {
+        let text = String::from_value(v)?;
+        Notice::parse(&text).ok_or_else(|| format!("unknown notice kind {text:?}"))
     }
-}
-
-impl ToSql for Notice {
-    fn to_sql(&self) -> rusqlite::Result<ToSqlOutput<'_>> {
-        Ok(ToSqlOutput::from(self.as_str()))
-    }
-}
-
-impl FromSql for Notice {
-    fn column_result(value: ValueRef<'_>) -> FromSqlResult<Self> {
-        let text = value.as_str()?;
-        Notice::parse(text).ok_or_else(|| malformed(format!("unknown notice kind {text:?}")))
-    }
-}
-
-fn malformed(message: String) -> FromSqlError {
-    FromSqlError::Other(message.into())
 }
