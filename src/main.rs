@@ -19,6 +19,7 @@ mod notify;
 mod probe;
 mod process;
 mod publish;
+mod quorum;
 mod render;
 /// The seeded generator the unit and integration tests share.
 #[cfg(test)]

@@ -18,7 +18,8 @@ use crate::render::Row;
 use crate::render::email::Mail;
 use crate::store::{self, RunId, Store};
 use crate::{
-    alert, clock, heartbeat, lock, log, notify, probe, publish, render, signals, stdout, timefmt,
+    alert, clock, heartbeat, lock, log, notify, probe, publish, quorum, render, signals, stdout,
+    timefmt,
 };
 
 /// `upcheck run`: the steps, then the heartbeat and the run's row closed,
@@ -98,24 +99,10 @@ fn probe_and_tell(
     let results = probe::run_all(config, &db.last_response_ms()?);
     // Everything from here on ends within run_timeout more, however much is due.
     let deadline = Instant::now() + config.run_timeout;
-    // All services, or (stopped by a signal) those that were probed.
-    let probed: HashSet<&str> = results.iter().map(|r| r.service.as_str()).collect();
-    let policies = config
-        .services
-        .iter()
-        .filter(|s| probed.contains(s.name.as_str()))
-        .map(|s| (s.name.as_str(), &s.policy));
-    let now = Utc::now();
-    let failing = results
-        .iter()
-        .filter(|r| r.status.is_failure())
-        .map(|r| r.service.as_str())
-        .collect();
-    let holds = holds_at(config, db, now, &failing)?;
-    let held = holds.keys().map(String::as_str).collect();
-    let decisions = alert::decide(policies, &db.alert_states()?, &results, &held);
-    db.record_run_until(run, &results, &decisions, &config.alert_commands, deadline)?;
-    notify::fallback::checks_stored(results.len(), failing.len());
+    let (decisions, holds) = match config.database.fleet() {
+        None => decide_and_store(config, db, run, &results, deadline)?,
+        Some(fleet) => store_and_decide_as_fleet(config, db, run, &results, fleet)?,
+    };
     if let Some(stopped) = signals::stopped() {
         // What was probed is stored; nothing more is started.
         return Err(stopped.into());
@@ -142,6 +129,78 @@ fn probe_and_tell(
     )
 }
 
+/// Decisions and holds, the same for every output of the run.
+type Decided = (Vec<Decision>, HashMap<String, Hold>);
+
+/// One host: this run's results decide, and are stored with the decisions
+/// in one transaction.
+fn decide_and_store(
+    config: &Config,
+    db: &mut Store,
+    run: RunId,
+    results: &[CheckResult],
+    deadline: Instant,
+) -> Result<Decided> {
+    let failing = failing(results.iter());
+    let holds = holds_at(config, db, Utc::now(), &failing)?;
+    let held = holds.keys().map(String::as_str).collect();
+    let states = db.alert_states()?;
+    let decisions = alert::decide(policies(config, results), &states, results, &held);
+    db.record_run_until(run, results, &decisions, &config.alert_commands, deadline)?;
+    notify::fallback::checks_stored(results.len(), failing.len());
+    Ok((decisions, holds))
+}
+
+/// A fleet: this run's checks are stored first; then, under the fleet's
+/// lock (kept until the run ends, so one run at a time decides and
+/// delivers), every probe's latest fresh checks decide.
+fn store_and_decide_as_fleet(
+    config: &Config,
+    db: &mut Store,
+    run: RunId,
+    results: &[CheckResult],
+    fleet: &crate::config::Fleet,
+) -> Result<Decided> {
+    let ids = db.record_checks(run, results)?;
+    notify::fallback::checks_stored(results.len(), failing(results.iter()).len());
+    db.lock_fleet(config.lock_timeout)?;
+    let now = Utc::now();
+    let seen = db.fleet_view(now - chrono::TimeDelta::from_std(fleet.fresh_within)?)?;
+    let basis: Vec<(&CheckResult, i64)> = quorum::verdicts(results, &seen, fleet.confirm)
+        .into_iter()
+        .zip(ids)
+        .map(|((result, id), own)| (result, id.unwrap_or(own)))
+        .collect();
+    let decided: Vec<CheckResult> = basis.iter().map(|(r, _)| (*r).clone()).collect();
+    let holds = holds_at(config, db, now, &failing(decided.iter()))?;
+    let held = holds.keys().map(String::as_str).collect();
+    let states = db.alert_states()?;
+    let decisions = alert::decide(policies(config, results), &states, &decided, &held);
+    db.record_decisions(run, &basis, &decisions, &config.alert_commands)?;
+    Ok((decisions, holds))
+}
+
+/// The policies of the services probed (all, or those a signal left), in
+/// the order of `results`.
+fn policies<'a>(
+    config: &'a Config,
+    results: &[CheckResult],
+) -> impl Iterator<Item = (&'a str, &'a crate::alert::AlertPolicy)> {
+    let probed: HashSet<String> = results.iter().map(|r| r.service.clone()).collect();
+    config
+        .services
+        .iter()
+        .filter(move |s| probed.contains(&s.name))
+        .map(|s| (s.name.as_str(), &s.policy))
+}
+
+fn failing<'a>(results: impl Iterator<Item = &'a CheckResult>) -> HashSet<&'a str> {
+    results
+        .filter(|r| r.status.is_failure())
+        .map(|r| r.service.as_str())
+        .collect()
+}
+
 /// The connectivity guard reached none of its targets: this host's own
 /// network is down, so nothing is probed or stored for the services (their
 /// streaks stay as they were) and nothing is restarted. The outage's one
@@ -159,6 +218,10 @@ fn network_down(
     let now = Utc::now();
     db.record_network_down(run, why, now, &config.alert_commands)?;
     notify::fallback::checks_stored(0, 0);
+    if config.database.fleet().is_some() {
+        // What is due is delivered by one run of the fleet at a time.
+        db.lock_fleet(config.lock_timeout)?;
+    }
     if let Some(stopped) = signals::stopped() {
         return Err(stopped.into());
     }
@@ -312,7 +375,7 @@ impl Session {
         let set_aside = set_aside.map(|aside| {
             let news = format!(
                 "the database {} could not be read (not an SQLite database, or corrupt); it was moved to {} and a new one started",
-                config.database.display(),
+                config.database.shown(),
                 aside.display()
             );
             // Said now, whatever happens to the rest of the run.

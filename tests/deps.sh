@@ -11,7 +11,9 @@
 # server `dns` checks ask, and tinyproxy (tinyproxy-bin, likewise) for the
 # proxy `proxy` sends checks through, SpamAssassin to score every kind of
 # email, and Node.js with npm for html-validate (pinned in tests/tools/,
-# installed there with `npm ci`) to check the email and status page HTML.
+# installed there with `npm ci`) to check the email and status page HTML,
+# and Debian's PostgreSQL server (any version; the tests start their own
+# cluster as the `postgres` user the package creates) for fleets.
 set -euo pipefail
 missing=()
 command -v systemd-analyze >/dev/null 2>&1 || missing+=(systemd)
@@ -25,6 +27,7 @@ command -v faketime >/dev/null 2>&1 || missing+=(faketime)
 command -v tinyproxy >/dev/null 2>&1 || missing+=(tinyproxy-bin)
 command -v spamassassin >/dev/null 2>&1 || missing+=(spamassassin)
 command -v npm >/dev/null 2>&1 || missing+=(nodejs npm)
+compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null || missing+=(postgresql)
 if ((${#missing[@]})); then
     export DEBIAN_FRONTEND=noninteractive
     apt-get update -qq

@@ -19,7 +19,7 @@ use crate::{hold, stdout};
 pub fn status(config: &Config, json: bool) -> Result<()> {
     let now = Utc::now();
     let (summaries, runs, silences, network) = if config.database.exists() {
-        let db = Store::open(&config.database)?;
+        let db = Store::connect(&config.database)?;
         (
             db.summaries()?,
             db.recent_run_starts(None)?,
@@ -65,9 +65,9 @@ pub fn backup(config: &Config, file: &std::path::Path) -> Result<()> {
         );
     }
     if !config.database.exists() {
-        anyhow::bail!("there is no database at {} yet", config.database.display());
+        anyhow::bail!("there is no database at {} yet", config.database.shown());
     }
-    let db = Store::open(&config.database)?;
+    let db = Store::connect(&config.database)?;
     atomic_file::replace(file, Mode::Umask, |tmp| db.backup(tmp))
 }
 
@@ -81,7 +81,7 @@ pub fn describe_config(config: &Config) -> Result<String> {
         "config     {}\ntitle      {}\ndatabase   {} (raw checks kept {})\nmail       {}\nheartbeat  {}\nguard      {}\n{}{}\n{} service{plural}, up to {} probes at once, run_timeout {}:\n",
         config.path.display(),
         config.title,
-        config.database.display(),
+        describe_database(&config.database),
         d(config.retention),
         describe_mail(config)?,
         describe_heartbeat(config),
@@ -227,6 +227,29 @@ fn describe_outputs(config: &Config) -> String {
     out
 }
 
+/// The file, or the URL with how it is reached and how this probe counts.
+fn describe_database(database: &crate::config::Database) -> String {
+    use crate::config::{Database, SslMode};
+    let Database::Postgres(pg) = database else {
+        return database.shown();
+    };
+    let tls = match pg.sslmode {
+        SslMode::Disable => "no TLS",
+        SslMode::Require => "TLS, certificate not checked",
+        SslMode::VerifyCa => "TLS, certificate from a trusted CA",
+        SslMode::VerifyFull => "TLS, certificate from a trusted CA for the host",
+    };
+    let fleet = &pg.fleet;
+    format!(
+        "{} ({tls}; probe {:?}, failing when {} probe{} fail within {})",
+        pg.url,
+        fleet.probe,
+        fleet.confirm,
+        if fleet.confirm == 1 { "" } else { "s" },
+        crate::timefmt::format_duration(fleet.fresh_within)
+    )
+}
+
 /// Every place a run writes must let this user create files in its folder
 /// (the nearest one that exists, for folders a run creates): found now,
 /// not by the first run's fallback email.
@@ -237,7 +260,15 @@ fn check_writable(config: &Config) -> Result<()> {
         _ => None,
     });
     let places = [
-        ("database", Some(config.database.clone())),
+        (
+            "database",
+            Some(
+                config
+                    .database
+                    .file()
+                    .map_or_else(|| config.lock_path(), Into::into),
+            ),
+        ),
         ("status_page", config.status_page.clone()),
         ("prometheus_textfile", config.prometheus_textfile.clone()),
         ("email.outbox", outbox),

@@ -25,13 +25,13 @@ pub fn run(config: &Config, action: SilenceAction) -> Result<()> {
                 until,
                 reason,
             } = understood(config, &add, now)?;
-            let mut db = Store::open(&config.database)?;
+            let mut db = Store::connect(&config.database)?;
             let ids = db.add_silences(&services, now, until, reason.as_deref())?;
             stdout::print(&view::added(&services, &ids, until, reason.as_deref()))
         }
         SilenceAction::List { json } => {
             let silences = match config.database.exists() {
-                true => Store::open(&config.database)?.silences_after(now)?,
+                true => Store::connect(&config.database)?.silences_after(now)?,
                 false => Vec::new(),
             };
             match json {
@@ -44,7 +44,7 @@ pub fn run(config: &Config, action: SilenceAction) -> Result<()> {
         }
         SilenceAction::Remove { id } => {
             let ended = match config.database.exists() {
-                true => Store::open(&config.database)?.end_silence(id, now)?,
+                true => Store::connect(&config.database)?.end_silence(id, now)?,
                 false => None,
             };
             match ended {

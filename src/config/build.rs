@@ -75,13 +75,14 @@ pub(super) fn build(
             message: "no [[service]] table: there is nothing to check".to_string(),
         });
     }
+    let database = super::database::database(raw, files.database, &host, dir)?;
     Ok(Config {
         path: path.to_path_buf(),
         title,
         host,
         maintenance,
         connectivity,
-        database: files.database,
+        database,
         parallel,
         run_timeout: raw.run_timeout.map_or(Duration::from_secs(240), |d| d.0),
         lock_timeout: raw.lock_timeout.map_or(Duration::from_secs(30), |d| d.0),
@@ -112,7 +113,7 @@ const MAX_CA_FILE_BYTES: u64 = 16 * 1024 * 1024;
 /// A CA file as the TLS code will read it at every run: it must be readable
 /// and hold PEM certificates, or every https check (or all mail) fails for a
 /// config mistake.
-fn ca_file(
+pub(super) fn ca_file(
     value: &Spanned<String>,
     key: impl Into<String>,
     dir: &Path,
@@ -626,7 +627,7 @@ const MAX_LABEL_CHARS: usize = 1000;
 /// Service names and the title are one-line labels in subjects, tables,
 /// metrics and the database: no control characters (a newline would break
 /// the text email's table), no invisible ones that reorder or hide text.
-fn label_problem(label: &str) -> Option<String> {
+pub(super) fn label_problem(label: &str) -> Option<String> {
     if label.chars().count() > MAX_LABEL_CHARS {
         return Some(format!("longer than {MAX_LABEL_CHARS} characters"));
     }

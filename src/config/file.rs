@@ -22,6 +22,11 @@ use crate::timefmt::parse_duration;
 pub(super) struct RawConfig {
     pub(super) title: Option<Spanned<String>>,
     pub(super) database: Option<Spanned<String>>,
+    pub(super) database_password_env: Option<Spanned<String>>,
+    pub(super) database_password_file: Option<Spanned<String>>,
+    pub(super) probe: Option<Spanned<String>>,
+    pub(super) confirm: Option<Spanned<Count>>,
+    pub(super) fresh_within: Option<Spanned<Dur>>,
     pub(super) timeout: Option<Dur>,
     pub(super) parallel: Option<Spanned<i64>>,
     pub(super) run_timeout: Option<Dur>,

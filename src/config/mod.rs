@@ -4,6 +4,7 @@
 //! Here: the validated types and loading; `file` parses, `build` validates.
 
 mod build;
+mod database;
 mod dns;
 mod file;
 mod noise;
@@ -41,8 +42,8 @@ pub struct Config {
     pub title: String,
     /// The host upcheck runs on, for footers and fallback alerts.
     pub host: String,
-    /// The SQLite history (absolute).
-    pub database: PathBuf,
+    /// Where the history lives: an SQLite file, or a fleet's PostgreSQL.
+    pub database: Database,
     /// Probes in flight at once.
     pub parallel: usize,
     /// No run lasts longer than this: probes still running are recorded as timeouts.
@@ -360,6 +361,88 @@ pub enum SmtpTls {
     None,
 }
 
+/// Where the history lives.
+#[derive(Debug, Clone)]
+pub enum Database {
+    /// The SQLite file (absolute).
+    Sqlite(PathBuf),
+    Postgres(Postgres),
+}
+
+/// A PostgreSQL database shared by a fleet of probes.
+#[derive(Debug, Clone)]
+pub struct Postgres {
+    /// The connection URL without a password, `sslmode` or `sslrootcert`.
+    pub url: String,
+    pub password: Option<PasswordSource>,
+    pub sslmode: SslMode,
+    /// `sslrootcert`: the CA that signed the server's certificate; the
+    /// built-in roots when `None`.
+    pub ca_file: Option<PathBuf>,
+    pub fleet: Fleet,
+    /// This host's run lock (a file beside the config).
+    pub lock: PathBuf,
+}
+
+/// How this probe's checks count in the fleet's decisions.
+#[derive(Debug, Clone)]
+pub struct Fleet {
+    /// This host's name in the shared history.
+    pub probe: String,
+    /// Failing when at least this many probes' latest checks fail.
+    pub confirm: u32,
+    /// Other probes' checks older than this are not counted.
+    pub fresh_within: Duration,
+}
+
+/// libpq's `sslmode`, less the two that fall back to plain text silently.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SslMode {
+    Disable,
+    /// Encrypted; the certificate is not checked.
+    Require,
+    /// Encrypted; the certificate chains to a trusted CA, whatever its name.
+    VerifyCa,
+    /// Encrypted; the certificate chains to a trusted CA and names the host.
+    VerifyFull,
+}
+
+impl Database {
+    /// The SQLite file, when the history is one.
+    pub fn file(&self) -> Option<&Path> {
+        match self {
+            Database::Sqlite(path) => Some(path),
+            Database::Postgres(_) => None,
+        }
+    }
+
+    /// How messages and emails name it: the path, or the URL (which never
+    /// holds the password).
+    pub fn shown(&self) -> String {
+        match self {
+            Database::Sqlite(path) => path.display().to_string(),
+            Database::Postgres(pg) => pg.url.clone(),
+        }
+    }
+
+    /// Whether there is anything to read yet: a PostgreSQL server is
+    /// asked (and its schema created) by connecting.
+    pub fn exists(&self) -> bool {
+        match self {
+            Database::Sqlite(path) => path.exists(),
+            Database::Postgres(_) => true,
+        }
+    }
+
+    /// The fleet's settings; a single SQLite host is a fleet of one.
+    pub fn fleet(&self) -> Option<&Fleet> {
+        match self {
+            Database::Sqlite(_) => None,
+            Database::Postgres(pg) => Some(&pg.fleet),
+        }
+    }
+}
+
 /// Where the SMTP password is read from, when mail is actually sent: a
 /// missing password must not stop `upcheck status`.
 #[derive(Debug, Clone)]
@@ -370,12 +453,17 @@ pub enum PasswordSource {
 
 impl PasswordSource {
     pub fn read(&self) -> Result<String> {
+        self.read_for("smtp_password")
+    }
+
+    /// The password; errors name the config key, `{key}_env` or `{key}_file`.
+    pub fn read_for(&self, key: &str) -> Result<String> {
         match self {
             PasswordSource::Env(name) => std::env::var(name)
-                .map_err(|_| anyhow!("environment variable {name} (smtp_password_env) is not set")),
+                .map_err(|_| anyhow!("environment variable {name} ({key}_env) is not set")),
             PasswordSource::File(path) => read_capped(path, MAX_PASSWORD_BYTES)
                 .map(|s| s.trim_end_matches(['\r', '\n']).to_string())
-                .with_context(|| format!("reading smtp_password_file {}", path.display())),
+                .with_context(|| format!("reading {key}_file {}", path.display())),
         }
     }
 }
@@ -467,9 +555,14 @@ impl Config {
 
     /// The lock file that keeps two runs from interleaving, beside the database.
     pub fn lock_path(&self) -> PathBuf {
-        let mut name = self.database.as_os_str().to_owned();
-        name.push(".lock");
-        PathBuf::from(name)
+        match &self.database {
+            Database::Sqlite(path) => {
+                let mut name = path.as_os_str().to_owned();
+                name.push(".lock");
+                PathBuf::from(name)
+            }
+            Database::Postgres(pg) => pg.lock.clone(),
+        }
     }
 }
 

@@ -116,7 +116,7 @@ fn gather<'a>(config: &'a Config, pending: &Pending, rows: &[Row]) -> Digest<'a>
         title: &config.title,
         host: &config.host,
         now: Utc::now(),
-        database: &config.database,
+        database: config.database.shown(),
         forced: pending.forced,
         alerts: digest::collapse(alerts, rows),
         restarts: pending.restarts.clone(),

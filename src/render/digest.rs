@@ -2,7 +2,6 @@
 //! reminders, recoveries, restarts) folded to one line per service, the
 //! subject, and the phrases the text and HTML parts share. Pure.
 
-use std::path::Path;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
@@ -20,7 +19,8 @@ pub struct Digest<'a> {
     pub title: &'a str,
     pub host: &'a str,
     pub now: DateTime<Utc>,
-    pub database: &'a Path,
+    /// The file or URL the history is in.
+    pub database: String,
     /// `run --force`: send the full report even with nothing due.
     pub forced: bool,
     /// What is due, one per service (see [`collapse`]).
@@ -365,7 +365,7 @@ pub(crate) mod tests {
             title: "vps-1",
             host: "vps-1.example.com",
             now: at("2026-11-21T10:20:03Z"),
-            database: Path::new("/var/lib/upcheck/upcheck.db"),
+            database: "/var/lib/upcheck/upcheck.db".into(),
             forced: false,
             alerts: vec![
                 alert("price-api", Notice::Down, "2026-11-21T10:20:00Z"),

@@ -67,7 +67,7 @@ pub fn part(d: &Digest) -> String {
     push(&mut out, &wrap(&sent, WIDTH, ""));
     push(
         &mut out,
-        &wrap(&format!("Database: {}", d.database.display()), WIDTH, ""),
+        &wrap(&format!("Database: {}", d.database), WIDTH, ""),
     );
     out
 }

@@ -4,6 +4,7 @@
 //! read back as its Rust type is an error naming its column and row, never a
 //! default. SQL that must differ between backends picks by `Dialect`.
 
+use std::cell::RefCell;
 use std::rc::Rc;
 
 use anyhow::{Result, anyhow};
@@ -22,11 +23,14 @@ pub(crate) enum Value {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Dialect {
     Sqlite,
+    Postgres,
 }
 
-/// An open database: the SQLite file.
+/// An open database: the SQLite file, or a fleet's PostgreSQL (in a
+/// `RefCell`: its client needs `&mut` even to read, the store's readers do not).
 pub(crate) enum Conn {
     Sqlite(rusqlite::Connection),
+    Postgres(Box<RefCell<super::postgres::Pg>>),
 }
 
 /// One row of a result, its values owned, with the column names to say
@@ -40,6 +44,7 @@ impl Conn {
     pub(crate) fn dialect(&self) -> Dialect {
         match self {
             Conn::Sqlite(_) => Dialect::Sqlite,
+            Conn::Postgres(_) => Dialect::Postgres,
         }
     }
 
@@ -47,6 +52,7 @@ impl Conn {
     pub(crate) fn sqlite(&self) -> Option<&rusqlite::Connection> {
         match self {
             Conn::Sqlite(c) => Some(c),
+            Conn::Postgres(_) => None,
         }
     }
 
@@ -57,6 +63,7 @@ impl Conn {
                 let mut stmt = c.prepare_cached(sql)?;
                 Ok(stmt.execute(rusqlite::params_from_iter(params))? as u64)
             }
+            Conn::Postgres(pg) => pg.borrow_mut().execute(sql, params),
         }
     }
 
@@ -79,6 +86,7 @@ impl Conn {
                 }
                 Ok(out)
             }
+            Conn::Postgres(pg) => pg.borrow_mut().query(sql, params),
         }
     }
 
@@ -86,6 +94,7 @@ impl Conn {
     pub(crate) fn batch(&self, sql: &str) -> Result<()> {
         match self {
             Conn::Sqlite(c) => Ok(c.execute_batch(sql)?),
+            Conn::Postgres(pg) => pg.borrow_mut().batch(sql),
         }
     }
 
@@ -95,6 +104,9 @@ impl Conn {
     pub(crate) fn transaction<T>(&self, f: impl FnOnce(&Conn) -> Result<T>) -> Result<T> {
         self.batch(match self.dialect() {
             Dialect::Sqlite => "BEGIN IMMEDIATE",
+            // READ COMMITTED: a statement after an advisory lock sees what
+            // the lock's previous holder committed.
+            Dialect::Postgres => "BEGIN",
         })?;
         let done = f(self).and_then(|value| self.batch("COMMIT").map(|()| value));
         if done.is_err() && !self.idle() {
@@ -109,6 +121,9 @@ impl Conn {
     fn idle(&self) -> bool {
         match self {
             Conn::Sqlite(c) => c.is_autocommit(),
+            // Unknown to the client: a ROLLBACK outside a transaction is
+            // only a warning there.
+            Conn::Postgres(_) => false,
         }
     }
 }
@@ -139,6 +154,10 @@ impl rusqlite::ToSql for Value {
 }
 
 impl Row {
+    pub(crate) fn new(values: Vec<Value>, columns: Rc<[String]>) -> Row {
+        Row { values, columns }
+    }
+
     /// Column `index` as a `T`; a value that is not one is an error that
     /// names the column and the row (by its first column: an id or a
     /// service), so a person can mend it.

@@ -4,17 +4,20 @@
 //! appends, `outbox` holds what is due, `read` answers reports, `silences` keeps
 //! what people silenced, `types` spells values.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::Duration;
 
 use anyhow::{Context, Result};
 use chrono::{DateTime, Utc};
 
 use crate::alert::Notice;
+use crate::config::Database;
 
 mod db;
+mod fleet;
 mod history;
 mod outbox;
+mod postgres;
 mod read;
 mod report;
 mod runs;
@@ -30,7 +33,10 @@ pub const PRUNE_BATCH: usize = 10_000;
 
 pub struct Store {
     conn: db::Conn,
-    path: PathBuf,
+    /// How messages name the database: its path or URL.
+    name: String,
+    /// This host's probe name, in a fleet's shared database.
+    probe: Option<String>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -107,8 +113,26 @@ impl Store {
             .with_context(|| format!("opening the database {}", path.display()))?;
         Ok(Store {
             conn: db::Conn::Sqlite(conn),
-            path: path.to_path_buf(),
+            name: path.display().to_string(),
+            probe: None,
         })
+    }
+
+    /// Opens the configured database: the SQLite file, or a connection to
+    /// the fleet's PostgreSQL (its schema created or migrated).
+    pub fn connect(database: &Database) -> Result<Store> {
+        match database {
+            Database::Sqlite(path) => Store::open(path),
+            Database::Postgres(pg) => {
+                let conn = postgres::connect(pg)
+                    .with_context(|| format!("opening the database {}", pg.url))?;
+                Ok(Store {
+                    conn: db::Conn::Postgres(Box::new(std::cell::RefCell::new(conn))),
+                    name: pg.url.clone(),
+                    probe: Some(pg.fleet.probe.clone()),
+                })
+            }
+        }
     }
 
     /// A consistent copy of the database at `dest`, taken with SQLite's online
@@ -122,7 +146,7 @@ impl Store {
         let backup = rusqlite::backup::Backup::new(conn, &mut target)?;
         backup
             .run_to_completion(256, Duration::from_millis(10), None)
-            .with_context(|| format!("copying {} to {}", self.path.display(), dest.display()))?;
+            .with_context(|| format!("copying {} to {}", self.name, dest.display()))?;
         Ok(())
     }
 

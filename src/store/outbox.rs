@@ -164,11 +164,12 @@ impl Store {
                 // A failure after a send that may have gone out keeps saying so.
                 for id in ids {
                     tx.execute(
+                        // The casts tell PostgreSQL what the parameters are.
                         "UPDATE notifications
-                         SET error = CASE WHEN ?2 IS NOT NULL AND error LIKE ?5 || '%'
+                         SET error = CASE WHEN CAST(?2 AS TEXT) IS NOT NULL AND error LIKE ?5 || '%'
                                           THEN ?5 || ?2 ELSE ?2 END,
-                             sent_at = CASE WHEN ?2 IS NULL THEN ?3 END,
-                             sent_run_id = CASE WHEN ?2 IS NULL THEN ?4 END
+                             sent_at = CASE WHEN CAST(?2 AS TEXT) IS NULL THEN ?3 END,
+                             sent_run_id = CASE WHEN CAST(?2 AS TEXT) IS NULL THEN CAST(?4 AS BIGINT) END
                          WHERE id = ?1",
                         values![id, error, Stamp(at), run.0, SENT_MAYBE_THEN],
                     )?;
@@ -184,7 +185,8 @@ impl Store {
                 if forced {
                     tx.execute(
                         "INSERT INTO notifications (run_id, kind, created_at, sent_at, sent_run_id, attempts, error)
-                         VALUES (?1, 'report', ?2, CASE WHEN ?3 IS NULL THEN ?2 END, CASE WHEN ?3 IS NULL THEN ?1 END, 1, ?3)",
+                         VALUES (?1, 'report', ?2, CASE WHEN CAST(?3 AS TEXT) IS NULL THEN ?2 END,
+                                 CASE WHEN CAST(?3 AS TEXT) IS NULL THEN CAST(?1 AS BIGINT) END, 1, ?3)",
                         values![run.0, Stamp(at), error],
                     )?;
                 }

@@ -60,7 +60,7 @@ impl Store {
              JOIN checks c ON c.id = s.last_check_id
              LEFT JOIN uptime u ON u.service = s.service",
             &[],
-            &format!("reading service summaries from {}", self.path.display()),
+            &format!("reading service summaries from {}", self.name),
             |row| {
                 let service: String = row.get(0)?;
                 let status = row.get(1)?;
@@ -110,7 +110,7 @@ impl Store {
     pub fn recent_run_starts(&self, current: Option<RunId>) -> Result<Vec<DateTime<Utc>>> {
         self.read_all(
             "SELECT started_at FROM runs
-             WHERE NOT forced AND (finished_at IS NOT NULL OR id = ?1)
+             WHERE forced = 0 AND (finished_at IS NOT NULL OR id = ?1)
              ORDER BY id DESC LIMIT 2",
             values![current.map_or(-1, |r| r.0)],
             "reading when the last runs started",

@@ -2,7 +2,7 @@
 //! service's new state, heartbeats and restarts; and retention, which
 //! deletes old raw checks while the rollups keep their story.
 
-use super::db::{Conn, values};
+use super::db::{Conn, Dialect, Value, values};
 use anyhow::{Context, Result};
 use chrono::{DateTime, Utc};
 
@@ -15,7 +15,7 @@ use crate::heartbeat::Beat;
 use crate::watchdog::{Recheck, RestartAttempt};
 
 /// A check with the decision made for its service, and the check's row id.
-type Decided<'a> = (&'a CheckResult, &'a Decision, i64);
+pub(super) type Decided<'a> = (&'a CheckResult, &'a Decision, i64);
 
 /// The delete `prune` runs: `?1` the cutoff, `?2` the batch.
 pub(super) const PRUNE: &str = "DELETE FROM checks WHERE id IN (
@@ -24,6 +24,15 @@ pub(super) const PRUNE: &str = "DELETE FROM checks WHERE id IN (
      -- never a scan of the whole index.
      CROSS JOIN checks c ON c.service = s.service AND c.checked_at < ?1
      WHERE c.id <> s.last_check_id
+     LIMIT ?2)";
+
+/// `PRUNE` in PostgreSQL, whose planner takes the same path through a plain
+/// join; a check a probe's latest view points at stays too.
+const PRUNE_PG: &str = "DELETE FROM checks WHERE id IN (
+     SELECT c.id FROM service_state s
+     JOIN checks c ON c.service = s.service AND c.checked_at < ?1
+     WHERE c.id <> s.last_check_id
+       AND NOT EXISTS (SELECT 1 FROM probe_state p WHERE p.last_check_id = c.id)
      LIMIT ?2)";
 
 /// Whether `e` says another connection holds the database.
@@ -46,10 +55,28 @@ impl Store {
         forced: bool,
         host: &str,
     ) -> Result<RunId> {
+        // A fleet's runs say which probe ran them; SQLite's are all this host's.
+        let sql = match self.probe {
+            None => {
+                "INSERT INTO runs (started_at, forced, host, version) VALUES (?1, ?2, ?3, ?4) RETURNING id"
+            }
+            Some(_) => {
+                "INSERT INTO runs (started_at, forced, host, version, probe) VALUES (?1, ?2, ?3, ?4, ?5) RETURNING id"
+            }
+        };
         let id = insert_returning_id(
             &self.conn,
-            "INSERT INTO runs (started_at, forced, host, version) VALUES (?1, ?2, ?3, ?4) RETURNING id",
-            values![Stamp(started_at), forced, host, env!("CARGO_PKG_VERSION")],
+            sql,
+            probe_last(
+                values![
+                    Stamp(started_at),
+                    forced,
+                    host,
+                    env!("CARGO_PKG_VERSION"),
+                    self.probe
+                ],
+                self.probe.is_some(),
+            ),
         )
         .context("recording the run in the database")?;
         Ok(RunId(id))
@@ -66,7 +93,7 @@ impl Store {
     ) -> Result<()> {
         self.conn
             .transaction(|tx| {
-                let check_ids = insert_checks(tx, run, results)?;
+                let check_ids = insert_checks(tx, run, results, self.probe.as_deref())?;
                 bump_rollups(tx, results)?;
                 // A service no decision was made for keeps its state, and nothing is due for it.
                 let decided: Vec<Decided> = results
@@ -278,14 +305,26 @@ impl Store {
     /// `service_state` points at it. Returns how many went.
     pub fn prune(&mut self, cutoff: DateTime<Utc>, batch: usize) -> Result<usize> {
         self.conn
-            .execute(PRUNE, values![Stamp(cutoff), batch as i64])
+            .execute(
+                match self.conn.dialect() {
+                    Dialect::Sqlite => PRUNE,
+                    Dialect::Postgres => PRUNE_PG,
+                },
+                values![Stamp(cutoff), batch as i64],
+            )
             .map(|n| n as usize)
             .context("deleting checks older than the retention")
     }
 }
 
+/// `params` without its last one, the probe, when there is none (SQLite's
+/// statements have no `probe` column).
+fn probe_last(params: &[Value], with_probe: bool) -> &[Value] {
+    &params[..params.len() - usize::from(!with_probe)]
+}
+
 /// Runs an `INSERT … RETURNING id`; the new row's id.
-fn insert_returning_id(conn: &Conn, sql: &str, params: &[super::db::Value]) -> Result<i64> {
+fn insert_returning_id(conn: &Conn, sql: &str, params: &[Value]) -> Result<i64> {
     conn.query(sql, params)?
         .first()
         .context("the database returned no id for a new row")?
@@ -298,20 +337,47 @@ fn online(r: &CheckResult) -> i64 {
 
 /// Appends the checks and tallies them on the run's row; returns the checks'
 /// row ids, in the order of `results`.
-fn insert_checks(tx: &Conn, run: RunId, results: &[CheckResult]) -> Result<Vec<i64>> {
+pub(super) fn insert_checks(
+    tx: &Conn,
+    run: RunId,
+    results: &[CheckResult],
+    probe: Option<&str>,
+) -> Result<Vec<i64>> {
+    let sql = match probe {
+        None => "INSERT INTO checks (run_id, service, checked_at, status, response_ms, status_code, error, cert_expires_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) RETURNING id",
+        Some(_) => "INSERT INTO checks (run_id, service, checked_at, status, response_ms, status_code, error, cert_expires_at, probe)
+                    VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9) RETURNING id",
+    };
     let mut ids = Vec::with_capacity(results.len());
     for r in results {
-        let id = insert_returning_id(tx, "INSERT INTO checks (run_id, service, checked_at, status, response_ms, status_code, error, cert_expires_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) RETURNING id", values![
-            run.0,
-            r.service,
-            Stamp(r.checked_at),
-            r.status,
-            r.response_ms.map(|v| v as i64),
-            r.status_code,
-            r.reason,
-            r.cert_expires_at.map(Stamp),
-        ])?;
+        let id = insert_returning_id(
+            tx,
+            sql,
+            probe_last(
+                values![
+                    run.0,
+                    r.service,
+                    Stamp(r.checked_at),
+                    r.status,
+                    r.response_ms.map(|v| v as i64),
+                    r.status_code,
+                    r.reason,
+                    r.cert_expires_at.map(Stamp),
+                    probe,
+                ],
+                probe.is_some(),
+            ),
+        )?;
+        if let Some(probe) = probe {
+            // Each probe's latest check, for the fleet's decisions and `status`.
+            tx.execute(
+                "INSERT INTO probe_state (service, probe, last_check_id, checked_at) VALUES (?1, ?2, ?3, ?4)
+                 ON CONFLICT (service, probe) DO UPDATE SET
+                     last_check_id = excluded.last_check_id, checked_at = excluded.checked_at",
+                values![r.service, probe, id, Stamp(r.checked_at)],
+            )?;
+        }
         ids.push(id);
     }
     let failing = results.iter().filter(|r| r.status.is_failure()).count();
@@ -323,13 +389,15 @@ fn insert_checks(tx: &Conn, run: RunId, results: &[CheckResult]) -> Result<Vec<i
 }
 
 /// Counts each check into its service's hourly and daily rollup.
-fn bump_rollups(tx: &Conn, results: &[CheckResult]) -> Result<()> {
+pub(super) fn bump_rollups(tx: &Conn, results: &[CheckResult]) -> Result<()> {
     let hourly = "INSERT INTO checks_hourly (service, hour, checks, online, total_ms) VALUES (?1, ?2, 1, ?3, ?4)
          ON CONFLICT (hour, service) DO UPDATE SET
-             checks = checks + 1, online = online + excluded.online, total_ms = total_ms + excluded.total_ms";
+             checks = checks_hourly.checks + 1, online = checks_hourly.online + excluded.online,
+             total_ms = checks_hourly.total_ms + excluded.total_ms";
     let daily = "INSERT INTO checks_daily (service, day, checks, online, total_ms) VALUES (?1, ?2, 1, ?3, ?4)
          ON CONFLICT (day, service) DO UPDATE SET
-             checks = checks + 1, online = online + excluded.online, total_ms = total_ms + excluded.total_ms";
+             checks = checks_daily.checks + 1, online = checks_daily.online + excluded.online,
+             total_ms = checks_daily.total_ms + excluded.total_ms";
     for r in results {
         let ms = r.response_ms.unwrap_or(0) as i64;
         tx.execute(
@@ -351,7 +419,7 @@ fn bump_rollups(tx: &Conn, results: &[CheckResult]) -> Result<()> {
 
 /// Writes each decided service's new alert state, pointing at its latest
 /// check, and counts the check into its all-time totals.
-fn upsert_states(tx: &Conn, decided: &[Decided]) -> Result<()> {
+pub(super) fn upsert_states(tx: &Conn, decided: &[Decided]) -> Result<()> {
     let state = "INSERT INTO service_state
              (service, status, since, last_check_id, fail_streak, pass_streak, down, runs_since_alert,
               last_notice_at, checks_total, online_total)
@@ -360,7 +428,8 @@ fn upsert_states(tx: &Conn, decided: &[Decided]) -> Result<()> {
              status = excluded.status, since = excluded.since, last_check_id = excluded.last_check_id,
              fail_streak = excluded.fail_streak, pass_streak = excluded.pass_streak, down = excluded.down,
              runs_since_alert = excluded.runs_since_alert, last_notice_at = excluded.last_notice_at,
-             checks_total = checks_total + 1, online_total = online_total + excluded.online_total";
+             checks_total = service_state.checks_total + 1,
+             online_total = service_state.online_total + excluded.online_total";
     for &(r, d, check_id) in decided {
         let s = &d.state;
         tx.execute(
@@ -384,7 +453,7 @@ fn upsert_states(tx: &Conn, decided: &[Decided]) -> Result<()> {
 
 /// Queues the notifications the decisions made due, each with a delivery
 /// row for every alert command that wants its kind.
-fn enqueue_notifications(
+pub(super) fn enqueue_notifications(
     tx: &Conn,
     run: RunId,
     decided: &[Decided],

@@ -10,6 +10,7 @@ use chrono::Utc;
 use rusqlite::{Connection, TransactionBehavior};
 
 use super::Store;
+use crate::config::Database;
 
 /// The schema `schema.sql` creates; `PRAGMA user_version` records it.
 pub const SCHEMA_VERSION: i64 = 8;
@@ -35,7 +36,10 @@ impl Store {
     /// new database started, so monitoring goes on; the caller must report
     /// where the old file went. Any other failure (locked, full, permissions)
     /// is an error as usual: those are not the file's fault.
-    pub fn open_or_set_aside(path: &Path) -> Result<(Store, Option<PathBuf>)> {
+    pub fn open_or_set_aside(database: &Database) -> Result<(Store, Option<PathBuf>)> {
+        let Database::Sqlite(path) = database else {
+            return Ok((Store::connect(database)?, None));
+        };
         let error = match Store::open(path) {
             Ok(store) => return Ok((store, None)),
             Err(e) => e,

@@ -1,7 +1,7 @@
 //! Silences from the command line: added, listed, ended early, and read by
 //! each run for the holds it applies.
 
-use super::db::{Row, values};
+use super::db::{Dialect, Row, values};
 use anyhow::{Context, Result};
 use chrono::{DateTime, Utc};
 
@@ -76,11 +76,16 @@ impl Store {
         let Some(found) = found.into_iter().next() else {
             return Ok(None);
         };
+        let sql = match self.conn.dialect() {
+            Dialect::Sqlite => {
+                "UPDATE silences SET ends_at = min(ends_at, max(starts_at, ?2)) WHERE id = ?1"
+            }
+            Dialect::Postgres => {
+                "UPDATE silences SET ends_at = least(ends_at, greatest(starts_at, ?2)) WHERE id = ?1"
+            }
+        };
         self.conn
-            .execute(
-                "UPDATE silences SET ends_at = min(ends_at, max(starts_at, ?2)) WHERE id = ?1",
-                values![id, Stamp(now)],
-            )
+            .execute(sql, values![id, Stamp(now)])
             .context("ending a silence")?;
         Ok(Some(found))
     }

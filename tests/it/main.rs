@@ -9,6 +9,7 @@ mod config;
 mod deploy;
 mod dns;
 mod faults;
+mod fleet;
 mod hostile;
 mod look;
 mod noise;

@@ -104,7 +104,7 @@ fn with_rows(d: &Digest, rows: &[&Row], folded: Option<&str>) -> Markup {
         tr { td style="padding:8px 12px" { (components::status_table(d.now, rows, Detail::Email, folded, &|_| html! {})) } }
         tr { td style="padding:12px 20px 20px" { (components::footer(html! {
             "Sent by upcheck on " strong { (d.host) } " at " (minute(d.now)) " because: " (why(d)) "." br;
-            "History: " code { (d.database.display().to_string()) }
+            "History: " code { (d.database) }
         })) } }
     };
     components::frame(&subject(d), html! {}, sections)

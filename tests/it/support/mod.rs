@@ -5,6 +5,7 @@
 
 mod dns;
 mod http;
+mod postgres;
 mod proxy;
 mod raw;
 pub mod rng;
@@ -13,6 +14,7 @@ mod tls;
 
 pub use dns::{Dnsmasq, Scripted, scripted};
 pub use http::HttpServer;
+pub use postgres::Postgres;
 pub use proxy::Tinyproxy;
 pub use raw::{closed_port, cutting_proxy, raw_answering, raw_server, raw_server_on, read_head};
 pub use smtp::{SmtpOptions, SmtpServer, run_and_collect};

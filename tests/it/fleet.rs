@@ -1,0 +1,291 @@
+//! Fleets: several upcheck hosts sharing one real PostgreSQL (started by the
+//! test as the `postgres` user). Each "host" is a World of its own (its own
+//! config, outbox and `<name>.down` flags), so a service can fail from one
+//! probe and not from another.
+
+use crate::support::{Postgres, World, assert_contains, services, set_down, switchable};
+
+const PASSWORD_ENV: &str = "UPCHECK_DB_PASSWORD";
+
+/// A host of the fleet: probe `probe`, mail into its outbox, `extra` keys.
+fn host(url: &str, probe: &str, extra: &str, service_list: &str) -> World {
+    World::new(&format!(
+        "database = {url:?}\ndatabase_password_env = {PASSWORD_ENV:?}\nprobe = {probe:?}\n{extra}\n\
+         alert_after = 1\nremind = \"never\"\n\n\
+         [email]\nto = [\"ops@example.com\"]\nfrom = \"upcheck@example.com\"\ntransport = \"file\"\noutbox = \"outbox\"\n\n\
+         {service_list}"
+    ))
+}
+
+fn run(world: &World, pg: &Postgres) -> crate::support::Run {
+    world.run_env(&[], &[(PASSWORD_ENV, &pg.password)])
+}
+
+/// The emails in a host's outbox, oldest first.
+fn emails(world: &World) -> Vec<String> {
+    let Ok(dir) = std::fs::read_dir(world.path("outbox")) else {
+        return Vec::new();
+    };
+    let mut files: Vec<_> = dir.map(|e| e.unwrap().path()).collect();
+    files.sort_by_key(|p| std::fs::metadata(p).unwrap().modified().unwrap());
+    files
+        .iter()
+        .map(|p| std::fs::read_to_string(p).unwrap())
+        .collect()
+}
+
+fn subjects(world: &World) -> Vec<String> {
+    emails(world)
+        .iter()
+        .filter_map(|e| {
+            e.lines()
+                .find_map(|l| l.strip_prefix("Subject: ").map(str::to_string))
+        })
+        .collect()
+}
+
+#[test]
+fn two_probes_share_one_history_and_the_password_is_nowhere() {
+    let pg = Postgres::start();
+    let url = pg.database("shared");
+    let list = services(&[("api", &switchable("api")), ("web", &switchable("web"))]);
+    let a = host(&url, "fra-1", "", &list);
+    let b = host(&url, "ams-1", "", &list);
+    for world in [&a, &b, &a] {
+        let run = run(world, &pg);
+        assert_eq!(
+            (run.code, run.stdout.as_str(), run.stderr.as_str()),
+            (0, "", ""),
+            "{run:?}"
+        );
+    }
+    assert_eq!(pg.count("shared", "SELECT count(*) FROM checks"), 6);
+    assert_eq!(
+        pg.count(
+            "shared",
+            "SELECT count(*) FROM checks WHERE probe = 'fra-1'"
+        ),
+        4
+    );
+    assert_eq!(
+        pg.count("shared", "SELECT count(*) FROM runs WHERE probe = 'ams-1'"),
+        1
+    );
+    assert_eq!(pg.count("shared", "SELECT count(*) FROM probe_state"), 4);
+    // The README's questions read the same views.
+    assert_eq!(
+        pg.count(
+            "shared",
+            "SELECT count(*) FROM latest WHERE status = 'online'"
+        ),
+        2
+    );
+    let uptime: f64 = pg
+        .client("shared")
+        .query_one("SELECT uptime_24h FROM uptime WHERE service = 'api'", &[])
+        .unwrap()
+        .get(0);
+    assert_eq!(uptime, 100.0);
+    let status = a.run_env(&["status"], &[(PASSWORD_ENV, &pg.password)]);
+    assert_eq!(status.code, 0, "{status:?}");
+    assert_contains(&status.stdout, "api");
+    let check = a.run(&["check-config"]);
+    assert_contains(&check.stdout, "probe \"fra-1\"");
+    // The password is in no output, no table and no log line of the server.
+    let mut client = pg.client("shared");
+    for table in [
+        "runs",
+        "checks",
+        "notifications",
+        "service_state",
+        "probe_state",
+    ] {
+        let rows = client
+            .query(&format!("SELECT t::text FROM {table} t"), &[])
+            .unwrap();
+        for row in rows {
+            let text: String = row.get(0);
+            assert!(!text.contains(&pg.password), "{table}: {text}");
+        }
+    }
+    for text in [
+        status.stdout,
+        status.stderr,
+        check.stdout,
+        check.stderr,
+        pg.log(),
+    ] {
+        assert!(!text.contains(&pg.password), "{text}");
+    }
+}
+
+#[test]
+fn a_password_in_the_url_or_a_vague_sslmode_is_a_config_error() {
+    for (database, says) in [
+        (
+            "postgres://upcheck:hunter2@db.internal/upcheck",
+            "holds a password: put it in database_password_env",
+        ),
+        (
+            "postgres://upcheck@db.internal/upcheck?password=hunter2",
+            "holds a password",
+        ),
+        (
+            "postgres://upcheck@db.internal/upcheck?sslmode=prefer",
+            "sslmode=prefer would fall back to an unencrypted connection",
+        ),
+        (
+            "postgres://upcheck@db.internal/upcheck?sslmode=bogus",
+            "unknown sslmode \"bogus\"",
+        ),
+    ] {
+        let world = World::new(&format!(
+            "database = {database:?}\n\n{}",
+            services(&[("api", "tcp = \"127.0.0.1:1\"")])
+        ));
+        let run = world.run(&["check-config"]);
+        assert_eq!(run.code, 2, "{run:?}");
+        assert_contains(&run.stderr, "upcheck.toml:1: key `database`");
+        assert_contains(&run.stderr, says);
+        assert!(!run.stderr.contains("hunter2"), "{}", run.stderr);
+    }
+    let world = World::new(&format!(
+        "confirm = 2\n\n{}",
+        services(&[("api", "tcp = \"127.0.0.1:1\"")])
+    ));
+    let run = world.run(&["check-config"]);
+    assert_eq!(run.code, 2, "{run:?}");
+    assert_contains(
+        &run.stderr,
+        "`confirm` applies only to a PostgreSQL `database`",
+    );
+}
+
+#[test]
+fn an_unreachable_database_fails_the_run_and_pages_through_the_fallback() {
+    let mut pg = Postgres::start();
+    let url = pg.database("gone");
+    let a = host(&url, "fra-1", "", &services(&[("api", &switchable("api"))]));
+    assert_eq!(run(&a, &pg).code, 0);
+    pg.stop();
+    let failed = run(&a, &pg);
+    assert_eq!(failed.code, 1, "{failed:?}");
+    assert_contains(
+        &failed.stderr,
+        "opening the database postgres://upcheck@127.0.0.1",
+    );
+    let subjects = subjects(&a);
+    assert_eq!(subjects.len(), 1, "{subjects:?}");
+    assert_contains(&subjects[0], "upcheck failed: opening the database");
+    assert!(!failed.stderr.contains(&pg.password));
+}
+
+/// DOWN alerts decided for `service`, across the fleet.
+fn downs(pg: &Postgres, db: &str, service: &str) -> i64 {
+    pg.count(
+        db,
+        &format!(
+            "SELECT count(*) FROM notifications WHERE kind = 'down' AND service = '{service}'"
+        ),
+    )
+}
+
+#[test]
+fn confirm_2_alerts_once_when_two_probes_agree_and_not_when_one_fails() {
+    let pg = Postgres::start();
+    let url = pg.database("quorum");
+    let list = services(&[("api", &switchable("api")), ("web", &switchable("web"))]);
+    let a = host(&url, "fra-1", "confirm = 2", &list);
+    let b = host(&url, "ams-1", "confirm = 2", &list);
+    assert_eq!(run(&b, &pg).code, 0);
+    // Only fra-1 sees api fail: one of two fresh probes, no alert.
+    set_down(&a, "api", true);
+    for world in [&a, &b, &a] {
+        let r = run(world, &pg);
+        assert_eq!((r.code, r.stderr.as_str()), (0, ""), "{r:?}");
+    }
+    assert_eq!(downs(&pg, "quorum", "api"), 0);
+    assert!(emails(&a).is_empty() && emails(&b).is_empty());
+    assert_eq!(
+        pg.count(
+            "quorum",
+            "SELECT count(*) FROM checks WHERE service = 'api' AND status = 'offline'"
+        ),
+        2,
+        "fra-1's failing checks are stored all the same"
+    );
+    // Now ams-1 sees it too: the run that makes two sends the one alert.
+    set_down(&b, "api", true);
+    assert_eq!(run(&b, &pg).code, 0);
+    assert_eq!(run(&a, &pg).code, 0);
+    assert_eq!(downs(&pg, "quorum", "api"), 1);
+    let sent: Vec<String> = [subjects(&a), subjects(&b)].concat();
+    assert_eq!(sent.len(), 1, "{sent:?}");
+    assert_contains(&sent[0], "DOWN");
+    assert_contains(&sent[0], "api");
+    assert_eq!(subjects(&b).len(), 1, "ams-1's run decided it and sent it");
+}
+
+#[test]
+fn two_probes_running_at_the_same_moment_send_one_alert() {
+    let pg = Postgres::start();
+    let url = pg.database("race");
+    let list = services(&[("api", &switchable("api"))]);
+    let a = host(&url, "fra-1", "", &list);
+    let b = host(&url, "ams-1", "", &list);
+    for world in [&a, &b] {
+        set_down(world, "api", true);
+    }
+    let started: Vec<_> = [&a, &b]
+        .iter()
+        .map(|w| {
+            w.command(&[])
+                .env(PASSWORD_ENV, &pg.password)
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    for child in started {
+        let out = child.wait_with_output().unwrap();
+        assert!(out.status.success(), "{out:?}");
+    }
+    assert_eq!(downs(&pg, "race", "api"), 1);
+    let sent: Vec<String> = [subjects(&a), subjects(&b)].concat();
+    assert_eq!(sent.len(), 1, "{sent:?}");
+}
+
+#[test]
+fn when_the_host_that_alerted_dies_another_sends_the_recovery() {
+    let pg = Postgres::start();
+    let url = pg.database("handover");
+    let list = services(&[("api", &switchable("api"))]);
+    let keys = "confirm = 2\nfresh_within = \"2s\"";
+    let a = host(&url, "fra-1", keys, &list);
+    let b = host(&url, "ams-1", keys, &list);
+    set_down(&a, "api", true);
+    set_down(&b, "api", true);
+    // fra-1 runs first: the only fresh probe, failing, so it alerts.
+    assert_eq!(run(&a, &pg).code, 0);
+    assert_eq!(run(&b, &pg).code, 0);
+    assert_eq!(
+        subjects(&a).len(),
+        1,
+        "fra-1 decided the outage and sent it"
+    );
+    assert_eq!(subjects(&b).len(), 0);
+    // fra-1 is gone for good; api comes back as ams-1 sees it. fra-1's last
+    // (failing) check ages out of fresh_within, and ams-1 alone decides.
+    set_down(&b, "api", false);
+    std::thread::sleep(std::time::Duration::from_millis(2100));
+    assert_eq!(run(&b, &pg).code, 0);
+    let sent = subjects(&b);
+    assert_eq!(sent.len(), 1, "{sent:?}");
+    assert_contains(&sent[0], "RECOVERED");
+    assert_eq!(
+        pg.count(
+            "handover",
+            "SELECT count(*) FROM notifications WHERE kind = 'recovery'"
+        ),
+        1
+    );
+}
