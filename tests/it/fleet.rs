@@ -3,7 +3,7 @@
 //! config, outbox and `<name>.down` flags), so a service can fail from one
 //! probe and not from another.
 
-use crate::support::{Postgres, World, assert_contains, services, set_down, switchable};
+use crate::support::{Ca, Postgres, World, assert_contains, services, set_down, switchable};
 
 const PASSWORD_ENV: &str = "UPCHECK_DB_PASSWORD";
 
@@ -91,6 +91,27 @@ fn two_probes_share_one_history_and_the_password_is_nowhere() {
     assert_contains(&status.stdout, "api");
     let check = a.run(&["check-config"]);
     assert_contains(&check.stdout, "probe \"fra-1\"");
+    // The README's psql questions run on this history.
+    let readme =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
+    let block = readme
+        .split("The questions above, in `psql`:\n\n```sql\n")
+        .nth(1)
+        .and_then(|rest| rest.split("```").next())
+        .expect("the README's psql block");
+    let answers = pg.client("shared").simple_query(block).expect(block);
+    let rows = |n: usize| {
+        answers
+            .iter()
+            .filter(|m| matches!(m, postgres::SimpleQueryMessage::CommandComplete(_)))
+            .nth(n)
+            .map(|m| match m {
+                postgres::SimpleQueryMessage::CommandComplete(rows) => *rows,
+                _ => unreachable!(),
+            })
+    };
+    assert_eq!(rows(0), Some(4), "uptime per service and probe");
+    assert_eq!(rows(1), Some(4), "what each probe saw last");
     // The password is in no output, no table and no log line of the server.
     let mut client = pg.client("shared");
     for table in [
@@ -288,4 +309,87 @@ fn when_the_host_that_alerted_dies_another_sends_the_recovery() {
         ),
         1
     );
+}
+
+#[test]
+fn tls_to_the_database_is_verified_as_sslmode_says() {
+    let mut pg = Postgres::start();
+    let base = pg.database("tls").replace("?sslmode=disable", "");
+    let ca = Ca::new();
+    pg.require_tls(&ca);
+    let other = Ca::new();
+    let list = services(&[("api", &switchable("api"))]);
+    let world = |query: &str| {
+        let w = host(&format!("{base}?{query}"), "fra-1", "", &list);
+        w.write("ca.pem", &ca.pem);
+        w.write("other.pem", &other.pem);
+        w
+    };
+    for (query, code, says) in [
+        ("sslmode=verify-full&sslrootcert=ca.pem", 0, ""),
+        ("sslmode=verify-ca&sslrootcert=ca.pem", 0, ""),
+        ("sslmode=require", 0, ""),
+        // The built-in roots do not know the test CA.
+        ("sslmode=verify-full", 1, "add sslrootcert=FILE"),
+        (
+            "sslmode=verify-full&sslrootcert=other.pem",
+            1,
+            "certificate",
+        ),
+        // The server lets in TLS connections only.
+        ("sslmode=disable", 1, "no encryption"),
+    ] {
+        let w = world(query);
+        let r = run(&w, &pg);
+        assert_eq!(r.code, code, "{query}: {r:?}");
+        assert_contains(&r.stderr, says);
+        assert!(!r.stderr.contains(&pg.password));
+    }
+    assert_eq!(
+        pg.count("tls", "SELECT count(*) FROM runs WHERE error IS NULL"),
+        3
+    );
+}
+
+#[test]
+fn both_schemas_have_the_same_tables_views_and_columns() {
+    let pg = Postgres::start();
+    let url = pg.database("shape");
+    let a = host(&url, "fra-1", "", &services(&[("api", &switchable("api"))]));
+    assert_eq!(run(&a, &pg).code, 0);
+    let sqlite = rusqlite::Connection::open_in_memory().unwrap();
+    let schema =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/schema.sql")).unwrap();
+    sqlite.execute_batch(&schema).unwrap();
+    let mut lite: Vec<String> = sqlite
+        .prepare(
+            "SELECT m.name || '.' || p.name FROM sqlite_schema m, pragma_table_info(m.name) p
+             WHERE m.type IN ('table', 'view')",
+        )
+        .unwrap()
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    let mut postgres: Vec<String> = pg
+        .client("shape")
+        .query(
+            "SELECT table_name || '.' || column_name FROM information_schema.columns
+             WHERE table_schema = current_schema()",
+            &[],
+        )
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .filter(|c: &String| {
+            // PostgreSQL's additions, for the fleet.
+            !c.starts_with("probe_state.")
+                && !c.starts_with("schema_version.")
+                && !matches!(c.as_str(), "runs.probe" | "checks.probe")
+        })
+        .collect();
+    lite.sort();
+    postgres.sort();
+    assert!(lite.len() > 80, "{lite:?}");
+    assert_eq!(lite, postgres);
 }

@@ -176,9 +176,39 @@ impl Postgres {
             .expect("connect as upcheck")
     }
 
-    /// One number from `sql` in `db`.
+    /// One number from `sql` in `db` (asked as the superuser, whom the
+    /// server lets in without TLS).
     pub fn count(&self, db: &str, sql: &str) -> i64 {
-        self.client(db).query_one(sql, &[]).expect(sql).get(0)
+        self.admin(db).query_one(sql, &[]).expect(sql).get(0)
+    }
+
+    /// Restarts the server with TLS on, its certificate for 127.0.0.1 signed
+    /// by `ca`, and only TLS connections let in.
+    pub fn require_tls(&mut self, ca: &super::Ca) {
+        let data = self.dir.path().join("data");
+        let (cert, key) = ca.issue_files(&data);
+        for file in [&cert, &key] {
+            let owner = Command::new("chown")
+                .arg("postgres:postgres")
+                .arg(file)
+                .status();
+            assert!(owner.unwrap().success());
+        }
+        std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o600)).unwrap();
+        let mut conf = std::fs::read_to_string(data.join("postgresql.conf")).unwrap();
+        conf.push_str(&format!(
+            "\nssl = on\nssl_cert_file = '{}'\nssl_key_file = '{}'\n",
+            cert.display(),
+            key.display()
+        ));
+        std::fs::write(data.join("postgresql.conf"), conf).unwrap();
+        std::fs::write(
+            data.join("pg_hba.conf"),
+            "hostssl all all 127.0.0.1/32 scram-sha-256\nhost all admin 127.0.0.1/32 scram-sha-256\n",
+        )
+        .unwrap();
+        self.stop();
+        self.launch();
     }
 
     /// Fast shutdown (SIGINT): connections are told, then closed.
