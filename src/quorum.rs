@@ -13,43 +13,36 @@ pub struct ProbeCheck {
 }
 
 /// The check each of this run's services is decided on, in the order of
-/// `own` (this probe's results, already among `seen`): this probe's own
-/// check when it agrees with the verdict, else the newest check that does.
-/// A service no fresh check is seen for keeps this probe's result.
+/// `own` (this probe's results with their row ids): this probe's own check
+/// when it agrees with the verdict, else the newest check that does. This
+/// probe's own check always counts, whatever `seen` holds of it (a run
+/// whose probing and lock wait outlast `fresh_within` still votes).
 pub fn verdicts<'a>(
-    own: &'a [CheckResult],
+    own: &'a [(CheckResult, i64)],
+    probe: &str,
     seen: &'a [ProbeCheck],
     confirm: u32,
-) -> Vec<(&'a CheckResult, Option<i64>)> {
+) -> Vec<(&'a CheckResult, i64)> {
     own.iter()
-        .map(|mine| {
-            let checks: Vec<&ProbeCheck> = seen
+        .map(|(mine, my_id)| {
+            let others: Vec<(&CheckResult, i64)> = seen
                 .iter()
-                .filter(|c| c.result.service == mine.service)
+                .filter(|c| c.result.service == mine.service && c.probe != probe)
+                .map(|c| (&c.result, c.check_id))
                 .collect();
-            if checks.is_empty() {
-                return (mine, None);
-            }
-            let failed = checks
-                .iter()
-                .filter(|c| c.result.status.is_failure())
-                .count();
-            let fresh = checks.len();
+            let failed = others.iter().filter(|(r, _)| r.status.is_failure()).count()
+                + usize::from(mine.status.is_failure());
+            let fresh = others.len() + 1;
             let confirm = confirm as usize;
             let failing = failed >= confirm || (fresh < confirm && failed == fresh);
             if mine.status.is_failure() == failing {
-                let id = checks
-                    .iter()
-                    .find(|c| c.result == *mine)
-                    .map(|c| c.check_id);
-                return (mine, id);
+                return (mine, *my_id);
             }
-            let basis = checks
-                .iter()
-                .filter(|c| c.result.status.is_failure() == failing)
-                .max_by_key(|c| c.result.checked_at)
-                .expect("a check agrees with the verdict it makes");
-            (&basis.result, Some(basis.check_id))
+            others
+                .into_iter()
+                .filter(|(r, _)| r.status.is_failure() == failing)
+                .max_by_key(|(r, _)| r.checked_at)
+                .expect("a check agrees with the verdict it makes")
         })
         .collect()
 }
@@ -76,10 +69,11 @@ mod tests {
         }
     }
 
-    /// The status the fleet decides on, given this probe's check first.
-    fn decided(confirm: u32, checks: &[ProbeCheck]) -> (Status, Option<i64>) {
-        let own = [checks[0].result.clone()];
-        let v = verdicts(&own, checks, confirm);
+    /// The status the fleet decides on, and the check it rests on, given
+    /// this probe's ("a") check first.
+    fn decided(confirm: u32, checks: &[ProbeCheck]) -> (Status, i64) {
+        let own = [(checks[0].result.clone(), checks[0].check_id)];
+        let v = verdicts(&own, "a", checks, confirm);
         (v[0].0.status, v[0].1)
     }
 
@@ -94,34 +88,36 @@ mod tests {
         // and the verdict rests on the newest passing check.
         assert_eq!(
             decided(1, &[a_fails.clone(), b_passes.clone()]),
-            (Offline, Some(1))
+            (Offline, 1)
         );
         assert_eq!(
             decided(2, &[a_fails.clone(), b_passes.clone()]),
-            (Online, Some(2))
+            (Online, 2)
         );
         assert_eq!(
             decided(2, &[a_fails.clone(), b_fails.clone()]),
-            (Offline, Some(1))
+            (Offline, 1)
         );
         // Fewer fresh probes than confirm: failing only if all of them fail.
-        assert_eq!(
-            decided(2, std::slice::from_ref(&a_fails)),
-            (Offline, Some(1))
-        );
-        assert_eq!(decided(3, &[a_fails.clone(), b_passes]), (Online, Some(2)));
+        assert_eq!(decided(2, std::slice::from_ref(&a_fails)), (Offline, 1));
+        assert_eq!(decided(3, &[a_fails.clone(), b_passes]), (Online, 2));
         assert_eq!(
             decided(3, &[a_fails.clone(), b_fails.clone()]),
-            (Offline, Some(1))
+            (Offline, 1)
         );
         // This probe passes while two others fail: failing, on the newest failure.
         let a_passes = check("a", 5, Online, 4);
         assert_eq!(
-            decided(2, &[a_passes, b_fails, c_fails]),
-            (Offline, Some(4))
+            decided(2, &[a_passes, b_fails.clone(), c_fails]),
+            (Offline, 4)
         );
-        // Nothing fresh at all (not even our own): our own result, no check id.
-        let own = [a_fails.result.clone()];
-        assert_eq!(verdicts(&own, &[], 2)[0].1, None);
+        // This probe's own check counts even when `seen` lacks it (it took
+        // longer than fresh_within to get here): two failures of two.
+        let own = [(a_fails.result.clone(), 1)];
+        assert_eq!(
+            verdicts(&own, "a", std::slice::from_ref(&b_fails), 2)[0].1,
+            1
+        );
+        assert_eq!(verdicts(&own, "a", &[], 2)[0], (&a_fails.result, 1));
     }
 }

@@ -99,9 +99,13 @@ fn probe_and_tell(
     let results = probe::run_all(config, &db.last_response_ms()?);
     // Everything from here on ends within run_timeout more, however much is due.
     let deadline = Instant::now() + config.run_timeout;
-    let (decisions, holds) = match config.database.fleet() {
-        None => decide_and_store(config, db, run, &results, deadline)?,
+    let decided = match config.database.fleet() {
+        None => Some(decide_and_store(config, db, run, &results, deadline)?),
         Some(fleet) => store_and_decide_as_fleet(config, db, run, &results, fleet)?,
+    };
+    let Some((decisions, holds)) = decided else {
+        log::info(FLEET_BUSY);
+        return Ok(());
     };
     if let Some(stopped) = signals::stopped() {
         // What was probed is stored; nothing more is started.
@@ -151,33 +155,37 @@ fn decide_and_store(
     Ok((decisions, holds))
 }
 
+/// Why a fleet's run ended after storing its checks, at -v.
+const FLEET_BUSY: &str = "another probe's run held the fleet's lock for lock_timeout (it is deciding and \
+                          delivering): this run's checks are stored and count in the next decision";
+
 /// A fleet: this run's checks are stored first; then, under the fleet's
 /// lock (kept until the run ends, so one run at a time decides and
-/// delivers), every probe's latest fresh checks decide.
+/// delivers), every probe's latest fresh checks decide. `None`: another
+/// probe's run held the lock all through `lock_timeout`; nothing more to do.
 fn store_and_decide_as_fleet(
     config: &Config,
     db: &mut Store,
     run: RunId,
     results: &[CheckResult],
     fleet: &crate::config::Fleet,
-) -> Result<Decided> {
+) -> Result<Option<Decided>> {
     let ids = db.record_checks(run, results)?;
     notify::fallback::checks_stored(results.len(), failing(results.iter()).len());
-    db.lock_fleet(config.lock_timeout)?;
+    if !db.lock_fleet(config.lock_timeout)? {
+        return Ok(None);
+    }
     let now = Utc::now();
     let seen = db.fleet_view(now - chrono::TimeDelta::from_std(fleet.fresh_within)?)?;
-    let basis: Vec<(&CheckResult, i64)> = quorum::verdicts(results, &seen, fleet.confirm)
-        .into_iter()
-        .zip(ids)
-        .map(|((result, id), own)| (result, id.unwrap_or(own)))
-        .collect();
+    let own: Vec<(CheckResult, i64)> = results.iter().cloned().zip(ids).collect();
+    let basis = quorum::verdicts(&own, &fleet.probe, &seen, fleet.confirm);
     let decided: Vec<CheckResult> = basis.iter().map(|(r, _)| (*r).clone()).collect();
     let holds = holds_at(config, db, now, &failing(decided.iter()))?;
     let held = holds.keys().map(String::as_str).collect();
     let states = db.alert_states()?;
     let decisions = alert::decide(policies(config, results), &states, &decided, &held);
     db.record_decisions(run, &basis, &decisions, &config.alert_commands)?;
-    Ok((decisions, holds))
+    Ok(Some((decisions, holds)))
 }
 
 /// The policies of the services probed (all, or those a signal left), in
@@ -215,13 +223,14 @@ fn network_down(
     begun: Instant,
 ) -> Result<()> {
     log::info(&format!("the connectivity guard {why}: nothing probed"));
+    // In a fleet, what is due is recorded and delivered by one run at a time.
+    if config.database.fleet().is_some() && !db.lock_fleet(config.lock_timeout)? {
+        log::info(FLEET_BUSY);
+        return Ok(());
+    }
     let now = Utc::now();
     db.record_network_down(run, why, now, &config.alert_commands)?;
     notify::fallback::checks_stored(0, 0);
-    if config.database.fleet().is_some() {
-        // What is due is delivered by one run of the fleet at a time.
-        db.lock_fleet(config.lock_timeout)?;
-    }
     if let Some(stopped) = signals::stopped() {
         return Err(stopped.into());
     }

@@ -75,7 +75,8 @@ pub(super) fn build(
             message: "no [[service]] table: there is nothing to check".to_string(),
         });
     }
-    let database = super::database::database(raw, files.database, &host, dir)?;
+    let run_timeout = raw.run_timeout.map_or(Duration::from_secs(240), |d| d.0);
+    let database = super::database::database(raw, files.database, &host, dir, run_timeout)?;
     Ok(Config {
         path: path.to_path_buf(),
         title,
@@ -84,7 +85,7 @@ pub(super) fn build(
         connectivity,
         database,
         parallel,
-        run_timeout: raw.run_timeout.map_or(Duration::from_secs(240), |d| d.0),
+        run_timeout,
         lock_timeout: raw.lock_timeout.map_or(Duration::from_secs(30), |d| d.0),
         retention: raw
             .retention

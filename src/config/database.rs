@@ -18,12 +18,17 @@ pub(super) fn database(
     sqlite: PathBuf,
     host: &str,
     dir: &Path,
+    run_timeout: Duration,
 ) -> Result<Database, Located> {
     let url = raw.database.as_ref().filter(|d| is_postgres(d.get_ref()));
     let Some(url) = url else {
         return sqlite_only(raw).map(|()| Database::Sqlite(sqlite));
     };
-    let (shown, sslmode, ca_file) = parse_url(url, dir)?;
+    let (shown, mut sslmode, ca_file) = parse_url(url, dir)?;
+    // As libpq: `require` with a root certificate checks the chain.
+    if sslmode == SslMode::Require && ca_file.is_some() {
+        sslmode = SslMode::VerifyCa;
+    }
     let password = match (&raw.database_password_env, &raw.database_password_file) {
         (Some(_), Some(f)) => {
             return Err(at(
@@ -59,8 +64,19 @@ pub(super) fn database(
                 .as_ref()
                 .map_or(Duration::from_secs(15 * 60), |d| d.get_ref().0),
         },
-        lock: dir.join("upcheck.lock"),
+        lock: lock_path(dir),
+        idle_limit: run_timeout + Duration::from_secs(60),
     }))
+}
+
+/// This host's run lock when the database is a server: in the temp folder
+/// (a config folder is often not the run's to write), named for the config
+/// folder so two configs on one host do not share it.
+fn lock_path(dir: &Path) -> PathBuf {
+    use std::hash::{Hash, Hasher};
+    let mut hash = std::collections::hash_map::DefaultHasher::new();
+    dir.hash(&mut hash);
+    std::env::temp_dir().join(format!("upcheck-{:016x}.lock", hash.finish()))
 }
 
 /// Whether `database` names a PostgreSQL server rather than a file.
@@ -121,7 +137,9 @@ fn parse_url(
     for pair in query.split('&').filter(|p| !p.is_empty()) {
         let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
         let value = percent_encoding::percent_decode_str(value).decode_utf8_lossy();
-        match key {
+        // The client decodes keys too: `pass%77ord` is `password`.
+        let key = percent_encoding::percent_decode_str(key).decode_utf8_lossy();
+        match key.as_ref() {
             "password" => {
                 return Err(bad(
                     "holds a password: put it in database_password_env or database_password_file"
@@ -140,10 +158,20 @@ fn parse_url(
         true => base.to_string(),
         false => format!("{base}?{}", kept.join("&")),
     };
-    if let Err(e) = shown.parse::<postgres::Config>() {
-        return Err(bad(format!(
-            "is not a PostgreSQL URL the client accepts: {e}"
-        )));
+    match shown.parse::<postgres::Config>() {
+        Err(e) => {
+            return Err(bad(format!(
+                "is not a PostgreSQL URL the client accepts: {e}"
+            )));
+        }
+        // However it was spelled, the client would find one: refused.
+        Ok(parsed) if parsed.get_password().is_some() => {
+            return Err(bad(
+                "holds a password: put it in database_password_env or database_password_file"
+                    .into(),
+            ));
+        }
+        Ok(_) => {}
     }
     Ok((shown, sslmode, ca_file))
 }

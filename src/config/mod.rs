@@ -380,8 +380,12 @@ pub struct Postgres {
     /// built-in roots when `None`.
     pub ca_file: Option<PathBuf>,
     pub fleet: Fleet,
-    /// This host's run lock (a file beside the config).
+    /// This host's run lock (in the temp folder: see `database::lock_path`).
     pub lock: PathBuf,
+    /// How long the server lets a session sit idle before ending it (and
+    /// the fleet's lock with it): longer than any gap between a run's
+    /// statements, which all end within run_timeout.
+    pub idle_limit: Duration,
 }
 
 /// How this probe's checks count in the fleet's decisions.

@@ -77,13 +77,22 @@ pub fn deliver(
 }
 
 /// Hands each delivery owed by a command no longer configured to the
-/// commands configured now for its kind, and reads what is due again.
+/// commands configured now for its kind, and reads what is due again. In a
+/// fleet, a command this host lacks may be another host's: its deliveries
+/// are left for that host, never handed over or dropped.
 fn hand_over_orphans(
     config: &Config,
     db: &mut Store,
     due: &[CommandDue],
 ) -> Result<Vec<CommandDue>> {
     let configured = |key: &str| config.alert_commands.iter().any(|c| c.key() == key);
+    if config.database.fleet().is_some() {
+        return Ok(due
+            .iter()
+            .filter(|d| configured(&d.command))
+            .cloned()
+            .collect());
+    }
     let orphans: Vec<&CommandDue> = due.iter().filter(|d| !configured(&d.command)).collect();
     if orphans.is_empty() {
         return Ok(due.to_vec());

@@ -20,6 +20,15 @@ use crate::quorum::ProbeCheck;
 /// The advisory lock every run of a fleet decides and delivers under.
 const FLEET_LOCK: i64 = 0x7570_6368_6563_6b01; // "upcheck\x01"
 
+/// Whether `e` is PostgreSQL's "lock not available" (the lock_timeout).
+fn is_lock_timeout(e: &anyhow::Error) -> bool {
+    e.chain().any(|c| {
+        c.downcast_ref::<postgres::Error>()
+            .and_then(postgres::Error::code)
+            .is_some_and(|code| *code == postgres::error::SqlState::LOCK_NOT_AVAILABLE)
+    })
+}
+
 impl Store {
     /// Appends this probe's checks and their rollups; their row ids, in
     /// the order of `results`.
@@ -36,19 +45,29 @@ impl Store {
 
     /// Waits (at most `wait`) for the fleet's lock and keeps it until the
     /// connection ends with the run, so that across every host one run at a
-    /// time decides and delivers. A host that dies holding it frees it as
-    /// its connection drops.
-    pub fn lock_fleet(&mut self, wait: Duration) -> Result<()> {
-        self.conn
-            .batch(&format!("SET lock_timeout = {}", wait.as_millis().max(1)))
-            .and_then(|()| self.conn.query("SELECT pg_advisory_lock(?1)", values![FLEET_LOCK]))
-            .with_context(|| {
-                format!(
-                    "waiting for the fleet's lock: another probe's run held it longer than lock_timeout ({})",
-                    crate::timefmt::format_duration(wait)
-                )
-            })?;
-        self.conn.batch("SET lock_timeout = 0")
+    /// time decides and delivers. `Ok(false)`: another probe's run held it
+    /// all that time (it is deciding and delivering; this run's checks count
+    /// in the next decision). A host that dies holding it frees it as the
+    /// server drops its connection (server-side keepalives, see `postgres`).
+    pub fn lock_fleet(&mut self, wait: Duration) -> Result<bool> {
+        let ms = wait.as_millis().max(1);
+        // The statement timeout would cut a longer wait short.
+        self.conn.batch(&format!(
+            "SET lock_timeout = {ms}; SET statement_timeout = {}",
+            ms + 5_000
+        ))?;
+        let taken = self
+            .conn
+            .execute("SELECT pg_advisory_lock(?1)", values![FLEET_LOCK]);
+        self.conn.batch(&format!(
+            "SET lock_timeout = 0; SET statement_timeout = {}",
+            super::postgres::STATEMENT_TIMEOUT.as_millis()
+        ))?;
+        match taken {
+            Ok(_) => Ok(true),
+            Err(e) if is_lock_timeout(&e) => Ok(false),
+            Err(e) => Err(e.context("waiting for the fleet's lock")),
+        }
     }
 
     /// Each probe's latest check of each service made at `since` or later.

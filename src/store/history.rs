@@ -115,7 +115,7 @@ impl Store {
             "SELECT (SELECT min(created_at) FROM notifications
                      WHERE service = ?1 AND kind = 'recovery' AND id > ?2
                        AND id < coalesce((SELECT min(id) FROM notifications
-                                          WHERE service = ?1 AND kind = 'down' AND id > ?2), 1e18)),
+                                          WHERE service = ?1 AND kind = 'down' AND id > ?2), 9223372036854775807)),
                     (SELECT min(id) FROM notifications WHERE service = ?1 AND kind = 'down' AND id > ?2),
                     coalesce((SELECT down FROM service_state WHERE service = ?1), 0)",
             values![service, id],

@@ -250,7 +250,7 @@ impl Store {
         self.conn
             .execute(
                 "UPDATE command_deliveries
-                 SET attempts = attempts + 1, error = ?3, sent_at = CASE WHEN ?3 IS NULL THEN ?4 END
+                 SET attempts = attempts + 1, error = ?3, sent_at = CASE WHEN CAST(?3 AS TEXT) IS NULL THEN ?4 END
                  WHERE notification_id = ?1 AND command = ?2",
                 values![notification_id, command, error, Stamp(at)],
             )

@@ -25,7 +25,7 @@ const SCHEMA: &str = include_str!("../../schema.pg.sql");
 const MIGRATIONS: &[&str] = &[];
 /// No statement waits longer than this for a server that stopped answering
 /// (connections, queries, the advisory lock each have their own bound too).
-const STATEMENT_TIMEOUT: Duration = Duration::from_secs(60);
+pub(super) const STATEMENT_TIMEOUT: Duration = Duration::from_secs(60);
 /// Schema creation by two first runs at once is decided by this lock.
 const SCHEMA_LOCK: i64 = 0x7570_6368_6563_6b00; // "upcheck\0"
 
@@ -45,17 +45,23 @@ pub(crate) fn connect(db: &Postgres) -> Result<Pg> {
         config.connect_timeout(Duration::from_secs(10));
     }
     // A server that vanishes (its host powered off) is noticed within a
-    // minute, not after the kernel's two hours.
+    // minute, not after the kernel's two hours; and the server notices a
+    // vanished upcheck as soon, dropping the fleet's lock it held.
     config
         .keepalives(true)
         .keepalives_idle(Duration::from_secs(30))
-        .tcp_user_timeout(Duration::from_secs(30))
-        .application_name("upcheck")
-        .options(&format!(
-            "-c statement_timeout={} -c idle_in_transaction_session_timeout={}",
-            STATEMENT_TIMEOUT.as_millis(),
-            STATEMENT_TIMEOUT.as_millis()
-        ));
+        .tcp_user_timeout(Duration::from_secs(30));
+    if config.get_application_name().is_none() {
+        config.application_name("upcheck");
+    }
+    let ms = STATEMENT_TIMEOUT.as_millis();
+    let options = format!(
+        "{} -c statement_timeout={ms} -c idle_in_transaction_session_timeout={ms} \
+         -c tcp_keepalives_idle=30 -c tcp_keepalives_interval=10 -c tcp_keepalives_count=3 \
+         -c tcp_user_timeout=30000",
+        config.get_options().unwrap_or_default()
+    );
+    config.options(options.trim_start());
     let client = match db.sslmode {
         SslMode::Disable => config
             .ssl_mode(postgres::config::SslMode::Disable)
@@ -69,6 +75,11 @@ pub(crate) fn connect(db: &Postgres) -> Result<Pg> {
         client,
         prepared: HashMap::new(),
     };
+    // A run that hangs between statements (it never should: every step
+    // after probing ends within run_timeout) still lets the fleet's lock go.
+    // PostgreSQL 14 and later; an older server has no such setting.
+    let idle = db.idle_limit.as_millis();
+    let _ = pg.batch(&format!("SET idle_session_timeout = {idle}"));
     pg.setup().context("preparing the database's schema")?;
     Ok(pg)
 }
@@ -124,6 +135,7 @@ fn tls(
                 .dangerous()
                 .with_custom_certificate_verifier(Arc::new(AnyName(webpki)))
         }
+        SslMode::Require if ca_file.is_some() => unreachable!("config makes it verify-ca"),
         SslMode::Require => builder
             .dangerous()
             .with_custom_certificate_verifier(Arc::new(AnyCertificate(provider))),
@@ -388,7 +400,11 @@ impl<'a> FromSql<'a> for Value {
             Type::BOOL => Value::Int(bool::from_sql(ty, raw)?.into()),
             Type::FLOAT8 => Value::Real(f64::from_sql(ty, raw)?),
             Type::FLOAT4 => Value::Real(f32::from_sql(ty, raw)?.into()),
-            _ => Value::Text(<&str>::from_sql(ty, raw)?.to_string()),
+            Type::TEXT | Type::VARCHAR | Type::BPCHAR | Type::NAME | Type::UNKNOWN => {
+                Value::Text(<&str>::from_sql(ty, raw)?.to_string())
+            }
+            // NUMERIC (a sum of BIGINTs) and the rest: a statement to cast, not bytes to guess.
+            _ => return Err(format!("a value of type {ty} (cast it in the SQL)").into()),
         })
     }
 

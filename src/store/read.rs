@@ -7,13 +7,31 @@ use std::collections::HashMap;
 use anyhow::Result;
 use chrono::{DateTime, Utc};
 
-use super::db::values;
+use super::db::{ToValue, Value, values};
 use super::types::Stamp;
 use super::{RunId, Store};
 use crate::alert::AlertState;
 use crate::check::{CheckResult, ServiceSummary, Uptime};
 
 impl Store {
+    /// `sqlite`, or in a fleet `fleet`: the same question of this probe's
+    /// own runs only, its probe the last parameter (see `with_probe`).
+    /// Runs of other hosts say nothing of this host's clock, schedule or
+    /// network.
+    pub(super) fn own_runs(&self, sqlite: &'static str, fleet: &'static str) -> &'static str {
+        match self.probe {
+            None => sqlite,
+            Some(_) => fleet,
+        }
+    }
+
+    /// `params`, and this probe's name after them in a fleet.
+    pub(super) fn with_probe(&self, params: &[Value]) -> Vec<Value> {
+        let mut all = params.to_vec();
+        all.extend(self.probe.as_deref().map(ToValue::to_value));
+        all
+    }
+
     /// Each service's latest response time, to start the slow ones first.
     pub fn last_response_ms(&self) -> Result<HashMap<String, u64>> {
         self.read_all(
@@ -96,8 +114,11 @@ impl Store {
     /// When the two runs before `run` started, newest first.
     pub fn previous_run_starts(&self, run: RunId) -> Result<Vec<DateTime<Utc>>> {
         self.read_all(
-            "SELECT started_at FROM runs WHERE id < ?1 ORDER BY id DESC LIMIT 2",
-            values![run.0],
+            self.own_runs(
+                "SELECT started_at FROM runs WHERE id < ?1 ORDER BY id DESC LIMIT 2",
+                "SELECT started_at FROM runs WHERE id < ?1 AND probe = ?2 ORDER BY id DESC LIMIT 2",
+            ),
+            &self.with_probe(values![run.0]),
             "reading when the previous runs started",
             |r| Ok(r.get::<Stamp>(0)?.0),
         )
@@ -109,10 +130,15 @@ impl Store {
     /// going is not over yet, unless it is `current`, the one asking.
     pub fn recent_run_starts(&self, current: Option<RunId>) -> Result<Vec<DateTime<Utc>>> {
         self.read_all(
-            "SELECT started_at FROM runs
-             WHERE forced = 0 AND (finished_at IS NOT NULL OR id = ?1)
-             ORDER BY id DESC LIMIT 2",
-            values![current.map_or(-1, |r| r.0)],
+            self.own_runs(
+                "SELECT started_at FROM runs
+                 WHERE forced = 0 AND (finished_at IS NOT NULL OR id = ?1)
+                 ORDER BY id DESC LIMIT 2",
+                "SELECT started_at FROM runs
+                 WHERE forced = 0 AND (finished_at IS NOT NULL OR id = ?1) AND probe = ?2
+                 ORDER BY id DESC LIMIT 2",
+            ),
+            &self.with_probe(values![current.map_or(-1, |r| r.0)]),
             "reading when the last runs started",
             |r| Ok(r.get::<Stamp>(0)?.0),
         )
@@ -122,10 +148,15 @@ impl Store {
     /// stopped by it; `None` when that run probed (or there is none).
     pub fn network_down(&self) -> Result<Option<String>> {
         let latest: Vec<Option<String>> = self.read_all(
-            "SELECT network_error FROM runs
-             WHERE network_error IS NOT NULL OR services IS NOT NULL
-             ORDER BY id DESC LIMIT 1",
-            &[],
+            self.own_runs(
+                "SELECT network_error FROM runs
+                 WHERE network_error IS NOT NULL OR services IS NOT NULL
+                 ORDER BY id DESC LIMIT 1",
+                "SELECT network_error FROM runs
+                 WHERE (network_error IS NOT NULL OR services IS NOT NULL) AND probe = ?1
+                 ORDER BY id DESC LIMIT 1",
+            ),
+            &self.with_probe(&[]),
             "reading the last run's connectivity",
             |r| r.get(0),
         )?;

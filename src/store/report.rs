@@ -88,7 +88,9 @@ impl Store {
     ) -> Result<Vec<PeriodStats>> {
         let day = |t: DateTime<Utc>| t.format("%Y-%m-%d").to_string();
         let rows: Vec<(String, i64, i64, i64)> = self.read_all(
-            "SELECT service, sum(checks), sum(online), sum(total_ms) FROM checks_daily
+            // PostgreSQL sums BIGINTs as NUMERIC: cast back.
+            "SELECT service, CAST(sum(checks) AS BIGINT), CAST(sum(online) AS BIGINT),
+                    CAST(sum(total_ms) AS BIGINT) FROM checks_daily
              WHERE day >= ?1 AND day < ?2 GROUP BY service",
             values![day(start), day(end)],
             "reading a period's uptime",

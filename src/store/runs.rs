@@ -187,12 +187,18 @@ impl Store {
                 )?;
                 let ongoing: bool = tx
                     .query(
-                        // The last run that either probed or was stopped by the guard;
-                        // one that died before either says nothing of the network.
-                        "SELECT network_error IS NOT NULL FROM runs
-                         WHERE id < ?1 AND (network_error IS NOT NULL OR services IS NOT NULL)
-                         ORDER BY id DESC LIMIT 1",
-                        values![run.0],
+                        // This host's last run that either probed or was stopped by the
+                        // guard; one that died before either says nothing of the network.
+                        self.own_runs(
+                            "SELECT network_error IS NOT NULL FROM runs
+                             WHERE id < ?1 AND (network_error IS NOT NULL OR services IS NOT NULL)
+                             ORDER BY id DESC LIMIT 1",
+                            "SELECT network_error IS NOT NULL FROM runs
+                             WHERE id < ?1 AND (network_error IS NOT NULL OR services IS NOT NULL)
+                               AND probe = ?2
+                             ORDER BY id DESC LIMIT 1",
+                        ),
+                        &self.with_probe(values![run.0]),
                     )?
                     .first()
                     .map_or(Ok(false), |r| r.get(0))?;
@@ -398,7 +404,12 @@ pub(super) fn bump_rollups(tx: &Conn, results: &[CheckResult]) -> Result<()> {
          ON CONFLICT (day, service) DO UPDATE SET
              checks = checks_daily.checks + 1, online = checks_daily.online + excluded.online,
              total_ms = checks_daily.total_ms + excluded.total_ms";
-    for r in results {
+    // One order for every run of every host (hour, then service), so two
+    // probes storing at once take the rows' locks in the same order and
+    // never deadlock.
+    let mut ordered: Vec<&CheckResult> = results.iter().collect();
+    ordered.sort_by_cached_key(|r| (hour_of(r.checked_at), r.service.clone()));
+    for r in ordered {
         let ms = r.response_ms.unwrap_or(0) as i64;
         tx.execute(
             hourly,

@@ -152,6 +152,18 @@ fn a_password_in_the_url_or_a_vague_sslmode_is_a_config_error() {
             "holds a password",
         ),
         (
+            "postgres://upcheck:pa/hunter2@db.internal/upcheck",
+            "holds a password",
+        ),
+        (
+            "postgres://upcheck:p?hunter2@db.internal/upcheck",
+            "holds a password",
+        ),
+        (
+            "postgres://upcheck@db.internal/upcheck?pass%77ord=hunter2",
+            "holds a password",
+        ),
+        (
             "postgres://upcheck@db.internal/upcheck?sslmode=prefer",
             "sslmode=prefer would fall back to an unencrypted connection",
         ),
@@ -392,4 +404,174 @@ fn both_schemas_have_the_same_tables_views_and_columns() {
     postgres.sort();
     assert!(lite.len() > 80, "{lite:?}");
     assert_eq!(lite, postgres);
+}
+
+#[test]
+fn the_periodic_report_reads_its_figures_from_postgres() {
+    let pg = Postgres::start();
+    let url = pg.database("report");
+    let a = World::new(&format!(
+        "database = {url:?}\ndatabase_password_env = {PASSWORD_ENV:?}\nprobe = \"fra-1\"\n\n\
+         [email]\nto = [\"ops@example.com\"]\nfrom = \"upcheck@example.com\"\ntransport = \"file\"\noutbox = \"outbox\"\n\n\
+         [report]\nevery = \"week\"\n\n{}",
+        services(&[("api", "command = [\"true\"]")])
+    ));
+    let env = [(PASSWORD_ENV, pg.password.as_str())];
+    let faked = |offset: &str| {
+        let mut cmd = std::process::Command::new("faketime");
+        let real = a.command(&[]);
+        cmd.arg("-f")
+            .arg(offset)
+            .arg(real.get_program())
+            .args(real.get_args())
+            .current_dir(a.dir.path())
+            .env_clear()
+            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+            .envs(env);
+        crate::support::Run::from(cmd.output().unwrap())
+    };
+    // A run last week, then two now (the first after a gap doubts its clock).
+    for r in [faked("-7d"), run(&a, &pg), run(&a, &pg)] {
+        assert_eq!(r.code, 0, "{r:?}");
+    }
+    let sent = subjects(&a);
+    assert_eq!(sent.len(), 1, "{sent:?}");
+    assert_contains(&sent[0], "weekly report: ");
+    assert_eq!(
+        pg.count(
+            "report",
+            "SELECT count(*) FROM notifications WHERE kind = 'summary' AND sent_at IS NOT NULL"
+        ),
+        1
+    );
+}
+
+#[test]
+fn an_alert_command_only_one_host_has_is_left_for_that_host() {
+    let pg = Postgres::start();
+    let url = pg.database("commands");
+    let list = services(&[("api", &switchable("api"))]);
+    let command = "[[alert_command]]\ncommand = [\"sh\", \"-c\", \"echo $UPCHECK_KIND $UPCHECK_SERVICE >> paged\"]\non = [\"down\"]\n\n";
+    let keys = "fresh_within = \"1s\"";
+    let a = host(&url, "fra-1", keys, &format!("{command}{list}"));
+    let b = host(&url, "ams-1", keys, &list);
+    set_down(&a, "api", true);
+    set_down(&b, "api", true);
+    // ams-1 decides the outage; it has no such command, and must neither
+    // drop the delivery nor hand it to a command of its own.
+    assert_eq!(run(&b, &pg).code, 0);
+    assert_eq!(
+        pg.count(
+            "commands",
+            "SELECT count(*) FROM command_deliveries WHERE sent_at IS NULL"
+        ),
+        0,
+        "ams-1 has no command for it, so it queued none"
+    );
+    // fra-1's own decisions queue for its command: the next outage it
+    // decides, once ams-1's failing check is no longer fresh.
+    std::thread::sleep(std::time::Duration::from_millis(1100));
+    set_down(&a, "api", false);
+    set_down(&b, "api", false);
+    assert_eq!(run(&a, &pg).code, 0);
+    set_down(&a, "api", true);
+    set_down(&b, "api", true);
+    let r = run(&a, &pg);
+    assert_eq!(r.code, 0, "{r:?}");
+    assert_eq!(
+        std::fs::read_to_string(a.path("paged")).unwrap(),
+        "down api\n"
+    );
+    // A delivery fra-1 queued but could not make stays for fra-1.
+    pg.admin("commands")
+        .batch_execute("UPDATE command_deliveries SET sent_at = NULL")
+        .unwrap();
+    assert_eq!(run(&b, &pg).code, 0);
+    assert_eq!(
+        pg.count(
+            "commands",
+            "SELECT count(*) FROM command_deliveries WHERE sent_at IS NULL"
+        ),
+        1,
+        "ams-1 left fra-1's delivery alone"
+    );
+}
+
+/// The SQL string literals in `src/store/`, `?N` made `$N`: every statement
+/// the store can send.
+fn store_statements() -> Vec<(String, String)> {
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/src/store");
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        let name = path.file_name().unwrap().to_string_lossy().to_string();
+        // schema.rs is the SQLite file's own setup (pragmas, sqlite_schema).
+        if name == "tests.rs" || name == "schema.rs" {
+            continue;
+        }
+        let text = std::fs::read_to_string(&path).unwrap();
+        for literal in text.split('"').skip(1).step_by(2) {
+            let sql = literal.trim_start();
+            let is_sql = ["SELECT ", "INSERT ", "UPDATE ", "DELETE ", "WITH "]
+                .iter()
+                .any(|k| sql.starts_with(k));
+            if is_sql && !sql.contains('{') && !sql.contains('\\') {
+                let mut pg = String::new();
+                let mut chars = sql.chars().peekable();
+                while let Some(c) = chars.next() {
+                    let numbered = c == '?' && chars.peek().is_some_and(char::is_ascii_digit);
+                    pg.push(if numbered { '$' } else { c });
+                }
+                found.push((name.clone(), pg));
+            }
+        }
+    }
+    found
+}
+
+#[test]
+fn every_statement_of_the_store_prepares_on_postgres() {
+    let pg = Postgres::start();
+    let url = pg.database("statements");
+    let a = host(&url, "fra-1", "", &services(&[("api", &switchable("api"))]));
+    assert_eq!(run(&a, &pg).code, 0, "the schema is created");
+    // Written for SQLite only; each has its PostgreSQL twin beside it.
+    let sqlite_only = ["CROSS JOIN checks c ON", "min(ends_at, max(starts_at"];
+    let statements = store_statements();
+    assert!(statements.len() > 40, "{}", statements.len());
+    let mut client = pg.client("statements");
+    let mut failed = Vec::new();
+    for (file, sql) in &statements {
+        if sqlite_only.iter().any(|s| sql.contains(s)) {
+            continue;
+        }
+        match client.prepare(sql) {
+            Err(e) => failed.push(format!("{file}: {e}: {sql}")),
+            // Every column must be of a type the store reads (a sum of
+            // BIGINTs is NUMERIC, and must be cast back).
+            Ok(statement) => {
+                use postgres::types::Type;
+                // VOID: a lock taken, executed and never read.
+                let readable = [
+                    Type::INT8,
+                    Type::INT4,
+                    Type::INT2,
+                    Type::BOOL,
+                    Type::FLOAT8,
+                    Type::TEXT,
+                    Type::VOID,
+                ];
+                for column in statement.columns() {
+                    if !readable.contains(column.type_()) {
+                        failed.push(format!(
+                            "{file}: column {} is {}: {sql}",
+                            column.name(),
+                            column.type_()
+                        ));
+                    }
+                }
+            }
+        }
+    }
+    assert!(failed.is_empty(), "{}", failed.join("\n\n"));
 }
