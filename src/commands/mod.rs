@@ -260,15 +260,11 @@ fn check_writable(config: &Config) -> Result<()> {
         _ => None,
     });
     let places = [
-        (
-            "database",
-            Some(
-                config
-                    .database
-                    .file()
-                    .map_or_else(|| config.lock_path(), Into::into),
-            ),
-        ),
+        // A server's database leaves this host only its lock and spool.
+        match config.database.file() {
+            Some(file) => ("database", Some(file.to_path_buf())),
+            None => ("state_dir", Some(config.lock_path())),
+        },
         ("status_page", config.status_page.clone()),
         ("prometheus_textfile", config.prometheus_textfile.clone()),
         ("email.outbox", outbox),

@@ -25,6 +25,17 @@ pub(super) fn database(
         return sqlite_only(raw).map(|()| Database::Sqlite(sqlite));
     };
     let (shown, mut sslmode, ca_file) = parse_url(url, dir)?;
+    let state_dir = match &raw.state_dir {
+        Some(d) if d.get_ref().trim().is_empty() => {
+            return Err(at(
+                d.span(),
+                "state_dir",
+                "needs a folder, e.g. \"/var/lib/upcheck\"",
+            ));
+        }
+        Some(d) => dir.join(d.get_ref()),
+        None => dir.to_path_buf(),
+    };
     // As libpq: `require` with a root certificate checks the chain.
     if sslmode == SslMode::Require && ca_file.is_some() {
         sslmode = SslMode::VerifyCa;
@@ -64,19 +75,10 @@ pub(super) fn database(
                 .as_ref()
                 .map_or(Duration::from_secs(15 * 60), |d| d.get_ref().0),
         },
-        lock: lock_path(dir),
+        lock: state_dir.join("upcheck.lock"),
+        spool: state_dir.join("upcheck-spool.jsonl"),
         idle_limit: run_timeout + Duration::from_secs(60),
     }))
-}
-
-/// This host's run lock when the database is a server: in the temp folder
-/// (a config folder is often not the run's to write), named for the config
-/// folder so two configs on one host do not share it.
-fn lock_path(dir: &Path) -> PathBuf {
-    use std::hash::{Hash, Hasher};
-    let mut hash = std::collections::hash_map::DefaultHasher::new();
-    dir.hash(&mut hash);
-    std::env::temp_dir().join(format!("upcheck-{:016x}.lock", hash.finish()))
 }
 
 /// Whether `database` names a PostgreSQL server rather than a file.
@@ -98,6 +100,7 @@ fn sqlite_only(raw: &RawConfig) -> Result<(), Located> {
         ("probe", raw.probe.as_ref().map(Spanned::span)),
         ("confirm", raw.confirm.as_ref().map(Spanned::span)),
         ("fresh_within", raw.fresh_within.as_ref().map(Spanned::span)),
+        ("state_dir", raw.state_dir.as_ref().map(Spanned::span)),
     ];
     match spans.into_iter().find_map(|(key, span)| Some((key, span?))) {
         Some((key, span)) => Err(at(

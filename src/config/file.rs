@@ -27,6 +27,7 @@ pub(super) struct RawConfig {
     pub(super) probe: Option<Spanned<String>>,
     pub(super) confirm: Option<Spanned<Count>>,
     pub(super) fresh_within: Option<Spanned<Dur>>,
+    pub(super) state_dir: Option<Spanned<String>>,
     pub(super) timeout: Option<Dur>,
     pub(super) parallel: Option<Spanned<i64>>,
     pub(super) run_timeout: Option<Dur>,

@@ -380,8 +380,11 @@ pub struct Postgres {
     /// built-in roots when `None`.
     pub ca_file: Option<PathBuf>,
     pub fleet: Fleet,
-    /// This host's run lock (in the temp folder: see `database::lock_path`).
+    /// This host's run lock, in `state_dir` (the config's folder unless set).
     pub lock: PathBuf,
+    /// Where a run that could not reach the database keeps its checks for
+    /// the next run that can, in `state_dir`.
+    pub spool: PathBuf,
     /// How long the server lets a session sit idle before ending it (and
     /// the fleet's lock with it): longer than any gap between a run's
     /// statements, which all end within run_timeout.

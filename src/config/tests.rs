@@ -99,7 +99,7 @@ fn every_mistake_names_file_line_and_key() {
     check_err(
         "titel = \"x\"",
         &format!(
-            "{f}:1: key `titel`: unknown field `titel`, expected one of `title`, `database`, `database_password_env`, `database_password_file`, `probe`, `confirm`, `fresh_within`, `timeout`, `parallel`, `run_timeout`, `lock_timeout`, `retention`, `status_page`, `status_page_details`, `badges`, `prometheus_textfile`, `alert_after`, `recover_after`, `remind`, `notify_recovery`, `slow_after`, `cert_warn`, `ca_file`, `proxy`, `retries`, `retry_delay`, `email`, `report`, `heartbeat`, `alert_command`, `service`, `maintenance`, `connectivity`"
+            "{f}:1: key `titel`: unknown field `titel`, expected one of `title`, `database`, `database_password_env`, `database_password_file`, `probe`, `confirm`, `fresh_within`, `state_dir`, `timeout`, `parallel`, `run_timeout`, `lock_timeout`, `retention`, `status_page`, `status_page_details`, `badges`, `prometheus_textfile`, `alert_after`, `recover_after`, `remind`, `notify_recovery`, `slow_after`, `cert_warn`, `ca_file`, `proxy`, `retries`, `retry_delay`, `email`, `report`, `heartbeat`, `alert_command`, `service`, `maintenance`, `connectivity`"
         ),
     );
     check_err(

@@ -23,13 +23,19 @@ struct Target {
 static TARGET: OnceLock<Target> = OnceLock::new();
 static ATTEMPTED: AtomicBool = AtomicBool::new(false);
 static PANICKED: AtomicBool = AtomicBool::new(false);
-static STORED: OnceLock<(usize, usize)> = OnceLock::new();
+static STORED: OnceLock<(usize, usize, Option<String>)> = OnceLock::new();
 static MAIL: OnceLock<email::Mail> = OnceLock::new();
 
 /// This run's checks reached the database (`probed` services, `failing` of
 /// them failing; none when the network was down): the fallback can say so.
 pub fn checks_stored(probed: usize, failing: usize) {
-    let _ = STORED.set((probed, failing));
+    let _ = STORED.set((probed, failing, None));
+}
+
+/// This run's checks could not reach the database and were kept in the
+/// spool at `spool` for the next run that can.
+pub fn checks_spooled(probed: usize, failing: usize, spool: &std::path::Path) {
+    let _ = STORED.set((probed, failing, Some(spool.display().to_string())));
 }
 
 /// What became of this run's digest, for the fallback to say.
@@ -75,9 +81,10 @@ pub fn send(error: &str) {
         &target.host,
         error,
         Utc::now(),
-        STORED.get().map(|&(probed, failing)| email::Done {
-            probed,
-            failing,
+        STORED.get().map(|(probed, failing, spool)| email::Done {
+            probed: *probed,
+            failing: *failing,
+            spool: spool.clone(),
             mail: MAIL.get().copied(),
         }),
     );

@@ -75,11 +75,14 @@ pub fn test(title: &str, host: &str, now: DateTime<Utc>) -> Message {
 }
 
 /// What a failed run had done before it failed.
-#[derive(Clone, Copy, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct Done {
     /// Services whose checks were stored (0: the network was down).
     pub probed: usize,
     pub failing: usize,
+    /// The database could not be reached: the checks were kept in this
+    /// spool instead.
+    pub spool: Option<String>,
     /// What became of the digest; `None`: not reached.
     pub mail: Option<Mail>,
 }
@@ -103,23 +106,33 @@ pub fn fallback(
     now: DateTime<Utc>,
     done: Option<Done>,
 ) -> Message {
-    let did = match done {
+    let did = match &done {
         Some(Done { probed: 0, .. }) => {
             "- probed nothing: the connectivity guard found the network down \
              (recorded in the database)"
                 .to_string()
         }
         Some(Done {
+            probed,
+            failing,
+            spool: Some(spool),
+            ..
+        }) => format!(
+            "- probed {probed} service{} ({failing} failing) and, the database out of reach, \
+             kept the checks in {spool}: the next run that reaches it stores them",
+            if *probed == 1 { "" } else { "s" }
+        ),
+        Some(Done {
             probed, failing, ..
         }) => format!(
             "- probed {probed} service{} ({failing} failing) and stored the checks in the database",
-            if probed == 1 { "" } else { "s" }
+            if *probed == 1 { "" } else { "s" }
         ),
         None => "- stored no checks: it failed before they reached the database \
              (a run that went on may still have stored them); the next run probes again"
             .to_string(),
     };
-    let mail = match done.and_then(|d| d.mail) {
+    let mail = match done.as_ref().and_then(|d| d.mail) {
         Some(Mail::Sent) => "- sent the digest of what was due",
         Some(Mail::NothingDue) => "- had no alert to send",
         Some(Mail::Failed) => {
@@ -159,6 +172,7 @@ mod tests {
         let done = Done {
             probed: 14,
             failing: 3,
+            spool: None,
             mail: Some(Mail::Failed),
         };
         let stored = fallback(

@@ -23,6 +23,7 @@ mod report;
 mod runs;
 mod schema;
 mod silences;
+pub mod spool;
 #[cfg(test)]
 mod tests;
 mod types;

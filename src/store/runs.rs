@@ -380,7 +380,9 @@ pub(super) fn insert_checks(
             tx.execute(
                 "INSERT INTO probe_state (service, probe, last_check_id, checked_at) VALUES (?1, ?2, ?3, ?4)
                  ON CONFLICT (service, probe) DO UPDATE SET
-                     last_check_id = excluded.last_check_id, checked_at = excluded.checked_at",
+                     last_check_id = excluded.last_check_id, checked_at = excluded.checked_at
+                 -- A spooled (older) check never hides a newer one.
+                 WHERE probe_state.checked_at <= excluded.checked_at",
                 values![r.service, probe, id, Stamp(r.checked_at)],
             )?;
         }

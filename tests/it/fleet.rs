@@ -195,7 +195,7 @@ fn a_password_in_the_url_or_a_vague_sslmode_is_a_config_error() {
 }
 
 #[test]
-fn an_unreachable_database_fails_the_run_and_pages_through_the_fallback() {
+fn an_unreachable_database_fails_the_run_and_its_checks_wait_in_the_spool() {
     let mut pg = Postgres::start();
     let url = pg.database("gone");
     let a = host(&url, "fra-1", "", &services(&[("api", &switchable("api"))]));
@@ -207,10 +207,44 @@ fn an_unreachable_database_fails_the_run_and_pages_through_the_fallback() {
         &failed.stderr,
         "opening the database postgres://upcheck@127.0.0.1",
     );
-    let subjects = subjects(&a);
-    assert_eq!(subjects.len(), 1, "{subjects:?}");
-    assert_contains(&subjects[0], "upcheck failed: opening the database");
+    assert_contains(&failed.stderr, "this run's checks are kept in ");
     assert!(!failed.stderr.contains(&pg.password));
+    let mail = emails(&a);
+    assert_eq!(mail.len(), 1, "{mail:?}");
+    let parsed = mail_parser::MessageParser::default()
+        .parse(mail[0].as_bytes())
+        .unwrap();
+    assert_contains(
+        parsed.subject().unwrap(),
+        "upcheck failed: opening the database",
+    );
+    let text = parsed.body_text(0).unwrap().replace('\n', " ");
+    assert_contains(&text, "and, the database out of reach, kept the checks");
+    let spool = a.path("upcheck-spool.jsonl");
+    assert!(spool.exists());
+    // Back: the next run stores the kept checks first, and empties the spool.
+    pg.start_again();
+    let back = run(&a, &pg);
+    assert_eq!((back.code, back.stderr.as_str()), (0, ""), "{back:?}");
+    assert!(!spool.exists());
+    assert_eq!(pg.count("gone", "SELECT count(*) FROM checks"), 3);
+    assert_eq!(
+        pg.count(
+            "gone",
+            "SELECT count(*) FROM runs WHERE error LIKE 'the database could not be reached%'"
+        ),
+        1
+    );
+    assert_eq!(pg.count("gone", "SELECT checks FROM checks_daily"), 3);
+    // probe_state still points at the newest check, not the spooled one.
+    assert_eq!(
+        pg.count(
+            "gone",
+            "SELECT count(*) FROM probe_state p JOIN checks c ON c.id = p.last_check_id
+                          WHERE c.id = (SELECT max(id) FROM checks)"
+        ),
+        1
+    );
 }
 
 /// DOWN alerts decided for `service`, across the fleet.
@@ -574,4 +608,40 @@ fn every_statement_of_the_store_prepares_on_postgres() {
         }
     }
     assert!(failed.is_empty(), "{}", failed.join("\n\n"));
+}
+
+#[test]
+fn postgres_stopped_mid_run_keeps_the_checks_for_the_next_run() {
+    let mut pg = Postgres::start();
+    let url = pg.database("midrun");
+    let slow = "command = [\"sh\", \"-c\", \"sleep 1.5\"]";
+    let a = host(&url, "fra-1", "", &services(&[("slow", slow)]));
+    assert_eq!(run(&a, &pg).code, 0);
+    let child = a
+        .command(&[])
+        .env(PASSWORD_ENV, &pg.password)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // The run is connected and probing; the server goes away under it.
+    std::thread::sleep(std::time::Duration::from_millis(700));
+    pg.stop();
+    let started = std::time::Instant::now();
+    let out = crate::support::Run::from(child.wait_with_output().unwrap());
+    assert!(started.elapsed() < std::time::Duration::from_secs(20));
+    assert_eq!(out.code, 1, "{out:?}");
+    assert_contains(&out.stderr, "this run's checks are kept in ");
+    pg.start_again();
+    let back = run(&a, &pg);
+    assert_eq!(back.code, 0, "{back:?}");
+    assert_eq!(pg.count("midrun", "SELECT count(*) FROM checks"), 3);
+    assert_eq!(
+        pg.count(
+            "midrun",
+            "SELECT count(*) FROM runs WHERE finished_at IS NULL"
+        ),
+        1,
+        "the run the server left mid-way"
+    );
 }

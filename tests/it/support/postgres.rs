@@ -211,6 +211,11 @@ impl Postgres {
         self.launch();
     }
 
+    /// Starts a stopped server again, on the same port.
+    pub fn start_again(&mut self) {
+        self.launch();
+    }
+
     /// Fast shutdown (SIGINT): connections are told, then closed.
     pub fn stop(&mut self) {
         if let Some(mut child) = self.child.take() {

@@ -12,14 +12,15 @@ use chrono::Utc;
 use crate::alert::Decision;
 use crate::check::CheckResult;
 use crate::cli::RunArgs;
-use crate::config::Config;
+use crate::config::{Config, Database};
 use crate::hold::{self, Hold};
 use crate::render::Row;
 use crate::render::email::Mail;
 use crate::store::{self, RunId, Store};
+
+mod fleet;
 use crate::{
-    alert, clock, heartbeat, lock, log, notify, probe, publish, quorum, render, signals, stdout,
-    timefmt,
+    alert, clock, heartbeat, lock, log, notify, probe, publish, render, signals, stdout, timefmt,
 };
 
 /// `upcheck run`: the steps, then the heartbeat and the run's row closed,
@@ -69,7 +70,14 @@ fn stopped_or(outcome: Result<()>) -> Result<()> {
 /// so `finish` can close the run's row whatever happened.
 fn steps(config: &Config, args: &RunArgs, session: &mut Option<Session>) -> Result<()> {
     let begun = Instant::now();
-    let (opened, set_aside) = Session::open(config, args.force)?;
+    let (opened, set_aside) = match Session::open(config, args.force)? {
+        Opened::Ready(session, set_aside) => (session, set_aside),
+        Opened::Unreachable(lock, why) => {
+            let outcome = fleet::probe_and_keep(config, args.force, why);
+            drop(lock);
+            return outcome;
+        }
+    };
     let Session { db, run, .. } = session.insert(opened);
     let outcome = match config
         .connectivity
@@ -101,10 +109,10 @@ fn probe_and_tell(
     let deadline = Instant::now() + config.run_timeout;
     let decided = match config.database.fleet() {
         None => Some(decide_and_store(config, db, run, &results, deadline)?),
-        Some(fleet) => store_and_decide_as_fleet(config, db, run, &results, fleet)?,
+        Some(fleet) => fleet::store_and_decide_as_fleet(config, db, run, &results, fleet)?,
     };
     let Some((decisions, holds)) = decided else {
-        log::info(FLEET_BUSY);
+        log::info(fleet::FLEET_BUSY);
         return Ok(());
     };
     if let Some(stopped) = signals::stopped() {
@@ -155,39 +163,6 @@ fn decide_and_store(
     Ok((decisions, holds))
 }
 
-/// Why a fleet's run ended after storing its checks, at -v.
-const FLEET_BUSY: &str = "another probe's run held the fleet's lock for lock_timeout (it is deciding and \
-                          delivering): this run's checks are stored and count in the next decision";
-
-/// A fleet: this run's checks are stored first; then, under the fleet's
-/// lock (kept until the run ends, so one run at a time decides and
-/// delivers), every probe's latest fresh checks decide. `None`: another
-/// probe's run held the lock all through `lock_timeout`; nothing more to do.
-fn store_and_decide_as_fleet(
-    config: &Config,
-    db: &mut Store,
-    run: RunId,
-    results: &[CheckResult],
-    fleet: &crate::config::Fleet,
-) -> Result<Option<Decided>> {
-    let ids = db.record_checks(run, results)?;
-    notify::fallback::checks_stored(results.len(), failing(results.iter()).len());
-    if !db.lock_fleet(config.lock_timeout)? {
-        return Ok(None);
-    }
-    let now = Utc::now();
-    let seen = db.fleet_view(now - chrono::TimeDelta::from_std(fleet.fresh_within)?)?;
-    let own: Vec<(CheckResult, i64)> = results.iter().cloned().zip(ids).collect();
-    let basis = quorum::verdicts(&own, &fleet.probe, &seen, fleet.confirm);
-    let decided: Vec<CheckResult> = basis.iter().map(|(r, _)| (*r).clone()).collect();
-    let holds = holds_at(config, db, now, &failing(decided.iter()))?;
-    let held = holds.keys().map(String::as_str).collect();
-    let states = db.alert_states()?;
-    let decisions = alert::decide(policies(config, results), &states, &decided, &held);
-    db.record_decisions(run, &basis, &decisions, &config.alert_commands)?;
-    Ok(Some((decisions, holds)))
-}
-
 /// The policies of the services probed (all, or those a signal left), in
 /// the order of `results`.
 fn policies<'a>(
@@ -225,7 +200,7 @@ fn network_down(
     log::info(&format!("the connectivity guard {why}: nothing probed"));
     // In a fleet, what is due is recorded and delivered by one run at a time.
     if config.database.fleet().is_some() && !db.lock_fleet(config.lock_timeout)? {
-        log::info(FLEET_BUSY);
+        log::info(fleet::FLEET_BUSY);
         return Ok(());
     }
     let now = Utc::now();
@@ -375,12 +350,29 @@ struct Session {
     _lock: lock::RunLock,
 }
 
+/// What opening a run's session came to.
+enum Opened {
+    /// The session, and news of a database file set aside.
+    Ready(Session, Option<String>),
+    /// A fleet's database could not be reached: the lock, and why.
+    Unreachable(lock::RunLock, anyhow::Error),
+}
+
 impl Session {
     /// Takes the lock, opens the database (setting an unreadable one aside:
-    /// the news comes back to fail the run at its end) and records the run.
-    fn open(config: &Config, forced: bool) -> Result<(Session, Option<String>)> {
+    /// the news comes back to fail the run at its end; storing the checks a
+    /// fleet's earlier runs kept while it was out of reach) and records the run.
+    fn open(config: &Config, forced: bool) -> Result<Opened> {
         let lock = lock::acquire(&config.lock_path(), config.lock_timeout)?;
-        let (mut db, set_aside) = Store::open_or_set_aside(&config.database)?;
+        let (mut db, set_aside) = match Store::open_or_set_aside(&config.database) {
+            Err(e) if config.database.fleet().is_some() => {
+                return Ok(Opened::Unreachable(lock, e));
+            }
+            opened => opened?,
+        };
+        if let Database::Postgres(pg) = &config.database {
+            fleet::store_kept(&mut db, &pg.spool);
+        }
         let set_aside = set_aside.map(|aside| {
             let news = format!(
                 "the database {} could not be read (not an SQLite database, or corrupt); it was moved to {} and a new one started",
@@ -397,7 +389,7 @@ impl Session {
             db,
             run,
         };
-        Ok((session, set_aside))
+        Ok(Opened::Ready(session, set_aside))
     }
 }
 
