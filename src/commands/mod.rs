@@ -18,13 +18,14 @@ use crate::{hold, stdout};
 /// `status`: from the database only, no probing.
 pub fn status(config: &Config, json: bool) -> Result<()> {
     let now = Utc::now();
-    let (summaries, runs, silences, network) = if config.database.exists() {
+    let (summaries, runs, silences, network, probes) = if config.database.exists() {
         let db = Store::connect(&config.database)?;
         (
             db.summaries()?,
             db.recent_run_starts(None)?,
             db.silences_after(now)?,
             db.network_down()?,
+            db.probe_views()?,
         )
     } else {
         Default::default()
@@ -41,7 +42,7 @@ pub fn status(config: &Config, json: bool) -> Result<()> {
         now,
         &failing,
     );
-    let rows = render::rows(&config.services, &summaries, &holds);
+    let rows = render::with_probes(render::rows(&config.services, &summaries, &holds), probes);
     if json {
         let doc = status::status_json(&config.title, &rows, &runs, now, network);
         stdout::print(&format!("{}\n", serde_json::to_string_pretty(&doc)?))

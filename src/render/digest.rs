@@ -341,6 +341,7 @@ pub(crate) mod tests {
                 all: Some(99.97),
             },
             hold: None,
+            probes: Vec::new(),
         }
     }
 

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 
-use crate::check::Status;
+use crate::check::{CheckResult, Status};
 use crate::render::Row;
 
 /// A metric family: its name, type and help, then one sample line per series.
@@ -36,6 +36,7 @@ pub fn render(rows: &[Row], run: RunHealth) -> String {
     let (finished_at, run_duration) = (run.finished_at, run.duration);
     let mut families = service_families(rows);
     families.extend(measure_families(rows));
+    families.extend(probe_families(rows));
     families.push(Family {
         name: "upcheck_last_run_timestamp_seconds",
         help: "When upcheck's last run finished, Unix time.",
@@ -183,6 +184,45 @@ fn measure_families(rows: &[Row]) -> Vec<Family> {
     ]
 }
 
+/// A fleet only: each probe's latest check of each service, labelled
+/// `probe`, beside the fleet's decision above. None with SQLite.
+fn probe_families(rows: &[Row]) -> Vec<Family> {
+    let samples = |value: fn(&CheckResult) -> f64| -> Vec<(String, f64)> {
+        rows.iter()
+            .flat_map(|r| {
+                r.probes.iter().map(move |(probe, c)| {
+                    let labels = format!(
+                        "service=\"{}\",probe=\"{}\"",
+                        escape(&r.name),
+                        escape(probe)
+                    );
+                    (labels, value(c))
+                })
+            })
+            .collect()
+    };
+    if rows.iter().all(|r| r.probes.is_empty()) {
+        return Vec::new();
+    }
+    vec![
+        Family {
+            name: "upcheck_probe_up",
+            help: "Whether this probe's latest check of the service was online (1) or not (0).",
+            samples: samples(|c| f64::from(c.status == Status::Online)),
+        },
+        Family {
+            name: "upcheck_probe_response_seconds",
+            help: "How long this probe's latest check of the service took, in seconds.",
+            samples: samples(|c| c.response_ms.unwrap_or(0) as f64 / 1000.0),
+        },
+        Family {
+            name: "upcheck_probe_last_check_timestamp_seconds",
+            help: "When this probe last checked the service, Unix time.",
+            samples: samples(|c| c.checked_at.timestamp_millis() as f64 / 1000.0),
+        },
+    ]
+}
+
 /// Label values: backslash, double quote and line feed are escaped.
 fn escape(value: &str) -> String {
     value
@@ -194,7 +234,6 @@ fn escape(value: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::check::CheckResult;
     use crate::check::Uptime;
     use crate::hold::{Hold, Quiet};
     use crate::timefmt::parse_iso;
@@ -213,6 +252,7 @@ mod tests {
             last: Some(last),
             uptime: Uptime::default(),
             hold: None,
+            probes: Vec::new(),
         }
     }
 

@@ -34,6 +34,9 @@ pub struct Row {
     pub uptime: Uptime,
     /// Why its own alerts wait, if they do (a silence, a maintenance window).
     pub hold: Option<Hold>,
+    /// In a fleet: each probe's latest check of it, by probe name (empty
+    /// with SQLite, where this host is the only probe).
+    pub probes: Vec<(String, CheckResult)>,
 }
 
 /// Joins the configured services with what the database knows, problems first
@@ -60,10 +63,25 @@ pub fn rows(
                 last: summary.map(|x| x.last.clone()),
                 uptime: summary.map(|x| x.uptime).unwrap_or_default(),
                 hold: holds.get(&s.name).cloned(),
+                probes: Vec::new(),
             }
         })
         .collect();
     rows.sort_by_key(|r| r.status);
+    rows
+}
+
+/// Each probe's latest check (`seen`: probe name and check), filed under
+/// its service's row, by probe name.
+pub fn with_probes(mut rows: Vec<Row>, seen: Vec<(String, CheckResult)>) -> Vec<Row> {
+    for (probe, check) in seen {
+        if let Some(row) = rows.iter_mut().find(|r| r.name == check.service) {
+            row.probes.push((probe, check));
+        }
+    }
+    for row in &mut rows {
+        row.probes.sort_by(|a, b| a.0.cmp(&b.0));
+    }
     rows
 }
 
@@ -84,7 +102,8 @@ pub fn without_details(rows: &[Row]) -> Vec<Row> {
     rows.iter()
         .cloned()
         .map(|mut r| {
-            if let Some(last) = &mut r.last {
+            let lasts = r.last.iter_mut().chain(r.probes.iter_mut().map(|(_, c)| c));
+            for last in lasts {
                 last.reason = None;
                 last.status_code = None;
                 last.response_ms = None;

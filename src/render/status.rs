@@ -47,21 +47,19 @@ pub fn status_text(title: &str, rows: &[Row], now: DateTime<Utc>, network: Optio
             "the last run {why}: nothing was checked; the statuses below are from before\n"
         ));
     }
+    let ago = |t: DateTime<Utc>| {
+        format!(
+            "{} ({})",
+            minute(t),
+            human((now - t).to_std().unwrap_or_default())
+        )
+    };
     let body = rows
         .iter()
-        .map(|r| {
-            let since = r.since.map_or_else(
-                || "never checked".to_string(),
-                |t| {
-                    format!(
-                        "{} ({})",
-                        minute(t),
-                        human((now - t).to_std().unwrap_or_default())
-                    )
-                },
-            );
+        .flat_map(|r| {
+            let since = r.since.map_or_else(|| "never checked".to_string(), ago);
             let last = r.last.as_ref();
-            vec![
+            let row = vec![
                 r.name.clone(),
                 r.status.to_string(),
                 since,
@@ -71,7 +69,20 @@ pub fn status_text(title: &str, rows: &[Row], now: DateTime<Utc>, network: Optio
                 pct(r.uptime.d30),
                 pct(r.uptime.all),
                 super::reason_cell(r),
-            ]
+            ];
+            // In a fleet, each probe's latest check under the fleet's decision.
+            let probes = r.probes.iter().map(move |(probe, c)| {
+                let mut cells = vec![
+                    format!("  @{probe}"),
+                    c.status.to_string(),
+                    format!("checked {}", ago(c.checked_at)),
+                    ms(c.response_ms),
+                ];
+                cells.extend([""; 4].map(String::from));
+                cells.push(c.reason.clone().unwrap_or_default());
+                cells
+            });
+            std::iter::once(row).chain(probes)
         })
         .collect();
     out.push_str(&table(
@@ -118,6 +129,20 @@ pub struct ServiceJson {
     /// oldest first, `uptime` null for a day without checks.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub days: Option<Vec<DayJson>>,
+    /// A fleet only: each probe's latest check, by probe name.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub probes: Option<Vec<ProbeJson>>,
+}
+
+/// One probe's latest check of a service, in a fleet.
+#[derive(Serialize, Debug)]
+pub struct ProbeJson {
+    pub probe: String,
+    pub status: &'static str,
+    pub checked_at: String,
+    pub response_ms: Option<u64>,
+    pub status_code: Option<u16>,
+    pub reason: Option<String>,
 }
 
 #[derive(Serialize, Debug)]
@@ -209,6 +234,19 @@ pub fn status_json(
                         _ => None,
                     },
                     days: None,
+                    probes: (!r.probes.is_empty()).then(|| {
+                        r.probes
+                            .iter()
+                            .map(|(probe, c)| ProbeJson {
+                                probe: probe.clone(),
+                                status: c.status.as_str(),
+                                checked_at: iso(c.checked_at),
+                                response_ms: c.response_ms,
+                                status_code: c.status_code,
+                                reason: c.reason.clone(),
+                            })
+                            .collect()
+                    }),
                     uptime: UptimeJson {
                         h24: r.uptime.h24,
                         d7: r.uptime.d7,

@@ -331,7 +331,8 @@ fn status_rows(
     if !needed {
         return Ok(Vec::new());
     }
-    Ok(render::rows(&config.services, &db.summaries()?, holds))
+    let rows = render::rows(&config.services, &db.summaries()?, holds);
+    Ok(render::with_probes(rows, db.probe_views()?))
 }
 
 /// Both steps ran; the run failed if either did, and says why for both.

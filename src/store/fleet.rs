@@ -30,16 +30,13 @@ fn is_lock_timeout(e: &anyhow::Error) -> bool {
 }
 
 impl Store {
-    /// Appends this probe's checks and their rollups; their row ids, in
-    /// the order of `results`.
+    /// Appends this probe's checks; their row ids, in the order of
+    /// `results`. The rollups count the fleet's decisions, not each probe's
+    /// checks: see `record_decisions`.
     pub fn record_checks(&mut self, run: RunId, results: &[CheckResult]) -> Result<Vec<i64>> {
         let probe = self.probe.clone();
         self.conn
-            .transaction(|tx| {
-                let ids = insert_checks(tx, run, results, probe.as_deref())?;
-                bump_rollups(tx, results)?;
-                Ok(ids)
-            })
+            .transaction(|tx| insert_checks(tx, run, results, probe.as_deref()))
             .context("storing the checks")
     }
 
@@ -97,6 +94,16 @@ impl Store {
         )
     }
 
+    /// Each probe's latest check of each service, however old, by probe
+    /// name: what `status` and the outputs show; none with SQLite.
+    pub fn probe_views(&self) -> Result<Vec<(String, CheckResult)>> {
+        if self.probe.is_none() {
+            return Ok(Vec::new());
+        }
+        let seen = self.fleet_view(DateTime::<Utc>::UNIX_EPOCH)?;
+        Ok(seen.into_iter().map(|c| (c.probe, c.result)).collect())
+    }
+
     /// Stores the fleet's decisions, each with the check it rests on
     /// (`basis`: the check and its row id, in the order of `decisions`'
     /// services), and queues the notifications they make due.
@@ -114,8 +121,13 @@ impl Store {
                 Some((r, d, id))
             })
             .collect();
+        // Uptime is what the fleet decided: one count per service per
+        // deciding run, like the all-time totals in service_state, so one
+        // probe's own network trouble does not lower it.
+        let verdicts: Vec<CheckResult> = decided.iter().map(|(r, _, _)| (*r).clone()).collect();
         self.conn
             .transaction(|tx| {
+                bump_rollups(tx, &verdicts)?;
                 upsert_states(tx, &decided)?;
                 enqueue_notifications(tx, run, &decided, commands)
             })

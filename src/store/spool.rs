@@ -1,9 +1,9 @@
 //! Checks kept on this host while a fleet's database cannot be reached: a
 //! run that could not connect appends its checks as one JSON line to the
 //! spool; the next run that connects stores them (each spooled run as a
-//! run row of its own, its checks counted in the rollups and each probe's
-//! latest view, the alert state untouched: the outage is decided now, not
-//! replayed) and empties the file. Bounded, so a month-long outage cannot
+//! run row of its own, its checks in each probe's latest view; the alert
+//! state and the rollups, which count decisions, untouched: the outage is
+//! decided now, not replayed) and empties the file. Bounded, so a month-long outage cannot
 //! fill the disk.
 
 use std::io::Write;
@@ -14,7 +14,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::db::values;
-use super::runs::{bump_rollups, insert_checks};
+use super::runs::insert_checks;
 use super::types::Stamp;
 use super::{RunId, Store};
 use crate::check::{CheckResult, Status};
@@ -156,8 +156,8 @@ impl Store {
                         .first()
                         .context("no id for a spooled run")?
                         .get(0)?;
+                    // Raw checks only: the rollups count the fleet's decisions.
                     insert_checks(tx, RunId(id), checks, probe.as_deref())?;
-                    bump_rollups(tx, checks)?;
                     stored += 1;
                 }
                 Ok(stored)

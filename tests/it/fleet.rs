@@ -235,7 +235,8 @@ fn an_unreachable_database_fails_the_run_and_its_checks_wait_in_the_spool() {
         ),
         1
     );
-    assert_eq!(pg.count("gone", "SELECT checks FROM checks_daily"), 3);
+    // The rollups count the fleet's decisions: the spooled run made none.
+    assert_eq!(pg.count("gone", "SELECT checks FROM checks_daily"), 2);
     // probe_state still points at the newest check, not the spooled one.
     assert_eq!(
         pg.count(
@@ -644,4 +645,56 @@ fn postgres_stopped_mid_run_keeps_the_checks_for_the_next_run() {
         1,
         "the run the server left mid-way"
     );
+}
+
+#[test]
+fn status_and_the_outputs_show_each_probes_view_beside_the_decision() {
+    let pg = Postgres::start();
+    let url = pg.database("views");
+    let list = services(&[("api", &switchable("api"))]);
+    let keys = "confirm = 2\nprometheus_textfile = \"metrics.prom\"\nstatus_page = \"status.html\"";
+    let a = host(&url, "fra-1", keys, &list);
+    let b = host(&url, "ams-1", keys, &list);
+    set_down(&a, "api", true);
+    assert_eq!(run(&b, &pg).code, 0);
+    assert_eq!(run(&a, &pg).code, 0);
+    let env = [(PASSWORD_ENV, pg.password.as_str())];
+    let text = a.run_env(&["status"], &env);
+    assert_eq!(text.code, 0, "{text:?}");
+    let lines: Vec<&str> = text.stdout.lines().collect();
+    let api = lines
+        .iter()
+        .position(|l| l.starts_with("api "))
+        .expect(&text.stdout);
+    // The fleet's decision (online: one of two failing, confirm 2), then each probe.
+    assert_contains(lines[api], "online");
+    assert_contains(lines[api + 1], "@ams-1");
+    assert_contains(lines[api + 1], "online");
+    assert_contains(lines[api + 2], "@fra-1");
+    assert_contains(lines[api + 2], "offline");
+    let json = a.run_env(&["status", "--json"], &env);
+    let doc: serde_json::Value = serde_json::from_str(&json.stdout).unwrap();
+    let probes = &doc["services"][0]["probes"];
+    assert_eq!(probes[0]["probe"], "ams-1");
+    assert_eq!(probes[1]["probe"], "fra-1");
+    assert_eq!(probes[1]["status"], "offline");
+    let metrics = std::fs::read_to_string(a.path("metrics.prom")).unwrap();
+    assert_contains(&metrics, "upcheck_up{service=\"api\"} 1\n");
+    assert_contains(
+        &metrics,
+        "upcheck_probe_up{service=\"api\",probe=\"fra-1\"} 0\n",
+    );
+    assert_contains(
+        &metrics,
+        "upcheck_probe_up{service=\"api\",probe=\"ams-1\"} 1\n",
+    );
+    let out = std::process::Command::new("promtool")
+        .args(["check", "metrics"])
+        .stdin(std::fs::File::open(a.path("metrics.prom")).unwrap())
+        .output()
+        .expect("promtool (tests/deps.sh installs it)");
+    crate::support::assert_checker_passed("promtool check metrics", &out, &metrics);
+    let page = std::fs::read_to_string(a.path("status.html")).unwrap();
+    assert_contains(&page, "fra-1");
+    assert_contains(&page, "ams-1");
 }
