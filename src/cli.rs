@@ -85,6 +85,12 @@ pub enum Command {
     /// Prove the alert path: a test email and every alert command
     /// (UPCHECK_KIND=test); probes nothing, stores nothing
     TestAlert,
+    /// Copy an SQLite history into the configured (empty) PostgreSQL, once
+    Migrate {
+        /// The SQLite database to copy (the host's `upcheck.db`)
+        #[arg(long, value_name = "FILE")]
+        from: PathBuf,
+    },
     /// Hold a service's alerts for a while (still probed and stored)
     Silence {
         #[command(subcommand)]

@@ -136,5 +136,6 @@ fn dispatch(cli: Cli) -> Result<()> {
         Command::Backup { file } => commands::backup(&config, &file),
         Command::Silence { action } => commands::silence::run(&config, action),
         Command::TestAlert => commands::test_alert::run(&config),
+        Command::Migrate { from } => commands::migrate::run(&config, &from),
     }
 }

@@ -3,6 +3,7 @@
 //! `backup` (a consistent copy of the database); `silence` and `test-alert`
 //! have files of their own.
 
+pub mod migrate;
 pub mod silence;
 pub mod test_alert;
 

@@ -158,6 +158,11 @@ impl Row {
         Row { values, columns }
     }
 
+    /// Every value of the row, as read.
+    pub(crate) fn values(&self) -> &[Value] {
+        &self.values
+    }
+
     /// Column `index` as a `T`; a value that is not one is an error that
     /// names the column and the row (by its first column: an id or a
     /// service), so a person can mend it.

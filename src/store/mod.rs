@@ -16,6 +16,7 @@ use crate::config::Database;
 mod db;
 mod fleet;
 mod history;
+mod migrate;
 mod outbox;
 mod postgres;
 mod read;

@@ -698,3 +698,67 @@ fn status_and_the_outputs_show_each_probes_view_beside_the_decision() {
     assert_contains(&page, "fra-1");
     assert_contains(&page, "ams-1");
 }
+
+#[test]
+fn migrate_copies_an_sqlite_history_once_and_the_fleet_carries_on_from_it() {
+    // A single host's history: api went down and was alerted; a silence.
+    let list = services(&[("api", &switchable("api")), ("web", &switchable("web"))]);
+    let single = World::new(&format!(
+        "alert_after = 1\nremind = \"never\"\n\n[email]\nto = [\"ops@example.com\"]\nfrom = \"upcheck@example.com\"\n\
+         transport = \"file\"\noutbox = \"outbox\"\n\n{list}"
+    ));
+    assert_eq!(single.run(&[]).code, 0);
+    set_down(&single, "api", true);
+    assert_eq!(single.run(&[]).code, 0);
+    assert_eq!(
+        single.run(&["silence", "add", "web", "--for", "2h"]).code,
+        0
+    );
+    let counts = |sql: &str| single.count(sql);
+    let (runs, checks, notes) = (
+        counts("SELECT count(*) FROM runs"),
+        counts("SELECT count(*) FROM checks"),
+        counts("SELECT count(*) FROM notifications"),
+    );
+    assert_eq!(notes, 1, "the DOWN alert");
+    // The host joins a fleet: its config points at PostgreSQL, then migrate.
+    let pg = Postgres::start();
+    let url = pg.database("moved");
+    let fleet = host(&url, "fra-1", "", &list);
+    set_down(&fleet, "api", true);
+    let env = [(PASSWORD_ENV, pg.password.as_str())];
+    let from = single.path("upcheck.db");
+    let from = from.to_str().unwrap();
+    let moved = fleet.run_env(&["migrate", "--from", from], &env);
+    assert_eq!(moved.code, 0, "{moved:?}");
+    assert_contains(&moved.stdout, "as probe \"fra-1\"");
+    assert_eq!(pg.count("moved", "SELECT count(*) FROM runs"), runs);
+    assert_eq!(
+        pg.count("moved", "SELECT count(*) FROM checks WHERE probe = 'fra-1'"),
+        checks
+    );
+    assert_eq!(
+        pg.count("moved", "SELECT count(*) FROM notifications"),
+        notes
+    );
+    assert_eq!(pg.count("moved", "SELECT count(*) FROM silences"), 1);
+    assert_eq!(pg.count("moved", "SELECT count(*) FROM probe_state"), 2);
+    assert_eq!(
+        pg.count("moved", "SELECT count(*) FROM checks_hourly"),
+        single.count("SELECT count(*) FROM checks_hourly")
+    );
+    // The fleet carries on: api is still down and was alerted, so no new
+    // alert; new rows get new ids.
+    let next = run(&fleet, &pg);
+    assert_eq!((next.code, next.stderr.as_str()), (0, ""), "{next:?}");
+    assert!(emails(&fleet).is_empty(), "{:?}", subjects(&fleet));
+    assert_eq!(pg.count("moved", "SELECT max(id) FROM runs"), runs + 1);
+    // Once only: the target now holds a history.
+    let again = fleet.run_env(&["migrate", "--from", from], &env);
+    assert_eq!(again.code, 1, "{again:?}");
+    assert_contains(&again.stderr, "migrate copies into an empty database only");
+    // And only into PostgreSQL.
+    let wrong = single.run(&["migrate", "--from", from]);
+    assert_eq!(wrong.code, 2, "{wrong:?}");
+    assert_contains(&wrong.stderr, "migrate copies into a PostgreSQL database");
+}
