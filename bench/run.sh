@@ -29,10 +29,16 @@
 #      outages, status.json) against the same runs without, alternating.
 #   S: storage: 100 healthy targets, 100 runs (10,000 checks), then VACUUM:
 #      bytes per stored check (the whole file over the rows of `checks`).
-# Reproduce: bash bench/run.sh [A] [B] [C] [P] [D] [J] [N] [S]   (default: all; C, P and S need sqlite3,
-# installed with apt-get if missing, and about 2 GB of disk)
+#   G: a fleet's database: B's 50 healthy targets stored in SQLite and in a
+#      PostgreSQL on this machine (Debian's, started here as the `postgres`
+#      user, fsync on as a real server), runs alternating: both medians.
+#   Q: the decision step of a fleet: 200 services checked by 1, 2 and 3
+#      probes sharing one PostgreSQL; each round runs every probe once; the
+#      median of the "decided ... in X ms" that -v reports, per probe count.
+# Reproduce: bash bench/run.sh [A] [B] [C] [P] [D] [J] [N] [S] [G] [Q]   (default: all; C, P and S need sqlite3,
+# installed with apt-get if missing, and about 2 GB of disk; G and Q need PostgreSQL, tests/deps.sh installs it)
 set -euo pipefail
-SCENARIOS="${*:-A B C P D J N S}"  # AB only when asked for: it needs BASE
+SCENARIOS="${*:-A B C P D J N S G Q}"  # AB only when asked for: it needs BASE
 want() { [[ " $SCENARIOS " == *" $1 "* ]]; }
 cd "$(dirname "$0")/.."
 
@@ -45,6 +51,7 @@ TMP="$(mktemp -d -t upcheck-bench.XXXXXX)"
 SERVER_PID=""
 cleanup() {
     if [[ -n "$SERVER_PID" ]]; then kill "$SERVER_PID" 2>/dev/null || true; fi
+    if [[ -n "${PG_PID:-}" ]]; then kill -INT "$PG_PID" 2>/dev/null || true; wait "$PG_PID" 2>/dev/null || true; fi
     rm -rf "$TMP"
 }
 trap cleanup EXIT
@@ -436,6 +443,88 @@ echo "{\"label\": \"S bytes per check\", \"bytes\": $bytes, \"rows\": $rows}" >>
 fi
 
 echo
+# start_pg DIR: a PostgreSQL cluster in DIR run as the `postgres` user on a
+# free port, with fsync on (as a real server); sets PG_PORT and PG_URL
+# (database `bench`, role upcheck, password in UPCHECK_DB_PASSWORD).
+start_pg() {
+    local dir=$1 bin pw
+    bin="$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -1)"
+    chmod o+x "$TMP"   # the server runs as postgres, which must reach $dir
+    mkdir -p "$dir" && chmod 0777 "$dir"
+    pw="bench-$$"
+    printf '%s\n' "$pw" >"$dir/pw" && chmod 0644 "$dir/pw"
+    setpriv --reuid=postgres --regid=postgres --clear-groups "$bin/initdb" -D "$dir/data" -U upcheck \
+        --pwfile="$dir/pw" --auth=scram-sha-256 -E UTF8 --locale=C.UTF-8 --no-instructions >/dev/null
+    PG_PORT="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
+    setpriv --reuid=postgres --regid=postgres --clear-groups "$bin/postgres" -D "$dir/data" \
+        -c listen_addresses=127.0.0.1 -p "$PG_PORT" -k "$dir" >"$dir/log" 2>&1 &
+    PG_PID=$!
+    for _ in $(seq 200); do
+        "$bin/pg_isready" -q -h 127.0.0.1 -p "$PG_PORT" && break
+        sleep 0.05
+    done
+    PGPASSWORD="$pw" "$bin/psql" -q -h 127.0.0.1 -p "$PG_PORT" -U upcheck -d postgres -c "CREATE DATABASE bench"
+    export UPCHECK_DB_PASSWORD="$pw"
+    PG_URL="postgres://upcheck@127.0.0.1:$PG_PORT/bench?sslmode=disable"
+}
+PG_PID=""
+stop_pg() { if [[ -n "$PG_PID" ]]; then kill -INT "$PG_PID" 2>/dev/null; wait "$PG_PID" 2>/dev/null || true; PG_PID=""; fi; }
+
+if want G; then
+echo
+echo "Scenario G: 50 healthy targets, SQLite against PostgreSQL on this machine"
+start_pg "$TMP/pg-g"
+mkdir "$TMP/g"
+config "$TMP/g/sqlite.toml" "" 50 0 spread
+{
+    echo "database = \"$PG_URL\""
+    echo 'database_password_env = "UPCHECK_DB_PASSWORD"'
+    grep -v '^database = ' "$TMP/g/sqlite.toml"
+} >"$TMP/g/postgres.toml"
+alternate "G postgres" "SQLite" "$TMP/g/sqlite.toml" "PostgreSQL" "$TMP/g/postgres.toml"
+stop_pg
+fi
+
+if want Q; then
+echo
+echo "Scenario Q: the decision step, 200 services, 1 to 3 probes on one PostgreSQL"
+start_pg "$TMP/pg-q"
+for probes in 1 2 3; do
+    for p in $(seq "$probes"); do
+        mkdir -p "$TMP/q$probes/p$p"
+        config "$TMP/q$probes/p$p/base.toml" "" 200 0 spread
+        {
+            echo "database = \"${PG_URL/bench/q$probes}\""
+            echo 'database_password_env = "UPCHECK_DB_PASSWORD"'
+            echo "probe = \"p$p\""
+            grep -v '^database = ' "$TMP/q$probes/p$p/base.toml"
+        } >"$TMP/q$probes/p$p/upcheck.toml"
+    done
+    PGPASSWORD="$UPCHECK_DB_PASSWORD" "$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -1)/psql" -q \
+        -h 127.0.0.1 -p "$PG_PORT" -U upcheck -d postgres -c "CREATE DATABASE q$probes"
+done
+python3 - "$BIN" "$TMP" "$RESULTS" <<'PY'
+import json, re, statistics, subprocess, sys
+bin_, tmp, results = sys.argv[1:4]
+for probes in (1, 2, 3):
+    decided, walls = [], []
+    for i in range(3 + 20):
+        for p in range(1, probes + 1):
+            cfg = f"{tmp}/q{probes}/p{p}/upcheck.toml"
+            run = subprocess.run([bin_, "-v", "--config", cfg], capture_output=True, text=True, check=True)
+            m = re.search(r"decided (\d+) services from (\d+) probes' checks in ([\d.]+) ms", run.stderr)
+            if not m:
+                sys.exit(f"no decision line in: {run.stderr}")
+            if i >= 3 and p == 1:
+                decided.append(float(m.group(3)))
+    med = statistics.median(decided)
+    print(f"  {probes} probe(s): decision step median {med:.1f} ms (p1's runs, 20 rounds after 3 warm-up)")
+    with open(results, "a") as f:
+        f.write(json.dumps({"label": f"Q {probes} probes", "ms": med}) + "\n")
+PY
+stop_pg
+fi
+
 python3 - "$RESULTS" <<'PY'
 import json, sys
 rows = {r["label"]: r for r in map(json.loads, open(sys.argv[1]))}
@@ -475,6 +564,12 @@ if r:
 r = rows.get("P page")
 if r:
     print(f"P page on a year             {r['b_ms']:6.1f} ms vs {r['a_ms']:6.1f} ms without = {r['b_ms'] / r['a_ms']:.2f}x")
+r = rows.get("G postgres")
+if r:
+    print(f"G 50 healthy, PostgreSQL     {r['b_ms']:6.1f} ms vs {r['a_ms']:6.1f} ms SQLite = {r['b_ms'] / r['a_ms']:.2f}x")
+qs = [rows.get(f"Q {n} probes") for n in (1, 2, 3)]
+if all(qs):
+    print("Q decision step, 200 services  " + ", ".join(f"{n} probe(s) {q['ms']:.1f} ms" for n, q in zip((1, 2, 3), qs)))
 r = rows.get("S bytes per check")
 if r:
     print(f"S bytes per stored check       {r['bytes'] / r['rows']:.0f} B ({r['rows']} checks, {r['bytes']} bytes after VACUUM)")

@@ -2,7 +2,8 @@
 //! probe's under the fleet's lock; and, when the shared database is out of
 //! reach, the checks kept in the spool on this host until a run reaches it.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
+use std::time::Instant;
 
 use anyhow::{Result, anyhow};
 use chrono::Utc;
@@ -42,9 +43,11 @@ pub(super) fn store_and_decide_as_fleet(
         (Err(e), Database::Sqlite(_)) => return Err(e),
     };
     notify::fallback::checks_stored(results.len(), failing(results.iter()).len());
+    let waited = Instant::now();
     if !db.lock_fleet(config.lock_timeout)? {
         return Ok(None);
     }
+    let deciding = Instant::now();
     let now = Utc::now();
     let seen = db.fleet_view(now - chrono::TimeDelta::from_std(fleet.fresh_within)?)?;
     let own: Vec<(CheckResult, i64)> = results.iter().cloned().zip(ids).collect();
@@ -55,6 +58,14 @@ pub(super) fn store_and_decide_as_fleet(
     let states = db.alert_states()?;
     let decisions = alert::decide(policies(config, results), &states, &decided, &held);
     db.record_decisions(run, &basis, &decisions, &config.alert_commands)?;
+    let probes: HashSet<&str> = seen.iter().map(|c| c.probe.as_str()).collect();
+    log::info(&format!(
+        "decided {} services from {} probes' checks in {:.1} ms, after {:.1} ms waiting for the fleet's lock",
+        decisions.len(),
+        probes.len().max(1),
+        deciding.elapsed().as_secs_f64() * 1000.0,
+        (deciding - waited).as_secs_f64() * 1000.0
+    ));
     Ok(Some((decisions, holds)))
 }
 

@@ -10,6 +10,9 @@ use std::rc::Rc;
 use anyhow::{Result, anyhow};
 use rusqlite::types::ValueRef;
 
+/// Rows per multi-row statement sent to PostgreSQL.
+const PG_ROWS: usize = 500;
+
 /// One parameter or column value, as both backends can carry it.
 #[derive(Clone, Debug, PartialEq)]
 pub(crate) enum Value {
@@ -88,6 +91,44 @@ impl Conn {
             }
             Conn::Postgres(pg) => pg.borrow_mut().query(sql, params),
         }
+    }
+
+    /// `{head} VALUES (…) {tail}` for each of `rows` (each `width` values):
+    /// SQLite runs one prepared statement per row (in-process, each costs
+    /// microseconds); PostgreSQL gets up to `PG_ROWS` rows per statement, as
+    /// every statement is a round trip to the server. What a `RETURNING`
+    /// tail returns, in no promised order.
+    pub(crate) fn insert_each(
+        &self,
+        head: &str,
+        width: usize,
+        rows: &[Vec<Value>],
+        tail: &str,
+    ) -> Result<Vec<Row>> {
+        let chunk = match self.dialect() {
+            Dialect::Sqlite => 1,
+            Dialect::Postgres => PG_ROWS,
+        };
+        let returning = tail.contains("RETURNING");
+        let mut out = Vec::new();
+        for rows in rows.chunks(chunk) {
+            let tuples: Vec<String> = (0..rows.len())
+                .map(|i| {
+                    let slots: Vec<String> =
+                        (1..=width).map(|j| format!("?{}", i * width + j)).collect();
+                    format!("({})", slots.join(", "))
+                })
+                .collect();
+            let sql = format!("{head} VALUES {} {tail}", tuples.join(", "));
+            let params: Vec<Value> = rows.iter().flatten().cloned().collect();
+            match returning {
+                true => out.extend(self.query(&sql, &params)?),
+                false => {
+                    self.execute(&sql, &params)?;
+                }
+            }
+        }
+        Ok(out)
     }
 
     /// Statements without parameters, one after another (schema, `BEGIN`).

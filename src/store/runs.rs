@@ -349,17 +349,17 @@ pub(super) fn insert_checks(
     results: &[CheckResult],
     probe: Option<&str>,
 ) -> Result<Vec<i64>> {
-    let sql = match probe {
-        None => "INSERT INTO checks (run_id, service, checked_at, status, response_ms, status_code, error, cert_expires_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) RETURNING id",
-        Some(_) => "INSERT INTO checks (run_id, service, checked_at, status, response_ms, status_code, error, cert_expires_at, probe)
-                    VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9) RETURNING id",
+    let head = match probe {
+        None => {
+            "INSERT INTO checks (run_id, service, checked_at, status, response_ms, status_code, error, cert_expires_at)"
+        }
+        Some(_) => {
+            "INSERT INTO checks (run_id, service, checked_at, status, response_ms, status_code, error, cert_expires_at, probe)"
+        }
     };
-    let mut ids = Vec::with_capacity(results.len());
-    for r in results {
-        let id = insert_returning_id(
-            tx,
-            sql,
+    let rows: Vec<Vec<Value>> = results
+        .iter()
+        .map(|r| {
             probe_last(
                 values![
                     run.0,
@@ -373,20 +373,38 @@ pub(super) fn insert_checks(
                     probe,
                 ],
                 probe.is_some(),
-            ),
+            )
+            .to_vec()
+        })
+        .collect();
+    let width = 8 + usize::from(probe.is_some());
+    let returned = tx.insert_each(head, width, &rows, "RETURNING id, service")?;
+    // By service (one check each per run): a multi-row insert promises no order.
+    let mut by_service = std::collections::HashMap::new();
+    for row in &returned {
+        by_service.insert(row.get::<String>(1)?, row.get::<i64>(0)?);
+    }
+    let ids = results
+        .iter()
+        .map(|r| by_service.get(&r.service).copied())
+        .collect::<Option<Vec<i64>>>()
+        .context("the database returned no id for a new check")?;
+    if let Some(probe) = probe {
+        // Each probe's latest check, for the fleet's decisions and `status`.
+        let latest: Vec<Vec<Value>> = results
+            .iter()
+            .zip(&ids)
+            .map(|(r, id)| values![r.service, probe, *id, Stamp(r.checked_at)].to_vec())
+            .collect();
+        tx.insert_each(
+            "INSERT INTO probe_state (service, probe, last_check_id, checked_at)",
+            4,
+            &latest,
+            "ON CONFLICT (service, probe) DO UPDATE SET
+                 last_check_id = excluded.last_check_id, checked_at = excluded.checked_at
+             -- A spooled (older) check never hides a newer one.
+             WHERE probe_state.checked_at <= excluded.checked_at",
         )?;
-        if let Some(probe) = probe {
-            // Each probe's latest check, for the fleet's decisions and `status`.
-            tx.execute(
-                "INSERT INTO probe_state (service, probe, last_check_id, checked_at) VALUES (?1, ?2, ?3, ?4)
-                 ON CONFLICT (service, probe) DO UPDATE SET
-                     last_check_id = excluded.last_check_id, checked_at = excluded.checked_at
-                 -- A spooled (older) check never hides a newer one.
-                 WHERE probe_state.checked_at <= excluded.checked_at",
-                values![r.service, probe, id, Stamp(r.checked_at)],
-            )?;
-        }
-        ids.push(id);
     }
     let failing = results.iter().filter(|r| r.status.is_failure()).count();
     tx.execute(
@@ -398,33 +416,36 @@ pub(super) fn insert_checks(
 
 /// Counts each check into its service's hourly and daily rollup.
 pub(super) fn bump_rollups(tx: &Conn, results: &[CheckResult]) -> Result<()> {
-    let hourly = "INSERT INTO checks_hourly (service, hour, checks, online, total_ms) VALUES (?1, ?2, 1, ?3, ?4)
-         ON CONFLICT (hour, service) DO UPDATE SET
-             checks = checks_hourly.checks + 1, online = checks_hourly.online + excluded.online,
-             total_ms = checks_hourly.total_ms + excluded.total_ms";
-    let daily = "INSERT INTO checks_daily (service, day, checks, online, total_ms) VALUES (?1, ?2, 1, ?3, ?4)
-         ON CONFLICT (day, service) DO UPDATE SET
-             checks = checks_daily.checks + 1, online = checks_daily.online + excluded.online,
-             total_ms = checks_daily.total_ms + excluded.total_ms";
     // One order for every run of every host (hour, then service), so two
     // probes storing at once take the rows' locks in the same order and
     // never deadlock.
     let mut ordered: Vec<&CheckResult> = results.iter().collect();
     ordered.sort_by_cached_key(|r| (hour_of(r.checked_at), r.service.clone()));
-    for r in ordered {
+    let row = |r: &&CheckResult, period: String| {
         let ms = r.response_ms.unwrap_or(0) as i64;
-        tx.execute(
-            hourly,
-            values![r.service, hour_of(r.checked_at), online(r), ms],
-        )?;
-        tx.execute(
-            daily,
-            values![
-                r.service,
-                r.checked_at.format("%Y-%m-%d").to_string(),
-                online(r),
-                ms
-            ],
+        values![r.service, period, 1_i64, online(r), ms].to_vec()
+    };
+    let hours: Vec<Vec<Value>> = ordered
+        .iter()
+        .map(|r| row(r, hour_of(r.checked_at)))
+        .collect();
+    let days: Vec<Vec<Value>> = ordered
+        .iter()
+        .map(|r| row(r, r.checked_at.format("%Y-%m-%d").to_string()))
+        .collect();
+    for (table, period, rows) in [
+        ("checks_hourly", "hour", hours),
+        ("checks_daily", "day", days),
+    ] {
+        tx.insert_each(
+            &format!("INSERT INTO {table} (service, {period}, checks, online, total_ms)"),
+            5,
+            &rows,
+            &format!(
+                "ON CONFLICT ({period}, service) DO UPDATE SET
+                     checks = {table}.checks + 1, online = {table}.online + excluded.online,
+                     total_ms = {table}.total_ms + excluded.total_ms"
+            ),
         )?;
     }
     Ok(())
@@ -433,20 +454,10 @@ pub(super) fn bump_rollups(tx: &Conn, results: &[CheckResult]) -> Result<()> {
 /// Writes each decided service's new alert state, pointing at its latest
 /// check, and counts the check into its all-time totals.
 pub(super) fn upsert_states(tx: &Conn, decided: &[Decided]) -> Result<()> {
-    let state = "INSERT INTO service_state
-             (service, status, since, last_check_id, fail_streak, pass_streak, down, runs_since_alert,
-              last_notice_at, checks_total, online_total)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, 1, ?10)
-         ON CONFLICT (service) DO UPDATE SET
-             status = excluded.status, since = excluded.since, last_check_id = excluded.last_check_id,
-             fail_streak = excluded.fail_streak, pass_streak = excluded.pass_streak, down = excluded.down,
-             runs_since_alert = excluded.runs_since_alert, last_notice_at = excluded.last_notice_at,
-             checks_total = service_state.checks_total + 1,
-             online_total = service_state.online_total + excluded.online_total";
-    for &(r, d, check_id) in decided {
-        let s = &d.state;
-        tx.execute(
-            state,
+    let rows: Vec<Vec<Value>> = decided
+        .iter()
+        .map(|&(r, d, check_id)| {
+            let s = &d.state;
             values![
                 r.service,
                 s.status,
@@ -457,10 +468,25 @@ pub(super) fn upsert_states(tx: &Conn, decided: &[Decided]) -> Result<()> {
                 s.down,
                 s.runs_since_alert,
                 s.last_notice_at.map(Stamp),
+                1_i64,
                 online(r),
-            ],
-        )?;
-    }
+            ]
+            .to_vec()
+        })
+        .collect();
+    tx.insert_each(
+        "INSERT INTO service_state
+             (service, status, since, last_check_id, fail_streak, pass_streak, down, runs_since_alert,
+              last_notice_at, checks_total, online_total)",
+        11,
+        &rows,
+        "ON CONFLICT (service) DO UPDATE SET
+             status = excluded.status, since = excluded.since, last_check_id = excluded.last_check_id,
+             fail_streak = excluded.fail_streak, pass_streak = excluded.pass_streak, down = excluded.down,
+             runs_since_alert = excluded.runs_since_alert, last_notice_at = excluded.last_notice_at,
+             checks_total = service_state.checks_total + 1,
+             online_total = service_state.online_total + excluded.online_total",
+    )?;
     Ok(())
 }
 
