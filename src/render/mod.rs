@@ -154,6 +154,33 @@ pub fn held(hold: &Hold) -> String {
     }
 }
 
+/// A fleet's probes, each with its latest check: "probes: ams-1 online,
+/// 12 ms, 10:08 UTC · fra-1 offline, 10:07 UTC: connection refused".
+pub fn probes_line(now: DateTime<Utc>, r: &Row) -> Option<String> {
+    if r.probes.is_empty() {
+        return None;
+    }
+    let each: Vec<String> = r
+        .probes
+        .iter()
+        .map(|(probe, c)| {
+            let mut text = format!("{} {}", short(probe, SHORT_NAME), c.status);
+            if let Some(ms) = c.response_ms {
+                text.push_str(&format!(", {ms} ms"));
+            }
+            text.push_str(&format!(
+                ", {}",
+                crate::timefmt::minute_near(c.checked_at, now)
+            ));
+            if let Some(reason) = &c.reason {
+                text.push_str(&format!(": {}", short(reason, 80)));
+            }
+            text
+        })
+        .collect();
+    Some(format!("probes: {}", each.join(" · ")))
+}
+
 /// The reason column of a text table: the hold first, then the check's reason.
 pub fn reason_cell(r: &Row) -> String {
     let reason = r.last.as_ref().and_then(|l| l.reason.as_deref());

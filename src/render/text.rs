@@ -125,6 +125,9 @@ fn service(d: &Digest, r: &Row) -> Vec<String> {
         WIDTH,
         INDENT,
     ));
+    if let Some(probes) = super::probes_line(d.now, r) {
+        lines.extend(wrap(&format!("{INDENT}{probes}"), WIDTH, INDENT));
+    }
     lines
 }
 
@@ -191,7 +194,20 @@ mod tests {
                 "x".repeat(100)
             )),
         ));
+        // A fleet: each probe's latest check, under the service.
+        let seen = |probe: &str, status, reason: &str| {
+            let mut c = row("api", status, Some(reason)).last.unwrap();
+            c.service = d.rows[0].name.clone();
+            (probe.to_string(), c)
+        };
+        d.rows[0].probes = vec![
+            seen("ams-1", Status::Offline, "connection refused"),
+            seen("fra-1", Status::Timeout, &"no answer within 10s ".repeat(5)),
+        ];
         let text = part(&d);
+        let words = text.split_whitespace().collect::<Vec<_>>().join(" ");
+        assert!(words.contains("probes: ams-1 offline, 42 ms"), "{text}");
+        assert!(words.contains("· fra-1 timeout"), "{text}");
         for line in text.lines() {
             let long = line.chars().count() > WIDTH;
             let one_word = !line.trim().contains(' ');

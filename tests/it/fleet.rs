@@ -220,6 +220,10 @@ fn an_unreachable_database_fails_the_run_and_its_checks_wait_in_the_spool() {
     );
     let text = parsed.body_text(0).unwrap().replace('\n', " ");
     assert_contains(&text, "and, the database out of reach, kept the checks");
+    assert!(
+        !mail[0].contains(&pg.password),
+        "the password is not in the email"
+    );
     let spool = a.path("upcheck-spool.jsonl");
     assert!(spool.exists());
     // Back: the next run stores the kept checks first, and empties the spool.

@@ -113,8 +113,8 @@ pub fn service_row(now: DateTime<Utc>, r: &Row, detail: Detail, more: Markup) ->
                     div style={ (style::SMALL) ";font-style:italic" } { (crate::render::held(hold)) }
                 }
                 div style=(style::SMALL) { (facts(now, r, detail)) }
-                @if !r.probes.is_empty() {
-                    div style=(style::SMALL) { (probes(now, r)) }
+                @if let Some(probes) = crate::render::probes_line(now, r) {
+                    div style=(style::SMALL) { (probes) }
                 }
                 (more)
             }
@@ -156,27 +156,6 @@ fn facts(now: DateTime<Utc>, r: &Row, detail: Detail) -> String {
     }
     facts.push(uptime);
     facts.join(" · ")
-}
-
-/// A fleet's probes, each with its latest check: "probes: ams-1 online,
-/// 12 ms, 10:08 UTC · fra-1 offline, 10:07 UTC: connection refused".
-fn probes(now: DateTime<Utc>, r: &Row) -> String {
-    let each: Vec<String> = r
-        .probes
-        .iter()
-        .map(|(probe, c)| {
-            let mut text = format!("{} {}", short(probe, SHORT_NAME), c.status);
-            if let Some(ms) = c.response_ms {
-                text.push_str(&format!(", {ms} ms"));
-            }
-            text.push_str(&format!(", {}", minute_near(c.checked_at, now)));
-            if let Some(reason) = &c.reason {
-                text.push_str(&format!(": {}", short(reason, 80)));
-            }
-            text
-        })
-        .collect();
-    format!("probes: {}", each.join(" · "))
 }
 
 /// The coloured pill that names a status: a table cell with `bgcolor`, so
