@@ -40,7 +40,9 @@ CREATE TABLE checks (
 
 CREATE INDEX checks_service_time ON checks (service, checked_at);
 
--- Every probe's checks are counted: uptime is what the fleet observed.
+-- The fleet's decisions are counted (one per service per deciding run, with
+-- the response time of the check each rests on): uptime is what the quorum
+-- judged. Each probe's raw checks are in `checks`.
 CREATE TABLE checks_hourly (
     service  TEXT   NOT NULL,
     hour     TEXT COLLATE "C" NOT NULL,

@@ -516,6 +516,8 @@ for probes in (1, 2, 3):
             if not m:
                 sys.exit(f"no decision line in: {run.stderr}")
             if i >= 3 and p == 1:
+                if int(m.group(2)) != probes:
+                    sys.exit(f"p1 decided from {m.group(2)} probes, not {probes}: {run.stderr}")
                 decided.append(float(m.group(3)))
     med = statistics.median(decided)
     print(f"  {probes} probe(s): decision step median {med:.1f} ms (p1's runs, 20 rounds after 3 warm-up)")

@@ -34,7 +34,12 @@ pub(super) fn database(
             ));
         }
         Some(d) => dir.join(d.get_ref()),
-        None => dir.to_path_buf(),
+        // systemd's StateDirectory= (the unit in cron/ sets it), else the
+        // config's folder.
+        None => std::env::var_os("STATE_DIRECTORY")
+            .and_then(|dirs| std::env::split_paths(&dirs).next())
+            .filter(|d| d.is_absolute())
+            .unwrap_or_else(|| dir.to_path_buf()),
     };
     // As libpq: `require` with a root certificate checks the chain.
     if sslmode == SslMode::Require && ca_file.is_some() {

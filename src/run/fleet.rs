@@ -28,6 +28,7 @@ pub(super) fn store_and_decide_as_fleet(
     run: RunId,
     results: &[CheckResult],
     fleet: &crate::config::Fleet,
+    forced: bool,
 ) -> Result<Option<Decided>> {
     let ids = match (db.record_checks(run, results), &config.database) {
         (Ok(ids), _) => ids,
@@ -38,7 +39,7 @@ pub(super) fn store_and_decide_as_fleet(
                 .map(|r| r.checked_at)
                 .min()
                 .unwrap_or_else(Utc::now);
-            return Err(keep(pg, &config.host, started, false, results, e));
+            return Err(keep(pg, &config.host, started, forced, results, e));
         }
         (Err(e), Database::Sqlite(_)) => return Err(e),
     };
@@ -76,6 +77,15 @@ pub(super) fn probe_and_keep(config: &Config, forced: bool, why: anyhow::Error) 
     let Database::Postgres(pg) = &config.database else {
         return Err(why);
     };
+    // This host's own network down: its checks would only say so, and kept,
+    // they would tell the fleet every service failed.
+    if let Some(guard) = config
+        .connectivity
+        .as_ref()
+        .and_then(probe::guard::unreachable)
+    {
+        return Err(why.context(format!("the connectivity guard {guard}: nothing probed")));
+    }
     let started = Utc::now();
     let results = probe::run_all(config, &HashMap::new());
     let why = keep(pg, &config.host, started, forced, &results, why);
@@ -95,7 +105,8 @@ fn keep(
     results: &[CheckResult],
     why: anyhow::Error,
 ) -> anyhow::Error {
-    let kept = match store::spool::append(&pg.spool, started, forced, host, results) {
+    let owner = owner(pg);
+    let kept = match store::spool::append(&pg.spool, &owner, started, forced, host, results) {
         Ok(kept) => kept,
         Err(e) => return why.context(format!("{e:#}: this run's checks are lost")),
     };
@@ -116,19 +127,42 @@ fn keep(
     })
 }
 
+/// Whose spooled checks these are: this probe's, for this database.
+fn owner(pg: &crate::config::Postgres) -> store::spool::Owner<'_> {
+    store::spool::Owner {
+        probe: &pg.fleet.probe,
+        database: &pg.url,
+    }
+}
+
 /// Stores what runs kept while the database was out of reach; a spool that
 /// cannot be stored stays for the next run, said on stderr.
-pub(super) fn store_kept(db: &mut Store, spool: &std::path::Path) {
-    match db.store_spool(spool) {
-        Ok((0, 0)) => {}
-        Ok((stored, 0)) => log::info(&format!(
-            "stored the checks of {stored} runs kept while the database was out of reach"
-        )),
-        Ok((stored, skipped)) => log::warn(&format!(
-            "stored the checks of {stored} runs kept while the database was out of reach; \
-             {skipped} lines of {} did not read and were dropped",
-            spool.display()
-        )),
+pub(super) fn store_kept(db: &mut Store, pg: &crate::config::Postgres) {
+    let spool = pg.spool.display();
+    match db.store_spool(&pg.spool, &owner(pg)) {
+        Ok(s) if s == store::spool::Stored::default() => {}
+        Ok(s) => {
+            let mut said = format!(
+                "stored the checks of {} runs kept while the database was out of reach",
+                s.runs
+            );
+            if s.unreadable > 0 {
+                said.push_str(&format!(
+                    "; {} lines of {spool} did not read and were dropped",
+                    s.unreadable
+                ));
+            }
+            if s.others > 0 {
+                said.push_str(&format!(
+                    "; {} runs of another probe or database were left in {spool}",
+                    s.others
+                ));
+            }
+            match s.unreadable + s.others {
+                0 => log::info(&said),
+                _ => log::warn(&said),
+            }
+        }
         Err(e) => log::warn(&format!("{e:#}; the next run tries again")),
     }
 }

@@ -104,12 +104,17 @@ fn probe_and_tell(
     forced: bool,
     begun: Instant,
 ) -> Result<()> {
-    let results = probe::run_all(config, &db.last_response_ms()?);
+    // Only an ordering hint (slow services first): never a reason to fail.
+    let last_ms = db.last_response_ms().unwrap_or_else(|e| {
+        log::warn(&format!("{e:#}; probing in config order"));
+        HashMap::new()
+    });
+    let results = probe::run_all(config, &last_ms);
     // Everything from here on ends within run_timeout more, however much is due.
     let deadline = Instant::now() + config.run_timeout;
     let decided = match config.database.fleet() {
         None => Some(decide_and_store(config, db, run, &results, deadline)?),
-        Some(fleet) => fleet::store_and_decide_as_fleet(config, db, run, &results, fleet)?,
+        Some(fleet) => fleet::store_and_decide_as_fleet(config, db, run, &results, fleet, forced)?,
     };
     let Some((decisions, holds)) = decided else {
         log::info(fleet::FLEET_BUSY);
@@ -372,7 +377,7 @@ impl Session {
             opened => opened?,
         };
         if let Database::Postgres(pg) = &config.database {
-            fleet::store_kept(&mut db, &pg.spool);
+            fleet::store_kept(&mut db, pg);
         }
         let set_aside = set_aside.map(|aside| {
             let news = format!(
@@ -384,7 +389,13 @@ impl Session {
             log::error(&news);
             news
         });
-        let run = db.begin_run(Utc::now(), forced, &config.host)?;
+        let run = match db.begin_run(Utc::now(), forced, &config.host) {
+            // A fleet's database lost just after connecting: probe and keep.
+            Err(e) if config.database.fleet().is_some() => {
+                return Ok(Opened::Unreachable(lock, e));
+            }
+            run => run?,
+        };
         let session = Session {
             _lock: lock,
             db,

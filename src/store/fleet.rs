@@ -36,7 +36,7 @@ impl Store {
     pub fn record_checks(&mut self, run: RunId, results: &[CheckResult]) -> Result<Vec<i64>> {
         let probe = self.probe.clone();
         self.conn
-            .transaction(|tx| insert_checks(tx, run, results, probe.as_deref()))
+            .transaction(|tx| insert_checks(tx, run, results, probe.as_deref(), true))
             .context("storing the checks")
     }
 

@@ -9,18 +9,19 @@ use anyhow::{Context, Result, bail};
 use super::Store;
 use super::db::{Value, values};
 
-/// The tables, parents before children; `true`: it has an identity `id`.
-const TABLES: &[(&str, bool)] = &[
-    ("runs", true),
-    ("checks", true),
-    ("checks_hourly", false),
-    ("checks_daily", false),
-    ("service_state", false),
-    ("notifications", true),
-    ("command_deliveries", false),
-    ("restarts", true),
-    ("heartbeats", true),
-    ("silences", true),
+/// The tables, parents before children: each with its key (rows are read
+/// a page at a time in its order) and whether it has an identity `id`.
+const TABLES: &[(&str, &[&str], bool)] = &[
+    ("runs", &["id"], true),
+    ("checks", &["id"], true),
+    ("checks_hourly", &["hour", "service"], false),
+    ("checks_daily", &["day", "service"], false),
+    ("service_state", &["service"], false),
+    ("notifications", &["id"], true),
+    ("command_deliveries", &["notification_id", "command"], false),
+    ("restarts", &["id"], true),
+    ("heartbeats", &["id"], true),
+    ("silences", &["id"], true),
 ];
 
 /// Rows inserted per statement: few round trips, well under PostgreSQL's
@@ -37,7 +38,7 @@ impl Store {
         let Some(sqlite) = from.conn.sqlite() else {
             bail!("migrate copies from an SQLite file");
         };
-        for (table, _) in TABLES {
+        for (table, ..) in TABLES {
             let rows = self
                 .conn
                 .query(&format!("SELECT count(*) FROM {table}"), &[])?;
@@ -52,14 +53,14 @@ impl Store {
         self.conn
             .transaction(|tx| {
                 let mut copied = Vec::new();
-                for &(table, identity) in TABLES {
+                for &(table, key, identity) in TABLES {
                     let columns: Vec<String> = sqlite
                         .prepare(&format!("SELECT name FROM pragma_table_info('{table}')"))?
                         .query_map([], |r| r.get(0))?
                         .collect::<rusqlite::Result<_>>()?;
                     let labelled = matches!(table, "runs" | "checks");
                     let probe = labelled.then_some(probe.as_str());
-                    let n = copy_table(from, tx, table, &columns, identity, probe)?;
+                    let n = copy_table(from, tx, table, &columns, key, probe)?;
                     if identity {
                         tx.query(
                             &format!(
@@ -83,47 +84,58 @@ impl Store {
     }
 }
 
-/// Rows read from SQLite at a time from a table with ids (a year of checks
-/// is millions: never all in memory at once).
+/// Rows read from SQLite at a time (a year of checks is millions, years of
+/// hourly rollups too: never all in memory at once).
 const PAGE: i64 = 20_000;
 
-/// One table's rows, a page at a time (by id, where it has one; the
-/// rollups and states are small), `BATCH` per insert; with `probe`, a
-/// `probe` column too.
+/// One table's rows, a page at a time in the order of its `key` (each page
+/// after the last key read), `BATCH` per insert; with `probe`, a `probe`
+/// column too.
 fn copy_table(
     from: &Store,
     to: &super::db::Conn,
     table: &str,
     columns: &[String],
-    identity: bool,
+    key: &[&str],
     probe: Option<&str>,
 ) -> Result<usize> {
     let list = columns.join(", ");
-    if !identity {
-        let rows = from
-            .conn
-            .query(&format!("SELECT {list} FROM {table}"), &[])
-            .with_context(|| format!("reading {table}"))?;
-        insert_rows(to, table, columns, &rows, probe)?;
-        return Ok(rows.len());
-    }
-    let (mut after, mut copied) = (i64::MIN, 0);
+    let order = key.join(", ");
+    let at: Vec<usize> = key
+        .iter()
+        .map(|k| {
+            columns
+                .iter()
+                .position(|c| c == k)
+                .context("a key column is missing")
+        })
+        .collect::<Result<_>>()?;
+    let slots: Vec<String> = (1..=key.len()).map(|i| format!("?{i}")).collect();
+    let (mut after, mut copied): (Option<Vec<Value>>, usize) = (None, 0);
     loop {
+        let (sql, mut params) = match &after {
+            None => (
+                format!("SELECT {list} FROM {table} ORDER BY {order} LIMIT ?1"),
+                Vec::new(),
+            ),
+            Some(last) => (
+                format!(
+                    "SELECT {list} FROM {table} WHERE ({order}) > ({}) ORDER BY {order} LIMIT ?{}",
+                    slots.join(", "),
+                    key.len() + 1
+                ),
+                last.clone(),
+            ),
+        };
+        params.push(Value::Int(PAGE));
         let rows = from
             .conn
-            .query(
-                &format!("SELECT {list} FROM {table} WHERE id > ?1 ORDER BY id LIMIT ?2"),
-                values![after, PAGE],
-            )
+            .query(&sql, &params)
             .with_context(|| format!("reading {table}"))?;
         let Some(last) = rows.last() else {
             return Ok(copied);
         };
-        let id_column = columns
-            .iter()
-            .position(|c| c == "id")
-            .context("no id column")?;
-        after = last.get(id_column)?;
+        after = Some(at.iter().map(|&i| last.values()[i].clone()).collect());
         insert_rows(to, table, columns, &rows, probe)?;
         copied += rows.len();
     }

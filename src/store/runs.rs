@@ -93,7 +93,7 @@ impl Store {
     ) -> Result<()> {
         self.conn
             .transaction(|tx| {
-                let check_ids = insert_checks(tx, run, results, self.probe.as_deref())?;
+                let check_ids = insert_checks(tx, run, results, self.probe.as_deref(), true)?;
                 bump_rollups(tx, results)?;
                 // A service no decision was made for keeps its state, and nothing is due for it.
                 let decided: Vec<Decided> = results
@@ -343,11 +343,15 @@ fn online(r: &CheckResult) -> i64 {
 
 /// Appends the checks and tallies them on the run's row; returns the checks'
 /// row ids, in the order of `results`.
+/// With `probe` (a fleet), each check is labelled with it and, when
+/// `latest`, becomes that probe's latest view (`probe_state`); checks kept
+/// in a spool never do, since what a probe saw then is not what it sees now.
 pub(super) fn insert_checks(
     tx: &Conn,
     run: RunId,
     results: &[CheckResult],
     probe: Option<&str>,
+    latest: bool,
 ) -> Result<Vec<i64>> {
     let head = match probe {
         None => {
@@ -384,12 +388,18 @@ pub(super) fn insert_checks(
     for row in &returned {
         by_service.insert(row.get::<String>(1)?, row.get::<i64>(0)?);
     }
+    anyhow::ensure!(
+        by_service.len() == results.len(),
+        "{} checks stored for {} services: a service checked twice in one run",
+        results.len(),
+        by_service.len()
+    );
     let ids = results
         .iter()
         .map(|r| by_service.get(&r.service).copied())
         .collect::<Option<Vec<i64>>>()
         .context("the database returned no id for a new check")?;
-    if let Some(probe) = probe {
+    if let Some(probe) = probe.filter(|_| latest) {
         // Each probe's latest check, for the fleet's decisions and `status`.
         let latest: Vec<Vec<Value>> = results
             .iter()

@@ -225,19 +225,39 @@ fn an_unreachable_database_fails_the_run_and_its_checks_wait_in_the_spool() {
         "the password is not in the email"
     );
     let spool = a.path("upcheck-spool.jsonl");
-    assert!(spool.exists());
-    // Back: the next run stores the kept checks first, and empties the spool.
+    let first = std::fs::read_to_string(&spool).unwrap();
+    // A write torn mid-line (disk full, kill -9), then another failed run:
+    // the torn line spoils only itself.
+    let torn = &first[..first.len() / 2];
+    std::fs::write(&spool, format!("{first}{torn}")).unwrap();
+    assert_eq!(run(&a, &pg).code, 1);
+    // A line of another probe sharing the folder: not this probe's to store.
+    let other = first.replace("\"probe\":\"fra-1\"", "\"probe\":\"other\"");
+    let mut text = std::fs::read_to_string(&spool).unwrap();
+    text.push_str(&other);
+    std::fs::write(&spool, text).unwrap();
+    // Back: the next run stores the kept checks first, and leaves only the
+    // other probe's line.
     pg.start_again();
     let back = run(&a, &pg);
-    assert_eq!((back.code, back.stderr.as_str()), (0, ""), "{back:?}");
-    assert!(!spool.exists());
-    assert_eq!(pg.count("gone", "SELECT count(*) FROM checks"), 3);
+    assert_eq!(back.code, 0, "{back:?}");
+    assert_contains(
+        &back.stderr,
+        "stored the checks of 2 runs kept while the database was out of reach",
+    );
+    assert_contains(&back.stderr, "1 lines of ");
+    assert_contains(
+        &back.stderr,
+        "1 runs of another probe or database were left in",
+    );
+    assert_eq!(std::fs::read_to_string(&spool).unwrap(), other);
+    assert_eq!(pg.count("gone", "SELECT count(*) FROM checks"), 4);
     assert_eq!(
         pg.count(
             "gone",
             "SELECT count(*) FROM runs WHERE error LIKE 'the database could not be reached%'"
         ),
-        1
+        2
     );
     // The rollups count the fleet's decisions: the spooled run made none.
     assert_eq!(pg.count("gone", "SELECT checks FROM checks_daily"), 2);
@@ -769,4 +789,24 @@ fn migrate_copies_an_sqlite_history_once_and_the_fleet_carries_on_from_it() {
     let wrong = single.run(&["migrate", "--from", from]);
     assert_eq!(wrong.code, 2, "{wrong:?}");
     assert_contains(&wrong.stderr, "migrate copies into a PostgreSQL database");
+}
+
+#[test]
+fn a_host_whose_own_network_is_down_keeps_no_checks_to_vote_with() {
+    let mut pg = Postgres::start();
+    let url = pg.database("offline");
+    pg.stop();
+    let a = World::new(&format!(
+        "database = {url:?}\ndatabase_password_env = {PASSWORD_ENV:?}\nprobe = \"fra-1\"\n\n\
+         [connectivity]\ntargets = [\"127.0.0.1:1\"]\ntimeout = \"1s\"\n\n{}",
+        services(&[("api", &switchable("api"))])
+    ));
+    let r = run(&a, &pg);
+    assert_eq!(r.code, 1, "{r:?}");
+    assert_contains(&r.stderr, "the connectivity guard");
+    assert_contains(&r.stderr, "nothing probed");
+    assert!(
+        !a.path("upcheck-spool.jsonl").exists(),
+        "no checks kept to say every service failed"
+    );
 }
