@@ -35,6 +35,9 @@
 #   Q: the decision step of a fleet: 200 services checked by 1, 2 and 3
 #      probes sharing one PostgreSQL; each round runs every probe once; the
 #      median of the "decided ... in X ms" that -v reports, per probe count.
+#   M: `migrate --from` C's year (10.5 M checks) into a local PostgreSQL,
+#      once: wall time and rows per second (only when asked, with C:
+#      bash bench/run.sh C M).
 # Reproduce: bash bench/run.sh [A] [B] [C] [P] [D] [J] [N] [S] [G] [Q]   (default: all; C, P and S need sqlite3,
 # installed with apt-get if missing, and about 2 GB of disk; G and Q need PostgreSQL, tests/deps.sh installs it)
 set -euo pipefail
@@ -527,6 +530,26 @@ PY
 stop_pg
 fi
 
+if want M && want C; then
+echo
+echo "Scenario M: migrate --from a year of history into PostgreSQL"
+start_pg "$TMP/pg-m"
+{
+    echo "database = \"$PG_URL\""
+    echo 'database_password_env = "UPCHECK_DB_PASSWORD"'
+    echo 'probe = "bench"'
+    grep -v '^database = ' "$TMP/cyear/upcheck.toml" | grep -v '^retention'
+} >"$TMP/cyear/fleet.toml"
+started=$(date +%s.%N)
+"$BIN" --config "$TMP/cyear/fleet.toml" migrate --from "$TMP/cyear/upcheck.db" >"$TMP/m.out"
+took=$(python3 -c "import time; print(round(time.time() - $started, 1))")
+rows=$(awk 'NF == 2 && $2 ~ /^[0-9]+$/ { n += $2 } END { print n }' "$TMP/m.out")
+sed 's/^/  /' "$TMP/m.out"
+echo "  $rows rows in ${took}s = $(python3 -c "print(round($rows / $took))") rows/s"
+echo "{\"label\": \"M migrate\", \"rows\": $rows, \"s\": $took}" >> "$RESULTS"
+stop_pg
+fi
+
 python3 - "$RESULTS" <<'PY'
 import json, sys
 rows = {r["label"]: r for r in map(json.loads, open(sys.argv[1]))}
@@ -572,6 +595,9 @@ if r:
 qs = [rows.get(f"Q {n} probes") for n in (1, 2, 3)]
 if all(qs):
     print("Q decision step, 200 services  " + ", ".join(f"{n} probe(s) {q['ms']:.1f} ms" for n, q in zip((1, 2, 3), qs)))
+r = rows.get("M migrate")
+if r:
+    print(f"M migrate a year               {r['rows']} rows in {r['s']:.0f} s = {r['rows'] / r['s']:.0f} rows/s")
 r = rows.get("S bytes per check")
 if r:
     print(f"S bytes per stored check       {r['bytes'] / r['rows']:.0f} B ({r['rows']} checks, {r['bytes']} bytes after VACUUM)")
