@@ -61,7 +61,7 @@ pub(super) fn database(
         Some(p) if p.get_ref().trim().is_empty() => {
             return Err(at(p.span(), "probe", "needs a name, e.g. \"fra-1\""));
         }
-        Some(p) => match super::build::label_problem(p.get_ref()) {
+        Some(p) => match super::checks::label_problem(p.get_ref()) {
             Some(problem) => return Err(at(p.span(), "probe", problem)),
             None => p.get_ref().clone(),
         },
@@ -157,7 +157,7 @@ fn parse_url(
             "sslmode" => sslmode = ssl_mode(&value).map_err(bad)?,
             "sslrootcert" => {
                 let spanned = Spanned::new(url.span(), value.to_string());
-                ca_file = Some(super::build::ca_file(&spanned, "database", dir)?);
+                ca_file = Some(super::checks::ca_file(&spanned, "database", dir)?);
             }
             _ => kept.push(pair),
         }

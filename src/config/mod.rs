@@ -4,6 +4,7 @@
 //! Here: the validated types and loading; `file` parses, `build` validates.
 
 mod build;
+mod checks;
 mod database;
 mod dns;
 mod file;

@@ -8,9 +8,9 @@ use std::time::Duration;
 use anyhow::{Context, Result};
 use chrono::{DateTime, Utc};
 
-use super::db::values;
 use super::runs::{Decided, bump_rollups, enqueue_notifications, insert_checks, upsert_states};
 use super::types::Stamp;
+use super::value::values;
 use super::{RunId, Store};
 use crate::alert::Decision;
 use crate::check::CheckResult;

@@ -4,7 +4,7 @@
 
 use std::collections::HashMap;
 
-use super::db::values;
+use super::value::values;
 use anyhow::Result;
 use chrono::{DateTime, Duration, Utc};
 

@@ -7,7 +7,8 @@
 use anyhow::{Context, Result, bail};
 
 use super::Store;
-use super::db::{Value, values};
+use super::db::Conn;
+use super::value::{Row, Value, values};
 
 /// The tables, parents before children: each with its key (rows are read
 /// a page at a time in its order) and whether it has an identity `id`.
@@ -93,7 +94,7 @@ const PAGE: i64 = 20_000;
 /// column too.
 fn copy_table(
     from: &Store,
-    to: &super::db::Conn,
+    to: &Conn,
     table: &str,
     columns: &[String],
     key: &[&str],
@@ -143,10 +144,10 @@ fn copy_table(
 
 /// `rows` inserted into `table`, `BATCH` per statement.
 fn insert_rows(
-    to: &super::db::Conn,
+    to: &Conn,
     table: &str,
     columns: &[String],
-    rows: &[super::db::Row],
+    rows: &[Row],
     probe: Option<&str>,
 ) -> Result<()> {
     let list = columns.join(", ");

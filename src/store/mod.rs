@@ -28,6 +28,7 @@ pub mod spool;
 #[cfg(test)]
 mod tests;
 mod types;
+mod value;
 
 /// Raw checks deleted per run at most: a backlog (a lowered retention, a
 /// restored old database) drains over a few runs instead of stalling one.
@@ -86,14 +87,14 @@ impl Store {
     }
 
     /// Every row `sql` returns, each read by `read`. A stored value that does
-    /// not read back (see `db::Row::get`) is said with its column and the
+    /// not read back (see `value::Row::get`) is said with its column and the
     /// row it sits in, so a person can mend it.
     fn read_all<T, C: FromIterator<T>>(
         &self,
         sql: &str,
-        params: &[db::Value],
+        params: &[value::Value],
         what: &str,
-        read: impl FnMut(&db::Row) -> Result<T>,
+        read: impl FnMut(&value::Row) -> Result<T>,
     ) -> Result<C> {
         let rows = self.conn.query(sql, params).context(what.to_string())?;
         rows.iter()

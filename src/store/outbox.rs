@@ -2,7 +2,7 @@
 //! due; marking a send as under way before the transport is called, and
 //! recording how each attempt ended, so a run that dies mid-send is told apart.
 
-use super::db::values;
+use super::value::values;
 use anyhow::{Context, Result};
 use chrono::{DateTime, Utc};
 

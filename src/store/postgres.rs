@@ -15,7 +15,7 @@ use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, Server
 use rustls::pki_types::{CertificateDer, ServerName, UnixTime, pem::PemObject};
 use rustls::{DigitallySignedStruct, RootCertStore, SignatureScheme};
 
-use super::db::{Row, Value};
+use super::value::{Row, Value};
 use crate::config::{Postgres, SslMode};
 
 /// The schema `schema.pg.sql` creates; the table `schema_version` records it.

@@ -7,8 +7,8 @@ use std::collections::HashMap;
 use anyhow::Result;
 use chrono::{DateTime, Utc};
 
-use super::db::{ToValue, Value, values};
 use super::types::Stamp;
+use super::value::{ToValue, Value, values};
 use super::{RunId, Store};
 use crate::alert::AlertState;
 use crate::check::{CheckResult, ServiceSummary, Uptime};

@@ -5,7 +5,7 @@
 
 use std::collections::BTreeMap;
 
-use super::db::values;
+use super::value::values;
 use anyhow::{Context, Result};
 use chrono::{DateTime, Utc};
 

@@ -2,7 +2,8 @@
 //! service's new state, heartbeats and restarts; and retention, which
 //! deletes old raw checks while the rollups keep their story.
 
-use super::db::{Conn, Dialect, Value, values};
+use super::db::{Conn, Dialect};
+use super::value::{Value, values};
 use anyhow::{Context, Result};
 use chrono::{DateTime, Utc};
 

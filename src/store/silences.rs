@@ -1,7 +1,8 @@
 //! Silences from the command line: added, listed, ended early, and read by
 //! each run for the holds it applies.
 
-use super::db::{Dialect, Row, values};
+use super::db::Dialect;
+use super::value::{Row, values};
 use anyhow::{Context, Result};
 use chrono::{DateTime, Utc};
 

@@ -13,8 +13,8 @@ use anyhow::{Context, Result};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use super::db::values;
 use super::runs::insert_checks;
+use super::value::values;
 use super::{RunId, Store};
 use crate::check::{CheckResult, Status};
 

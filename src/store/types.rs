@@ -4,7 +4,7 @@
 
 use chrono::{DateTime, Utc};
 
-use super::db::{FromValue, ToValue, Value};
+use super::value::{FromValue, ToValue, Value};
 use crate::alert::Notice;
 use crate::check::Status;
 use crate::timefmt::{iso, parse_iso};
