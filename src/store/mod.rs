@@ -1,8 +1,12 @@
-//! The history: the only module that knows SQL. SQLite today; a second backend
-//! (PostgreSQL, say) would slot in behind the same `Store` functions, as callers
-//! only see domain types, never rows. `schema` opens and migrates the file, `runs`
-//! appends, `outbox` holds what is due, `read` answers reports, `silences` keeps
-//! what people silenced, `types` spells values.
+//! The history: the only module that knows SQL, for SQLite (the default) and
+//! a fleet's PostgreSQL alike, behind the same `Store` functions: callers
+//! only see domain types, never rows. `db` and `value` are the one interface
+//! both backends speak, `schema` opens and migrates the SQLite file and
+//! `postgres` connects to the server, `runs` appends, `fleet` decides across
+//! probes, `spool` keeps checks while the server is out of reach, `outbox`
+//! holds what is due, `read` answers reports, `silences` keeps what people
+//! silenced, `migrate` copies a file's history to the server, `types` spells
+//! values.
 
 use std::path::Path;
 use std::time::Duration;
