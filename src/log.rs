@@ -44,13 +44,43 @@ pub fn init(quiet: bool, verbose: u8, format: LogFormat) {
         (false, 1) => Level::Info,
         _ => Level::Debug,
     };
-    // One id per process, to tie a run's lines together in a journal.
-    let run_id = format!("{:x}-{:x}", Utc::now().timestamp(), std::process::id());
+    // One id per process, to tie a run's lines together in a journal, and
+    // the dead-man's switch's pings of it (healthchecks' `rid`).
+    let run_id = uuid_v4();
     let _ = LOGGER.set(Logger {
         max,
         format,
         run_id,
     });
+}
+
+/// This run's id: a random (version 4) UUID, `6f1c…-4…`.
+pub fn run_id() -> String {
+    LOGGER.get().map_or_else(uuid_v4, |l| l.run_id.clone())
+}
+
+/// A version 4 UUID from the kernel's random bytes (the time and process id
+/// if they cannot be read: unique enough to pair two pings of one run).
+fn uuid_v4() -> String {
+    use std::io::Read;
+    let mut b = [0u8; 16];
+    let read = std::fs::File::open("/dev/urandom").and_then(|mut f| f.read_exact(&mut b));
+    if read.is_err() {
+        let seed = (Utc::now().timestamp_nanos_opt().unwrap_or(0) as u128) << 32
+            | u128::from(std::process::id());
+        b = seed.to_le_bytes();
+    }
+    b[6] = (b[6] & 0x0f) | 0x40;
+    b[8] = (b[8] & 0x3f) | 0x80;
+    let h: String = b.iter().map(|x| format!("{x:02x}")).collect();
+    format!(
+        "{}-{}-{}-{}-{}",
+        &h[..8],
+        &h[8..12],
+        &h[12..16],
+        &h[16..20],
+        &h[20..]
+    )
 }
 
 /// With `--log-format json`, a panic is one JSON error line like any other

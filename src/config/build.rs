@@ -12,8 +12,8 @@ use toml::Spanned;
 
 use super::checks::{ca_file, label_problem};
 use super::file::{
-    AlertKind, Every, Located, PageDetailsKind, RawAlertCommand, RawConfig, RawEmail, RawHeartbeat,
-    RawReport, RawService, TransportKind, at,
+    AlertKind, Every, HeartbeatMethod, HeartbeatStyle, Located, PageDetailsKind, RawAlertCommand,
+    RawConfig, RawEmail, RawHeartbeat, RawReport, RawService, TransportKind, at,
 };
 use super::target::{first_set, kind, never_applies, resolve_program, stray_key, target};
 use super::{
@@ -46,7 +46,7 @@ pub(super) fn build(
     if let Some(ca) = &raw.ca_file {
         ca_file(ca, "ca_file", dir)?;
     }
-    let heartbeat = raw.heartbeat.as_ref().map(heartbeat);
+    let heartbeat = raw.heartbeat.as_ref().map(heartbeat).transpose()?;
     let alert_commands = raw
         .alert_command
         .iter()
@@ -260,12 +260,30 @@ fn title(title: Option<&Spanned<String>>) -> Result<Option<String>, Located> {
     Ok(Some(title.get_ref().clone()).filter(|t| !t.trim().is_empty()))
 }
 
-fn heartbeat(h: &RawHeartbeat) -> Heartbeat {
-    Heartbeat {
-        url: h.url.0.clone(),
-        fail_url: h.fail_url.as_ref().map(|u| u.0.clone()),
-        timeout: h.timeout.map_or(Duration::from_secs(10), |d| d.0),
+/// `[heartbeat]`: the healthchecks style says how a run ended in its own
+/// URL (`url/N`), so a `fail_url` beside it is a mistake, not a fallback.
+fn heartbeat(h: &RawHeartbeat) -> Result<Heartbeat, Located> {
+    let healthchecks = h
+        .style
+        .as_ref()
+        .is_some_and(|s| *s.get_ref() == HeartbeatStyle::Healthchecks);
+    if let (true, Some(fail)) = (healthchecks, &h.fail_url) {
+        return Err(at(
+            fail.span(),
+            "heartbeat.fail_url",
+            "style = \"healthchecks\" pings url/<exit status> when a run ends, failed or not: leave fail_url out",
+        ));
     }
+    Ok(Heartbeat {
+        url: match healthchecks {
+            true => h.url.0.trim_end_matches('/').to_string(),
+            false => h.url.0.clone(),
+        },
+        fail_url: h.fail_url.as_ref().map(|u| u.get_ref().0.clone()),
+        timeout: h.timeout.map_or(Duration::from_secs(10), |d| d.0),
+        post: healthchecks || matches!(h.method, Some(HeartbeatMethod::Post)),
+        healthchecks,
+    })
 }
 
 fn alert_command(c: &RawAlertCommand, dir: &Path) -> AlertCommand {

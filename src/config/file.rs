@@ -150,8 +150,27 @@ pub(super) enum Every {
 #[serde(deny_unknown_fields)]
 pub(super) struct RawHeartbeat {
     pub(super) url: HttpUrl,
-    pub(super) fail_url: Option<HttpUrl>,
+    pub(super) fail_url: Option<Spanned<HttpUrl>>,
     pub(super) timeout: Option<Dur>,
+    pub(super) method: Option<HeartbeatMethod>,
+    pub(super) style: Option<Spanned<HeartbeatStyle>>,
+}
+
+/// `[heartbeat] method`.
+#[derive(Deserialize, Clone, Copy)]
+pub(super) enum HeartbeatMethod {
+    #[serde(rename = "GET")]
+    Get,
+    #[serde(rename = "POST")]
+    Post,
+}
+
+/// `[heartbeat] style`.
+#[derive(Deserialize, Clone, Copy, PartialEq)]
+#[serde(rename_all = "lowercase")]
+pub(super) enum HeartbeatStyle {
+    Plain,
+    Healthchecks,
 }
 
 #[derive(Deserialize)]

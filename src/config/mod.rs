@@ -152,9 +152,15 @@ pub struct Restart {
 pub struct Heartbeat {
     /// Requested after every completed run.
     pub url: String,
-    /// Requested after a failed run, when set.
+    /// Requested after a failed run, when set (not with `healthchecks`).
     pub fail_url: Option<String>,
+    /// Every try of a ping, retries included, ends within this.
     pub timeout: Duration,
+    /// `method = "POST"`: a plain-text summary of the run as the body.
+    pub post: bool,
+    /// `style = "healthchecks"`: `url/start?rid=R` as a run begins,
+    /// `url/N?rid=R` as it ends (N its exit status), POST with the summary.
+    pub healthchecks: bool,
 }
 
 /// `[[alert_command]]`: run once per due notification of the kinds in `on`.

@@ -88,6 +88,7 @@ pub(super) fn probe_and_keep(config: &Config, forced: bool, why: anyhow::Error) 
     }
     let started = Utc::now();
     let results = probe::run_all(config, &HashMap::new());
+    crate::heartbeat::probed(&results);
     let why = keep(pg, &config.host, started, forced, &results, why);
     match signals::stopped() {
         Some(stopped) => Err(why.context(stopped)),

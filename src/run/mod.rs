@@ -33,6 +33,15 @@ pub fn run(config: &Config, args: &RunArgs) -> Result<()> {
         }
         return stdout::print(&render::status::dry_run_text(&config.title, &results));
     }
+    let rid = log::run_id();
+    if let Some(error) = config
+        .heartbeat
+        .as_ref()
+        .and_then(|h| heartbeat::start(h, &rid))
+        .and_then(|b| b.error)
+    {
+        log::warn(&error);
+    }
     let mut session = None;
     let outcome = stopped_or(steps(config, args, &mut session));
     // A run stopped on purpose is not news for the dead-man's switch.
@@ -40,7 +49,11 @@ pub fn run(config: &Config, args: &RunArgs) -> Result<()> {
         .heartbeat
         .as_ref()
         .filter(|_| signals::stopped().is_none())
-        .and_then(|h| heartbeat::ping(h, outcome.is_ok()));
+        .and_then(|h| {
+            let error = outcome.as_ref().err().map(|e| format!("{e:#}"));
+            let summary = heartbeat::summary(error.as_deref());
+            heartbeat::end(h, &rid, i32::from(outcome.is_err()), &summary)
+        });
     let finished = finish(session, &outcome, beat);
     match (outcome, finished) {
         // The run's own failure is the one to report (and send in the
@@ -110,6 +123,7 @@ fn probe_and_tell(
         HashMap::new()
     });
     let results = probe::run_all(config, &last_ms);
+    heartbeat::probed(&results);
     // Everything from here on ends within run_timeout more, however much is due.
     let deadline = Instant::now() + config.run_timeout;
     let decided = match config.database.fleet() {

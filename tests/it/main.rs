@@ -10,6 +10,7 @@ mod deploy;
 mod dns;
 mod faults;
 mod fleet;
+mod heartbeat;
 mod hostile;
 mod look;
 mod noise;

@@ -10,6 +10,7 @@ mod proxy;
 mod raw;
 pub mod rng;
 mod smtp;
+mod switch;
 mod tls;
 
 pub use dns::{Dnsmasq, Scripted, scripted};
@@ -18,6 +19,7 @@ pub use postgres::Postgres;
 pub use proxy::Tinyproxy;
 pub use raw::{closed_port, cutting_proxy, raw_answering, raw_server, raw_server_on, read_head};
 pub use smtp::{SmtpOptions, SmtpServer, run_and_collect};
+pub use switch::Switch;
 pub use tls::{Ca, Cert};
 
 use std::io::Read;
