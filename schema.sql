@@ -16,7 +16,8 @@ CREATE TABLE runs (
     services    INTEGER,                      -- services probed
     failing     INTEGER,                      -- of which not online
     error       TEXT,                         -- why the run failed, if it did
-    network_error TEXT                        -- the connectivity guard found no target reachable: why (nothing probed)
+    network_error TEXT,                       -- the connectivity guard found no target reachable: why (nothing probed)
+    uuid        TEXT                          -- the run's id in its log lines and heartbeat pings (rid)
 );
 
 -- One row per service per run. Only appended to (and pruned by retention).
@@ -130,11 +131,12 @@ CREATE TABLE restarts (
 CREATE INDEX restarts_service_time ON restarts (service, started_at);
 
 -- Heartbeat pings to the outside dead-man's switch. The URL is not stored:
--- it usually is the secret.
+-- it usually is the secret. `start`: healthchecks' ping as a run begins.
+-- run_id NULL: a run that never got a row (the lock was not obtained).
 CREATE TABLE heartbeats (
     id           INTEGER PRIMARY KEY,
-    run_id       INTEGER NOT NULL REFERENCES runs(id),
-    kind         TEXT    NOT NULL CHECK (kind IN ('success', 'fail')),
+    run_id       INTEGER REFERENCES runs(id),
+    kind         TEXT    NOT NULL CHECK (kind IN ('start', 'success', 'fail')),
     requested_at TEXT    NOT NULL,
     status_code  INTEGER,
     error        TEXT                         -- NULL: the switch answered 2xx

@@ -18,11 +18,30 @@ use crate::config::Heartbeat;
 /// healthchecks' default limit on a ping's body.
 pub const BODY_LIMIT: usize = 10_000;
 
+/// Which ping: healthchecks' `start`, or the one as the run ends.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Kind {
+    Start,
+    /// The run completed (`url`, or healthchecks' `url/0`).
+    Success,
+    /// It failed (`fail_url`, or healthchecks' `url/N`).
+    Fail,
+}
+
+impl Kind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Kind::Start => "start",
+            Kind::Success => "success",
+            Kind::Fail => "fail",
+        }
+    }
+}
+
 /// One ping and what came of it.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Beat {
-    /// `url` (the run completed) or `fail_url` (it failed).
-    pub success_ping: bool,
+    pub kind: Kind,
     pub requested_at: DateTime<Utc>,
     pub status_code: Option<u16>,
     /// `None` when the switch answered 2xx.
@@ -81,9 +100,7 @@ fn cut(mut text: String, limit: usize) -> String {
 pub fn start(heartbeat: &Heartbeat, rid: &str) -> Option<Beat> {
     heartbeat.healthchecks.then(|| {
         let url = format!("{}/start?rid={rid}", heartbeat.url);
-        let mut beat = send(heartbeat, &url, "");
-        beat.success_ping = true;
-        beat
+        send(heartbeat, &url, "", Kind::Start)
     })
 }
 
@@ -95,14 +112,13 @@ pub fn end(heartbeat: &Heartbeat, rid: &str, exit: i32, summary: &str) -> Option
         (false, true) => heartbeat.url.clone(),
         (false, false) => heartbeat.fail_url.clone()?,
     };
-    let mut beat = send(heartbeat, &url, summary);
-    beat.success_ping = exit == 0;
-    Some(beat)
+    let kind = if exit == 0 { Kind::Success } else { Kind::Fail };
+    Some(send(heartbeat, &url, summary, kind))
 }
 
 /// Up to three tries within `timeout`: a connection error or a 5xx answer
 /// is tried again (a dropped packet must not page anyone), a 4xx is not.
-fn send(heartbeat: &Heartbeat, url: &str, body: &str) -> Beat {
+fn send(heartbeat: &Heartbeat, url: &str, body: &str, kind: Kind) -> Beat {
     let requested_at = Utc::now();
     let deadline = Instant::now() + heartbeat.timeout;
     let mut last = (None, None);
@@ -130,7 +146,7 @@ fn send(heartbeat: &Heartbeat, url: &str, body: &str) -> Beat {
     }
     let (status_code, error) = last;
     Beat {
-        success_ping: true,
+        kind,
         requested_at,
         status_code,
         error,

@@ -34,27 +34,30 @@ pub fn run(config: &Config, args: &RunArgs) -> Result<()> {
         return stdout::print(&render::status::dry_run_text(&config.title, &results));
     }
     let rid = log::run_id();
-    if let Some(error) = config
+    let mut beats: Vec<heartbeat::Beat> = config
         .heartbeat
         .as_ref()
         .and_then(|h| heartbeat::start(h, &rid))
-        .and_then(|b| b.error)
-    {
-        log::warn(&error);
-    }
+        .into_iter()
+        .collect();
     let mut session = None;
     let outcome = stopped_or(steps(config, args, &mut session));
     // A run stopped on purpose is not news for the dead-man's switch.
-    let beat = config
-        .heartbeat
-        .as_ref()
-        .filter(|_| signals::stopped().is_none())
-        .and_then(|h| {
-            let error = outcome.as_ref().err().map(|e| format!("{e:#}"));
-            let summary = heartbeat::summary(error.as_deref());
-            heartbeat::end(h, &rid, i32::from(outcome.is_err()), &summary)
-        });
-    let finished = finish(session, &outcome, beat);
+    beats.extend(
+        config
+            .heartbeat
+            .as_ref()
+            .filter(|_| signals::stopped().is_none())
+            .and_then(|h| {
+                let error = outcome.as_ref().err().map(|e| format!("{e:#}"));
+                let summary = heartbeat::summary(error.as_deref());
+                heartbeat::end(h, &rid, i32::from(outcome.is_err()), &summary)
+            }),
+    );
+    for error in beats.iter().filter_map(|b| b.error.as_deref()) {
+        log::warn(error);
+    }
+    let finished = finish(config, session, &outcome, &beats);
     match (outcome, finished) {
         // The run's own failure is the one to report (and send in the
         // fallback); closing its row failing after it is said on stderr.
@@ -403,7 +406,7 @@ impl Session {
             log::error(&news);
             news
         });
-        let run = match db.begin_run(Utc::now(), forced, &config.host) {
+        let run = match db.begin_run(Utc::now(), forced, &config.host, &log::run_id()) {
             // A fleet's database lost just after connecting: probe and keep.
             Err(e) if config.database.fleet().is_some() => {
                 return Ok(Opened::Unreachable(lock, e));
@@ -419,21 +422,30 @@ impl Session {
     }
 }
 
-/// Records the heartbeat and closes the run's row. A failed heartbeat is a
-/// warning, never a failed run.
+/// Records the heartbeat pings and closes the run's row. A failed ping is a
+/// warning, never a failed run. A run that never got a row (it could not
+/// take the lock) still records its pings, with no run id, if the database
+/// opens.
 fn finish(
+    config: &Config,
     session: Option<Session>,
     outcome: &Result<()>,
-    beat: Option<heartbeat::Beat>,
+    beats: &[heartbeat::Beat],
 ) -> Result<()> {
-    if let Some(error) = beat.as_ref().and_then(|b| b.error.as_deref()) {
-        log::warn(error);
-    }
     let Some(Session { mut db, run, .. }) = session else {
+        // Never a database made just for this: a first run that found
+        // the lock taken has nothing to add its pings to.
+        if !beats.is_empty() && config.database.exists() {
+            let recorded = Store::connect(&config.database)
+                .and_then(|mut db| beats.iter().try_for_each(|b| db.record_heartbeat(None, b)));
+            if let Err(e) = recorded {
+                log::warn(&format!("{e:#}: the heartbeat was not recorded"));
+            }
+        }
         return Ok(());
     };
-    if let Some(beat) = &beat {
-        db.record_heartbeat(run, beat)?;
+    for beat in beats {
+        db.record_heartbeat(Some(run), beat)?;
     }
     let error = outcome.as_ref().err().map(|e| format!("{e:#}"));
     db.finish_run(run, Utc::now(), error.as_deref())?;

@@ -19,10 +19,10 @@ use super::value::{Row, Value};
 use crate::config::{Postgres, SslMode};
 
 /// The schema `schema.pg.sql` creates; the table `schema_version` records it.
-pub const PG_SCHEMA_VERSION: i64 = 1;
+pub const PG_SCHEMA_VERSION: i64 = 2;
 const SCHEMA: &str = include_str!("../../schema.pg.sql");
 /// `MIGRATIONS[i]` takes a database from version `i + 1` to `i + 2`.
-const MIGRATIONS: &[&str] = &[];
+const MIGRATIONS: &[&str] = &[include_str!("../../migrations/pg/002-heartbeat.sql")];
 /// No statement waits longer than this for a server that stopped answering
 /// (connections, queries, the advisory lock each have their own bound too).
 pub(super) const STATEMENT_TIMEOUT: Duration = Duration::from_secs(60);

@@ -49,20 +49,22 @@ fn is_busy(e: &anyhow::Error) -> bool {
 
 impl Store {
     /// Records that a run began, before any probing, so even a run that dies
-    /// leaves a row (with `finished_at` NULL).
+    /// leaves a row (with `finished_at` NULL). `uuid`: the run's id in its
+    /// log lines and heartbeat pings.
     pub fn begin_run(
         &mut self,
         started_at: DateTime<Utc>,
         forced: bool,
         host: &str,
+        uuid: &str,
     ) -> Result<RunId> {
         // A fleet's runs say which probe ran them; SQLite's are all this host's.
         let sql = match self.probe {
             None => {
-                "INSERT INTO runs (started_at, forced, host, version) VALUES (?1, ?2, ?3, ?4) RETURNING id"
+                "INSERT INTO runs (started_at, forced, host, version, uuid) VALUES (?1, ?2, ?3, ?4, ?5) RETURNING id"
             }
             Some(_) => {
-                "INSERT INTO runs (started_at, forced, host, version, probe) VALUES (?1, ?2, ?3, ?4, ?5) RETURNING id"
+                "INSERT INTO runs (started_at, forced, host, version, uuid, probe) VALUES (?1, ?2, ?3, ?4, ?5, ?6) RETURNING id"
             }
         };
         let id = insert_returning_id(
@@ -74,6 +76,7 @@ impl Store {
                     forced,
                     host,
                     env!("CARGO_PKG_VERSION"),
+                    uuid,
                     self.probe
                 ],
                 self.probe.is_some(),
@@ -153,13 +156,15 @@ impl Store {
         Ok(())
     }
 
-    pub fn record_heartbeat(&mut self, run: RunId, beat: &Beat) -> Result<()> {
+    /// One ping to the switch; `run` `None`: from a run that never got a
+    /// row (it could not take the lock).
+    pub fn record_heartbeat(&mut self, run: Option<RunId>, beat: &Beat) -> Result<()> {
         self.conn
             .execute(
                 "INSERT INTO heartbeats (run_id, kind, requested_at, status_code, error) VALUES (?1, ?2, ?3, ?4, ?5)",
                 values![
-                    run.0,
-                    if beat.success_ping { "success" } else { "fail" },
+                    run.map(|r| r.0),
+                    beat.kind.as_str(),
                     Stamp(beat.requested_at),
                     beat.status_code,
                     beat.error

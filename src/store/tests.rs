@@ -37,7 +37,9 @@ fn a_restart_and_what_came_of_it_read_back_as_stored() {
     let dir = tempfile::tempdir().unwrap();
     let mut store = Store::open(&dir.path().join("a.db")).unwrap();
     let at = parse_iso("2026-11-21T10:05:00.000Z").unwrap();
-    let run = store.begin_run(at, false, "h").unwrap();
+    let run = store
+        .begin_run(at, false, "h", "00000000-0000-4000-8000-000000000000")
+        .unwrap();
     let mut attempt = RestartAttempt {
         id: None,
         service: "web".into(),
@@ -69,7 +71,9 @@ fn a_run_is_recorded_with_its_state_and_due_notifications() {
     let dir = tempfile::tempdir().unwrap();
     let mut store = Store::open(&dir.path().join("a.db")).unwrap();
     let at = parse_iso("2026-11-21T10:05:00.000Z").unwrap();
-    let run = store.begin_run(at, false, "h").unwrap();
+    let run = store
+        .begin_run(at, false, "h", "00000000-0000-4000-8000-000000000000")
+        .unwrap();
     let state = AlertState {
         status: Status::Offline,
         since: Some(parse_iso("2026-11-21T10:00:00.000Z").unwrap()),
@@ -147,7 +151,9 @@ fn random_history(store: &mut Store, seed: u64, runs: usize) {
     offsets.sort_unstable_by(|a, b| b.cmp(a));
     for offset in offsets {
         let at = now - chrono::Duration::milliseconds(offset);
-        let run = store.begin_run(at, false, "h").unwrap();
+        let run = store
+            .begin_run(at, false, "h", "00000000-0000-4000-8000-000000000000")
+            .unwrap();
         let mut results = Vec::new();
         let mut decisions = Vec::new();
         for service in ["a", "b", "c"] {
@@ -332,7 +338,9 @@ fn retention_keeps_the_latest_check_of_a_service() {
     let dir = tempfile::tempdir().unwrap();
     let mut store = Store::open(&dir.path().join("a.db")).unwrap();
     let long_ago = Utc::now() - chrono::Duration::days(400);
-    let run = store.begin_run(long_ago, false, "h").unwrap();
+    let run = store
+        .begin_run(long_ago, false, "h", "00000000-0000-4000-8000-000000000000")
+        .unwrap();
     let d = Decision {
         service: "gone".into(),
         state: AlertState::default(),
@@ -443,7 +451,9 @@ fn a_malformed_stored_value_is_an_error_naming_it_not_a_default() {
     let dir = tempfile::tempdir().unwrap();
     let mut store = Store::open(&dir.path().join("a.db")).unwrap();
     let at = parse_iso("2026-11-21T10:05:00.000Z").unwrap();
-    let run = store.begin_run(at, false, "h").unwrap();
+    let run = store
+        .begin_run(at, false, "h", "00000000-0000-4000-8000-000000000000")
+        .unwrap();
     let decision = Decision {
         service: "web".into(),
         state: AlertState {
@@ -654,7 +664,14 @@ fn rebuilding_notifications_for_the_network_kind_keeps_every_row_and_key() {
 fn a_report_is_queued_once_per_period_and_a_newer_period_supersedes_an_unsent_one() {
     let dir = tempfile::tempdir().unwrap();
     let mut store = Store::open(&dir.path().join("u.db")).unwrap();
-    let run = store.begin_run(Utc::now(), false, "h").unwrap();
+    let run = store
+        .begin_run(
+            Utc::now(),
+            false,
+            "h",
+            "00000000-0000-4000-8000-000000000000",
+        )
+        .unwrap();
     store
         .queue_summary(run, "week 2026-11-16", Utc::now())
         .unwrap();

@@ -810,3 +810,74 @@ fn a_host_whose_own_network_is_down_keeps_no_checks_to_vote_with() {
         "no checks kept to say every service failed"
     );
 }
+
+/// Each table.column of `db` with its type and nullability, and each check.
+fn pg_shape(pg: &Postgres, db: &str) -> Vec<String> {
+    let mut client = pg.client(db);
+    let mut shape: Vec<String> = client
+        .query(
+            "SELECT table_name || '.' || column_name || ' ' || data_type || ' ' || is_nullable
+             FROM information_schema.columns WHERE table_schema = current_schema()",
+            &[],
+        )
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    let checks = client
+        .query(
+            "SELECT conname || ' ' || pg_get_constraintdef(oid) FROM pg_constraint
+             WHERE contype = 'c' AND connamespace = current_schema()::regnamespace",
+            &[],
+        )
+        .unwrap();
+    shape.extend(checks.iter().map(|r| r.get::<_, String>(0)));
+    shape.sort();
+    shape
+}
+
+#[test]
+fn a_version_1_postgres_database_migrates_to_the_schema_a_new_one_gets() {
+    let pg = Postgres::start();
+    // Version 1, as schema.pg.sql was before heartbeats learned `start`.
+    let url = pg.database("old");
+    let schema =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/schema.pg.sql")).unwrap();
+    let v1 = schema
+        .replace(
+            "    probe         TEXT   NOT NULL,             -- the probe (host) that ran it\n    uuid          TEXT\n",
+            "    probe         TEXT   NOT NULL\n",
+        )
+        .replace("    run_id       BIGINT REFERENCES runs(id),\n    kind         TEXT   NOT NULL CHECK (kind IN ('start', 'success', 'fail')),",
+                 "    run_id       BIGINT NOT NULL REFERENCES runs(id),\n    kind         TEXT   NOT NULL CHECK (kind IN ('success', 'fail')),");
+    assert_ne!(v1, schema, "the version 1 schema differs");
+    let mut client = pg.client("old");
+    client.batch_execute(&v1).unwrap();
+    client
+        .batch_execute(
+            "INSERT INTO schema_version VALUES (1);
+             INSERT INTO runs (started_at, forced, host, version, probe) VALUES ('2026-11-30T10:00:00.000Z', 0, 'h', '0', 'fra-1');
+             INSERT INTO heartbeats (run_id, kind, requested_at, status_code) VALUES (1, 'success', '2026-11-30T10:00:01.000Z', 200);",
+        )
+        .unwrap();
+    let a = host(&url, "fra-1", "", &services(&[("api", &switchable("api"))]));
+    assert_eq!(run(&a, &pg).code, 0);
+    assert_eq!(
+        pg.count("old", "SELECT max(version) FROM schema_version"),
+        2
+    );
+    assert_eq!(
+        pg.count("old", "SELECT count(*) FROM heartbeats"),
+        1,
+        "kept"
+    );
+    let fresh = pg.database("fresh");
+    let b = host(
+        &fresh,
+        "fra-1",
+        "",
+        &services(&[("api", &switchable("api"))]),
+    );
+    assert_eq!(run(&b, &pg).code, 0);
+    assert_eq!(pg_shape(&pg, "old"), pg_shape(&pg, "fresh"));
+}

@@ -82,8 +82,20 @@ fn healthchecks_style_pings_start_and_the_exit_status_with_one_run_uuid() {
     assert!(is_uuid_v4(rid), "{rid}");
     assert_eq!(pings[1].url, format!("/hc/key/host-1/0?rid={rid}"));
     assert_eq!(pings[1].body, "probed 1 service, 0 failing");
-    // The same id ties the run's log lines together.
+    // The same id ties the run's log lines and its row together.
     assert_contains(&run.stderr, &format!("\"run_id\":\"{rid}\""));
+    let uuid: String = world
+        .db()
+        .query_row("SELECT uuid FROM runs", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(uuid, rid);
+    // Both pings are recorded, with the run.
+    assert_eq!(
+        world.count(
+            "SELECT count(*) FROM heartbeats WHERE run_id = 1 AND kind IN ('start', 'success')"
+        ),
+        2
+    );
     // A failed run (mail cannot be delivered): its exit status and why.
     world.write(
         "upcheck.toml",
@@ -147,4 +159,28 @@ fn fail_url_beside_the_healthchecks_style_is_a_config_error() {
     assert_eq!(run.code, 2, "{run:?}");
     assert_contains(&run.stderr, "upcheck.toml:4: key `heartbeat.fail_url`");
     assert_contains(&run.stderr, "leave fail_url out");
+}
+
+#[test]
+fn a_run_that_could_not_take_the_lock_pings_and_records_it_without_a_run() {
+    let switch = Switch::start(&[]);
+    let world = World::new(&format!(
+        "lock_timeout = \"300ms\"\n[heartbeat]\nurl = {:?}\nfail_url = {:?}\n\n{}",
+        switch.url("/ping/ok"),
+        switch.url("/ping/fail"),
+        services(&[("api", "command = [\"true\"]")])
+    ));
+    assert_eq!(world.run(&[]).code, 0);
+    let holder = std::fs::File::create(world.path("upcheck.db.lock")).unwrap();
+    holder.lock().unwrap();
+    let run = world.run(&[]);
+    assert_eq!(run.code, 1, "{run:?}");
+    let urls: Vec<String> = switch.pings().into_iter().map(|p| p.url).collect();
+    assert_eq!(urls, ["/ping/ok", "/ping/fail"]);
+    assert_eq!(
+        world.count("SELECT count(*) FROM heartbeats WHERE run_id IS NULL AND kind = 'fail' AND status_code = 200"),
+        1,
+        "the ping of the run that never got a row"
+    );
+    assert_eq!(world.count("SELECT count(*) FROM runs"), 1);
 }

@@ -86,7 +86,7 @@ fn the_schema_has_the_documented_tables_and_views() {
     let version: i64 = db
         .query_row("PRAGMA user_version", [], |r| r.get(0))
         .unwrap();
-    assert_eq!(version, 8);
+    assert_eq!(version, 9);
     let mode: String = db
         .query_row("PRAGMA journal_mode", [], |r| r.get(0))
         .unwrap();
@@ -150,7 +150,7 @@ fn a_database_from_a_newer_upcheck_is_refused() {
     assert_eq!(run.code, 1);
     assert_contains(
         &run.stderr,
-        "schema version 99, newer than this upcheck understands (8)",
+        "schema version 99, newer than this upcheck understands (9)",
     );
     assert_eq!(
         world.count("SELECT count(*) FROM runs"),
