@@ -30,6 +30,7 @@ mod signals;
 mod stdout;
 mod store;
 mod timefmt;
+mod tls_trust;
 mod watchdog;
 
 use std::process::ExitCode;

@@ -10,10 +10,9 @@ use std::time::Instant;
 use chrono::{DateTime, Utc};
 
 use crate::check::Status;
-use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
-use rustls::crypto::WebPkiSupportedAlgorithms;
-use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
-use rustls::{ClientConfig, ClientConnection, DigitallySignedStruct, SignatureScheme};
+use crate::tls_trust::AnyCertificate;
+use rustls::pki_types::ServerName;
+use rustls::{ClientConfig, ClientConnection};
 use x509_cert::der::Decode;
 
 use super::remaining;
@@ -138,7 +137,7 @@ fn config() -> Arc<ClientConfig> {
     CONFIG
         .get_or_init(|| {
             let provider = Arc::new(rustls::crypto::ring::default_provider());
-            let verifier = Arc::new(ReadOnly(provider.signature_verification_algorithms));
+            let verifier = Arc::new(AnyCertificate(provider.signature_verification_algorithms));
             let config = ClientConfig::builder_with_provider(provider)
                 .with_safe_default_protocol_versions()
                 .expect("ring supports the default protocol versions")
@@ -148,46 +147,6 @@ fn config() -> Arc<ClientConfig> {
             Arc::new(config)
         })
         .clone()
-}
-
-/// Accepts any certificate: this handshake reads the certificate, it does not
-/// trust it. Signatures are still checked so the handshake is well-formed.
-#[derive(Debug)]
-struct ReadOnly(WebPkiSupportedAlgorithms);
-
-impl ServerCertVerifier for ReadOnly {
-    fn verify_server_cert(
-        &self,
-        _end_entity: &CertificateDer<'_>,
-        _intermediates: &[CertificateDer<'_>],
-        _server_name: &ServerName<'_>,
-        _ocsp_response: &[u8],
-        _now: UnixTime,
-    ) -> Result<ServerCertVerified, rustls::Error> {
-        Ok(ServerCertVerified::assertion())
-    }
-
-    fn verify_tls12_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls12_signature(message, cert, dss, &self.0)
-    }
-
-    fn verify_tls13_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls13_signature(message, cert, dss, &self.0)
-    }
-
-    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        self.0.supported_schemes()
-    }
 }
 
 #[derive(Clone, Copy, PartialEq, Debug)]
