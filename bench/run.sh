@@ -11,6 +11,15 @@
 #      holding 10.5 million checks (100 services, a year at 5-minute cadence,
 #      built with SQL): median healthy run, --force run, status --json, file
 #      size (target: the full database within 1.2x of the empty one).
+#   L: slow-100: 100 targets that each answer after 200 ms, upcheck at parallel = 256
+#      against `curl -Z --parallel-immediate` fetching the same 100 URLs, runs
+#      alternating: both medians (wall, CPU) and their ratio (target: <= 1.05x curl).
+#   T: response-time truth: 200 such targets probed at once while curl fetches
+#      one of the same URLs: the median stored response_ms against curl's
+#      time_total, medians of 15 runs (target: within 5%).
+#   K: 5,000 and 20,000 healthy targets at parallel = 256, `ulimit -n 4096`:
+#      median wall and peak RSS (targets: 5,000 in <= 0.5 s and <= 24 MiB;
+#      20,000 a linear multiple).
 #   AB: scenario B's 50 healthy targets, run alternately by BASE (another
 #      upcheck binary, e.g. one built from an earlier commit) and this build:
 #      both medians and their ratio (BASE=/path/to/upcheck bash bench/run.sh AB).
@@ -38,10 +47,10 @@
 #   M: `migrate --from` C's year (10.5 M checks) into a local PostgreSQL,
 #      once: wall time and rows per second (only when asked, with C:
 #      bash bench/run.sh C M).
-# Reproduce: bash bench/run.sh [A] [B] [C] [P] [D] [J] [N] [S] [G] [Q]   (default: all; C, P and S need sqlite3,
+# Reproduce: bash bench/run.sh [A] [B] [L] [T] [K] [C] [P] [D] [J] [N] [S] [G] [Q]   (default: all; C, P and S need sqlite3,
 # installed with apt-get if missing, and about 2 GB of disk; G and Q need PostgreSQL, tests/deps.sh installs it)
 set -euo pipefail
-SCENARIOS="${*:-A B C P D J N S G Q}"  # AB only when asked for: it needs BASE
+SCENARIOS="${*:-A B L T K C P D J N S G Q}"  # AB only when asked for: it needs BASE
 want() { [[ " $SCENARIOS " == *" $1 "* ]]; }
 cd "$(dirname "$0")/.."
 
@@ -65,7 +74,12 @@ for _ in $(seq 100); do
     [[ -s "$TMP/port" ]] && break
     sleep 0.05
 done
+for _ in $(seq 100); do
+    [[ $(wc -l <"$TMP/port") -ge 2 ]] && break
+    sleep 0.05
+done
 PORT="$(head -n1 "$TMP/port")"
+SLOW_PORT="$(sed -n 2p "$TMP/port")"  # /slow?ms=N, a thread per connection
 [[ "$PORT" =~ ^[0-9]+$ ]] || { echo "bench_targets printed no port" >&2; exit 1; }
 
 # Measures one command per run. Wall time: perf_counter around spawn..reap.
@@ -102,7 +116,7 @@ def once(argv, out, err):
     return wall, rss, code, printed
 
 def naive(argv):
-    p = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    p = subprocess.Popen(argv, stdout=subprocess.DEVNULL)
     _, status, ru = os.wait4(p.pid, 0)
     p.returncode = os.waitstatus_to_exitcode(status)
     return ru.ru_maxrss
@@ -252,6 +266,102 @@ dir="$TMP/b"
 mkdir "$dir"
 config "$dir/upcheck.toml" "" 50 0 spread
 measure "B 50 healthy" 30 3 "$dir" "$RESULTS" "$BIN" --config "$dir/upcheck.toml"
+fi
+
+# slow_config FILE COUNT MS PARALLEL: COUNT targets that each answer after MS ms
+# (distinct URLs, one connection each, as distinct services would be).
+slow_config() {
+    local file=$1 count=$2 ms=$3 parallel=$4 i
+    { echo 'database = "upcheck.db"'; echo 'timeout = "5s"'; echo "parallel = $parallel"
+      for i in $(seq "$count"); do
+          printf '\n[[service]]\nname = "s%05d"\nurl = "http://127.0.0.1:%s/slow?ms=%s&i=%d"\n' "$i" "$SLOW_PORT" "$ms" "$i"
+      done; } >"$file"
+}
+
+if want L; then
+echo
+echo "Scenario L: 100 targets that each answer in 200 ms, upcheck (parallel = 256) against curl -Z on the same URLs"
+dir="$TMP/l"
+mkdir "$dir"
+slow_config "$dir/upcheck.toml" 100 200 256
+grep -o 'http://[^"]*' "$dir/upcheck.toml" | sed 's/.*/url = "&"\noutput = "\/dev\/null"/' >"$dir/curl.cfg"
+python3 - "$BIN" "$dir" "$RESULTS" <<'PY'
+import json, os, statistics, subprocess, sys, time
+bin_, d, results = sys.argv[1:4]
+sides = {
+    "upcheck": [bin_, "--config", f"{d}/upcheck.toml"],
+    "curl": ["curl", "-sS", "--no-progress-meter", "-Z", "--parallel-max", "300", "--parallel-immediate", "-K", f"{d}/curl.cfg"],
+}
+walls, cpus = {k: [] for k in sides}, {k: [] for k in sides}
+for i in range(3 + 21):
+    order = list(sides.items())
+    if i % 2:
+        order.reverse()
+    for name, argv in order:
+        t = time.perf_counter()
+        p = subprocess.Popen(argv, stdout=subprocess.DEVNULL)
+        _, status, ru = os.wait4(p.pid, 0)
+        wall = (time.perf_counter() - t) * 1000
+        if os.waitstatus_to_exitcode(status) != 0:
+            sys.exit(f"{name} exited {os.waitstatus_to_exitcode(status)}")
+        if i >= 3:
+            walls[name].append(wall)
+            cpus[name].append((ru.ru_utime + ru.ru_stime) * 1000)
+u, c = statistics.median(walls["upcheck"]), statistics.median(walls["curl"])
+for name in sides:
+    print(f"  {name}: wall median {statistics.median(walls[name]):.1f} ms, CPU (user + system) median {statistics.median(cpus[name]):.1f} ms")
+print(f"  21 alternating pairs after 3 warm-up: upcheck/curl {u / c:.3f}; upcheck/200 ms floor {u / 200:.3f}")
+with open(results, "a") as f:
+    f.write(json.dumps({"label": "L slow-100", "a_ms": c, "b_ms": u}) + "\n")
+PY
+fi
+
+if want T; then
+echo
+echo "Scenario T: response-time truth, 200 probes in flight against 200 ms targets, curl fetching one of the same URLs meanwhile"
+dir="$TMP/t"
+mkdir "$dir"
+slow_config "$dir/upcheck.toml" 200 200 256
+python3 - "$BIN" "$dir" "$RESULTS" "http://127.0.0.1:$SLOW_PORT/slow?ms=200&i=1" <<'PY'
+import json, sqlite3, statistics, subprocess, sys, time
+bin_, d, results, url = sys.argv[1:5]
+stored, curled = [], []
+for i in range(3 + 15):
+    run = subprocess.Popen([bin_, "--config", f"{d}/upcheck.toml"])
+    time.sleep(0.02)  # curl's request goes out while upcheck's 200 are in flight
+    c = subprocess.run(["curl", "-s", "-o", "/dev/null", "-w", "%{time_total}", url],
+                       capture_output=True, text=True, check=True)
+    if run.wait() != 0:
+        sys.exit("upcheck failed")
+    if i < 3:
+        continue
+    db = sqlite3.connect(f"{d}/upcheck.db")
+    ms = [r[0] for r in db.execute(
+        "SELECT response_ms FROM checks WHERE run_id = (SELECT max(id) FROM runs) AND status = 'online'")]
+    if len(ms) != 200:
+        sys.exit(f"{len(ms)} of 200 online")
+    stored.append(statistics.median(ms))
+    curled.append(float(c.stdout) * 1000)
+s, c = statistics.median(stored), statistics.median(curled)
+print(f"  15 runs after 3 warm-up: stored response_ms median of run medians {s:.1f} ms; curl time_total median {c:.1f} ms; ratio {s / c:.3f}")
+with open(results, "a") as f:
+    f.write(json.dumps({"label": "T truth", "a_ms": c, "b_ms": s}) + "\n")
+PY
+fi
+
+if want K; then
+echo
+echo "Scenario K: 5,000 and 20,000 healthy targets, ulimit -n 4096, parallel = 256"
+for n in 5000 20000; do
+    dir="$TMP/k$n"
+    mkdir "$dir"
+    { echo 'database = "upcheck.db"'; echo 'parallel = 256'
+      for i in $(seq "$n"); do
+          printf '\n[[service]]\nname = "s%05d"\nurl = "http://127.0.0.1:%s/ok"\n' "$i" "$PORT"
+      done; } >"$dir/upcheck.toml"
+    measure "K $n healthy" "$([[ $n == 5000 ]] && echo 9 || echo 5)" 1 "$dir" "$RESULTS" \
+        bash -c 'ulimit -n 4096 && exec "$0" "$@"' "$BIN" --config "$dir/upcheck.toml"
+done
 fi
 
 if want AB; then
@@ -568,6 +678,20 @@ b = rows.get("B 50 healthy")
 if b:
     print(f"B 50 healthy wall              median {b['median_ms']:5.1f} ms, p90 {b['p90_ms']:5.1f} ms               <= 10 ms      {ok(b['median_ms'] <= 10)}")
     print(f"B 50 healthy peak RSS          median {b['rss_median_mb']:5.1f} MB (max {b['rss_max_mb']:.1f})                <= 12 MB      {ok(b['rss_median_mb'] <= 12)}")
+r = rows.get("L slow-100")
+if r:
+    ratio = r["b_ms"] / r["a_ms"]
+    print(f"L slow-100 vs curl -Z          upcheck {r['b_ms']:5.1f} ms, curl {r['a_ms']:5.1f} ms = {ratio:.3f}x     <= 1.05x      {ok(ratio <= 1.05)}")
+r = rows.get("T truth")
+if r:
+    ratio = r["b_ms"] / r["a_ms"]
+    print(f"T response_ms under load       stored {r['b_ms']:5.1f} ms, curl {r['a_ms']:5.1f} ms = {ratio:.3f}x    within 5%     {ok(abs(ratio - 1) <= 0.05)}")
+for n, wall, rss in ((5000, 500, 24), (20000, None, None)):
+    r = rows.get(f"K {n} healthy")
+    if r:
+        target = f"<= {wall} ms, {rss} MiB" if wall else "linear"
+        met = ok(r["median_ms"] <= wall and r["rss_median_mb"] <= rss) if wall else ""
+        print(f"K {n:<5} healthy               median {r['median_ms']:6.1f} ms, peak RSS {r['rss_median_mb']:5.1f} MB    {target:<13} {met}")
 for what in ("healthy run", "--force run", "status --json"):
     e, y = rows.get(f"C empty {what}"), rows.get(f"C year {what}")
     if e and y:

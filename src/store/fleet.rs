@@ -8,7 +8,9 @@ use std::time::Duration;
 use anyhow::{Context, Result};
 use chrono::{DateTime, Utc};
 
-use super::runs::{Decided, bump_rollups, enqueue_notifications, insert_checks, upsert_states};
+use super::runs::{
+    bump_rollups, enqueue_notifications, insert_checks, pair_decisions, upsert_states,
+};
 use super::types::Stamp;
 use super::value::values;
 use super::{RunId, Store};
@@ -114,13 +116,7 @@ impl Store {
         decisions: &[Decision],
         commands: &[AlertCommand],
     ) -> Result<()> {
-        let decided: Vec<Decided> = basis
-            .iter()
-            .filter_map(|&(r, id)| {
-                let d = decisions.iter().find(|d| d.service == r.service)?;
-                Some((r, d, id))
-            })
-            .collect();
+        let decided = pair_decisions(basis, decisions);
         // Uptime is what the fleet decided: one count per service per
         // deciding run, like the all-time totals in service_state, so one
         // probe's own network trouble does not lower it.

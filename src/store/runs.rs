@@ -99,15 +99,8 @@ impl Store {
             .transaction(|tx| {
                 let check_ids = insert_checks(tx, run, results, self.probe.as_deref(), true)?;
                 bump_rollups(tx, results)?;
-                // A service no decision was made for keeps its state, and nothing is due for it.
-                let decided: Vec<Decided> = results
-                    .iter()
-                    .zip(check_ids)
-                    .filter_map(|(r, check_id)| {
-                        let d = decisions.iter().find(|d| d.service == r.service)?;
-                        Some((r, d, check_id))
-                    })
-                    .collect();
+                let basis: Vec<(&CheckResult, i64)> = results.iter().zip(check_ids).collect();
+                let decided = pair_decisions(&basis, decisions);
                 upsert_states(tx, &decided)?;
                 enqueue_notifications(tx, run, &decided, commands)
             })
@@ -327,6 +320,22 @@ impl Store {
             .map(|n| n as usize)
             .context("deleting checks older than the retention")
     }
+}
+
+/// Each check with the decision made for its service; a service no
+/// decision was made for keeps its state, and nothing is due for it.
+/// By name through a map: a run of 20,000 services must not compare
+/// every name with every other.
+pub(super) fn pair_decisions<'a>(
+    basis: &[(&'a CheckResult, i64)],
+    decisions: &'a [Decision],
+) -> Vec<Decided<'a>> {
+    let by_service: std::collections::HashMap<&str, &Decision> =
+        decisions.iter().map(|d| (d.service.as_str(), d)).collect();
+    basis
+        .iter()
+        .filter_map(|&(r, id)| Some((r, *by_service.get(r.service.as_str())?, id)))
+        .collect()
 }
 
 /// `params` without its last one, the probe, when there is none (SQLite's
