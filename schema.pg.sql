@@ -75,7 +75,8 @@ CREATE TABLE service_state (
     runs_since_alert BIGINT NOT NULL,
     last_notice_at   TEXT COLLATE "C",
     checks_total     BIGINT NOT NULL DEFAULT 0,
-    online_total     BIGINT NOT NULL DEFAULT 0
+    online_total     BIGINT NOT NULL DEFAULT 0,
+    last_checked_at  TEXT COLLATE "C" NOT NULL
 );
 
 -- Each probe's latest check of each service: what a deciding run counts

@@ -1,4 +1,4 @@
--- upcheck's database, schema version 3 (PRAGMA user_version).
+-- upcheck's database, schema version 10 (PRAGMA user_version).
 -- Applied to a new, empty file on first run. An older database is brought here
 -- by migrations/NNN-*.sql instead; this file always describes the newest schema
 -- in full, and a test checks that both roads lead to the same place.
@@ -21,8 +21,13 @@ CREATE TABLE runs (
 );
 
 -- One row per service per run. Only appended to (and pruned by retention).
+-- Kept in time order, with no rowid: the key starts with checked_at, so a
+-- run appends at the end of the table however long the history, retention
+-- deletes from its start, and a time window is one range of it. Each row
+-- is stored once (no second index): about 60 bytes. upcheck hands out the
+-- ids (counted in `sequences`), in the order it writes checks.
 CREATE TABLE checks (
-    id              INTEGER PRIMARY KEY,
+    id              INTEGER NOT NULL,
     run_id          INTEGER NOT NULL REFERENCES runs(id),
     service         TEXT    NOT NULL,
     checked_at      TEXT    NOT NULL,
@@ -30,11 +35,17 @@ CREATE TABLE checks (
     response_ms     INTEGER,
     status_code     INTEGER,                  -- HTTP only
     error           TEXT,                     -- the reason; NULL when online
-    cert_expires_at TEXT                      -- https only: the certificate's notAfter
-);
+    cert_expires_at TEXT,                     -- https only: the certificate's notAfter
+    PRIMARY KEY (checked_at, id)
+) WITHOUT ROWID;
 
--- Per-service history ("last outage of X", uptime windows) reads one range of this.
-CREATE INDEX checks_service_time ON checks (service, checked_at);
+-- The last id handed out, for tables whose ids upcheck counts itself.
+CREATE TABLE sequences (
+    name TEXT    PRIMARY KEY,
+    last INTEGER NOT NULL
+) WITHOUT ROWID;
+
+INSERT INTO sequences (name, last) VALUES ('checks', 0);
 
 -- One row per service per hour, kept for years while raw checks are pruned
 -- (retention); updated in the same transaction that appends the checks.
@@ -66,14 +77,16 @@ CREATE TABLE service_state (
     service          TEXT    PRIMARY KEY,
     status           TEXT    NOT NULL,
     since            TEXT    NOT NULL,        -- when it last changed between passing and failing
-    last_check_id    INTEGER NOT NULL REFERENCES checks(id),
+    last_check_id    INTEGER NOT NULL,        -- its latest check: with last_checked_at, the key in checks
     fail_streak      INTEGER NOT NULL,        -- failing runs in a row (0 when passing)
     pass_streak      INTEGER NOT NULL,        -- passing runs in a row (0 when failing)
     down             INTEGER NOT NULL,        -- 1: alerted and not yet recovered
     runs_since_alert INTEGER NOT NULL,        -- failing runs since the alert (exponential reminders)
     last_notice_at   TEXT,                    -- last alert or reminder (duration reminders)
     checks_total     INTEGER NOT NULL DEFAULT 0,  -- every check ever, for uptime_all
-    online_total     INTEGER NOT NULL DEFAULT 0
+    online_total     INTEGER NOT NULL DEFAULT 0,
+    last_checked_at  TEXT    NOT NULL,        -- that check's checked_at
+    FOREIGN KEY (last_checked_at, last_check_id) REFERENCES checks (checked_at, id)
 ) WITHOUT ROWID;
 
 -- Every alert, reminder, recovery notice, forced report, fallback alert and
@@ -146,7 +159,7 @@ CREATE TABLE heartbeats (
 CREATE VIEW latest AS
 SELECT c.service, c.checked_at, c.status, c.response_ms, c.status_code, c.error
 FROM service_state s
-JOIN checks c ON c.id = s.last_check_id;
+JOIN checks c ON c.checked_at = s.last_checked_at AND c.id = s.last_check_id;
 
 -- Percent of checks that were online per window (NULL: no checks in it).
 -- Windows are whole UTC hours and days, so they come from the rollups alone:

@@ -14,7 +14,7 @@ use super::value::{Row, Value, values};
 /// a page at a time in its order) and whether it has an identity `id`.
 const TABLES: &[(&str, &[&str], bool)] = &[
     ("runs", &["id"], true),
-    ("checks", &["id"], true),
+    ("checks", &["checked_at", "id"], true),
     ("checks_hourly", &["hour", "service"], false),
     ("checks_daily", &["day", "service"], false),
     ("service_state", &["service"], false),

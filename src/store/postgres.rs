@@ -20,10 +20,13 @@ use crate::config::{Postgres, SslMode};
 use crate::tls_trust::AnyCertificate;
 
 /// The schema `schema.pg.sql` creates; the table `schema_version` records it.
-pub const PG_SCHEMA_VERSION: i64 = 2;
+pub const PG_SCHEMA_VERSION: i64 = 3;
 const SCHEMA: &str = include_str!("../../schema.pg.sql");
 /// `MIGRATIONS[i]` takes a database from version `i + 1` to `i + 2`.
-const MIGRATIONS: &[&str] = &[include_str!("../../migrations/pg/002-heartbeat.sql")];
+const MIGRATIONS: &[&str] = &[
+    include_str!("../../migrations/pg/002-heartbeat.sql"),
+    include_str!("../../migrations/pg/003-state-check-time.sql"),
+];
 /// No statement waits longer than this for a server that stopped answering
 /// (connections, queries, the advisory lock each have their own bound too).
 pub(super) const STATEMENT_TIMEOUT: Duration = Duration::from_secs(60);

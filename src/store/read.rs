@@ -35,7 +35,8 @@ impl Store {
     /// Each service's latest response time, to start the slow ones first.
     pub fn last_response_ms(&self) -> Result<HashMap<String, u64>> {
         self.read_all(
-            "SELECT s.service, c.response_ms FROM service_state s JOIN checks c ON c.id = s.last_check_id",
+            "SELECT s.service, c.response_ms FROM service_state s
+             JOIN checks c ON c.checked_at = s.last_checked_at AND c.id = s.last_check_id",
             &[],
             "reading the latest response times",
             |r| {
@@ -75,7 +76,7 @@ impl Store {
             "SELECT s.service, s.status, s.since, c.checked_at, c.response_ms, c.status_code, c.error,
                     c.cert_expires_at, u.uptime_24h, u.uptime_7d, u.uptime_30d, u.uptime_all
              FROM service_state s
-             JOIN checks c ON c.id = s.last_check_id
+             JOIN checks c ON c.checked_at = s.last_checked_at AND c.id = s.last_check_id
              LEFT JOIN uptime u ON u.service = s.service",
             &[],
             &format!("reading service summaries from {}", self.name),

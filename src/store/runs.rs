@@ -18,17 +18,17 @@ use crate::watchdog::{Recheck, RestartAttempt};
 /// A check with the decision made for its service, and the check's row id.
 pub(super) type Decided<'a> = (&'a CheckResult, &'a Decision, i64);
 
-/// The delete `prune` runs: `?1` the cutoff, `?2` the batch.
-pub(super) const PRUNE: &str = "DELETE FROM checks WHERE id IN (
-     SELECT c.id FROM service_state s
-     -- CROSS JOIN keeps this order: a probe of the index per service,
-     -- never a scan of the whole index.
-     CROSS JOIN checks c ON c.service = s.service AND c.checked_at < ?1
-     WHERE c.id <> s.last_check_id
-     LIMIT ?2)";
+/// The delete `prune` runs: `?1` the cutoff, `?2` the batch. `checks` is
+/// kept in time order, so the old rows are the table's first: when none is
+/// old (the usual case) this reads one row.
+pub(super) const PRUNE: &str = "DELETE FROM checks WHERE (checked_at, id) IN (
+     SELECT checked_at, id FROM checks
+     WHERE checked_at < ?1 AND id NOT IN (SELECT last_check_id FROM service_state)
+     ORDER BY checked_at LIMIT ?2)";
 
-/// `PRUNE` in PostgreSQL, whose planner takes the same path through a plain
-/// join; a check a probe's latest view points at stays too.
+/// `PRUNE` in PostgreSQL, where `checks` is a heap with a `(service,
+/// checked_at)` index: one probe of the index per service; a check a
+/// probe's latest view points at stays too.
 const PRUNE_PG: &str = "DELETE FROM checks WHERE id IN (
      SELECT c.id FROM service_state s
      JOIN checks c ON c.service = s.service AND c.checked_at < ?1
@@ -303,11 +303,9 @@ impl Store {
     /// Deletes raw checks older than `cutoff`, at most `batch` of them, so a
     /// run never stalls on a huge delete; the rollups keep their story. Age is
     /// `checked_at`, whatever order rows were written in (ids and times
-    /// disagree after a clock was wrong, or rows were copied in): each
-    /// service's old checks are found through the `(service, checked_at)`
-    /// index, so when nothing is old (the usual case) the delete costs one
-    /// short index probe per service. A service's latest check stays while
-    /// `service_state` points at it. Returns how many went.
+    /// disagree after a clock was wrong, or rows were copied in). A service's
+    /// latest check stays while `service_state` points at it. Returns how
+    /// many went.
     pub fn prune(&mut self, cutoff: DateTime<Utc>, batch: usize) -> Result<usize> {
         self.conn
             .execute(
@@ -336,6 +334,69 @@ pub(super) fn pair_decisions<'a>(
         .iter()
         .filter_map(|&(r, id)| Some((r, *by_service.get(r.service.as_str())?, id)))
         .collect()
+}
+
+/// SQLite: `checks` has no rowid, so upcheck hands out the ids, counting
+/// them in `sequences` in the same transaction. Ids in `rows`' order.
+fn insert_counted(tx: &Conn, rows: Vec<Vec<Value>>) -> Result<Vec<i64>> {
+    let n = rows.len() as i64;
+    let last: i64 = tx
+        .query(
+            "UPDATE sequences SET last = last + ?1 WHERE name = 'checks' RETURNING last",
+            values![n],
+        )?
+        .first()
+        .context("the database has no count of check ids (table sequences)")?
+        .get(0)?;
+    let ids: Vec<i64> = (last - n + 1..=last).collect();
+    let rows: Vec<Vec<Value>> = rows
+        .into_iter()
+        .zip(&ids)
+        .map(|(row, id)| std::iter::once(Value::Int(*id)).chain(row).collect())
+        .collect();
+    tx.insert_each(
+        "INSERT INTO checks (id, run_id, service, checked_at, status, response_ms, status_code, error, cert_expires_at)",
+        9,
+        &rows,
+        "",
+    )?;
+    Ok(ids)
+}
+
+/// PostgreSQL: an identity column gives the ids; a multi-row insert
+/// returns them in no promised order, so they are matched by service (one
+/// check each per run).
+fn insert_identified(
+    tx: &Conn,
+    results: &[CheckResult],
+    rows: Vec<Vec<Value>>,
+    with_probe: bool,
+) -> Result<Vec<i64>> {
+    let head = match with_probe {
+        false => {
+            "INSERT INTO checks (run_id, service, checked_at, status, response_ms, status_code, error, cert_expires_at)"
+        }
+        true => {
+            "INSERT INTO checks (run_id, service, checked_at, status, response_ms, status_code, error, cert_expires_at, probe)"
+        }
+    };
+    let width = 8 + usize::from(with_probe);
+    let returned = tx.insert_each(head, width, &rows, "RETURNING id, service")?;
+    let mut by_service = std::collections::HashMap::new();
+    for row in &returned {
+        by_service.insert(row.get::<String>(1)?, row.get::<i64>(0)?);
+    }
+    anyhow::ensure!(
+        by_service.len() == results.len(),
+        "{} checks stored for {} services: a service checked twice in one run",
+        results.len(),
+        by_service.len()
+    );
+    results
+        .iter()
+        .map(|r| by_service.get(&r.service).copied())
+        .collect::<Option<Vec<i64>>>()
+        .context("the database returned no id for a new check")
 }
 
 /// `params` without its last one, the probe, when there is none (SQLite's
@@ -368,14 +429,6 @@ pub(super) fn insert_checks(
     probe: Option<&str>,
     latest: bool,
 ) -> Result<Vec<i64>> {
-    let head = match probe {
-        None => {
-            "INSERT INTO checks (run_id, service, checked_at, status, response_ms, status_code, error, cert_expires_at)"
-        }
-        Some(_) => {
-            "INSERT INTO checks (run_id, service, checked_at, status, response_ms, status_code, error, cert_expires_at, probe)"
-        }
-    };
     let rows: Vec<Vec<Value>> = results
         .iter()
         .map(|r| {
@@ -396,24 +449,10 @@ pub(super) fn insert_checks(
             .to_vec()
         })
         .collect();
-    let width = 8 + usize::from(probe.is_some());
-    let returned = tx.insert_each(head, width, &rows, "RETURNING id, service")?;
-    // By service (one check each per run): a multi-row insert promises no order.
-    let mut by_service = std::collections::HashMap::new();
-    for row in &returned {
-        by_service.insert(row.get::<String>(1)?, row.get::<i64>(0)?);
-    }
-    anyhow::ensure!(
-        by_service.len() == results.len(),
-        "{} checks stored for {} services: a service checked twice in one run",
-        results.len(),
-        by_service.len()
-    );
-    let ids = results
-        .iter()
-        .map(|r| by_service.get(&r.service).copied())
-        .collect::<Option<Vec<i64>>>()
-        .context("the database returned no id for a new check")?;
+    let ids = match tx.dialect() {
+        Dialect::Sqlite => insert_counted(tx, rows)?,
+        Dialect::Postgres => insert_identified(tx, results, rows, probe.is_some())?,
+    };
     if let Some(probe) = probe.filter(|_| latest) {
         // Each probe's latest check, for the fleet's decisions and `status`.
         let latest: Vec<Vec<Value>> = results
@@ -495,6 +534,7 @@ pub(super) fn upsert_states(tx: &Conn, decided: &[Decided]) -> Result<()> {
                 s.last_notice_at.map(Stamp),
                 1_i64,
                 online(r),
+                Stamp(r.checked_at),
             ]
             .to_vec()
         })
@@ -502,11 +542,12 @@ pub(super) fn upsert_states(tx: &Conn, decided: &[Decided]) -> Result<()> {
     tx.insert_each(
         "INSERT INTO service_state
              (service, status, since, last_check_id, fail_streak, pass_streak, down, runs_since_alert,
-              last_notice_at, checks_total, online_total)",
-        11,
+              last_notice_at, checks_total, online_total, last_checked_at)",
+        12,
         &rows,
         "ON CONFLICT (service) DO UPDATE SET
              status = excluded.status, since = excluded.since, last_check_id = excluded.last_check_id,
+             last_checked_at = excluded.last_checked_at,
              fail_streak = excluded.fail_streak, pass_streak = excluded.pass_streak, down = excluded.down,
              runs_since_alert = excluded.runs_since_alert, last_notice_at = excluded.last_notice_at,
              checks_total = service_state.checks_total + 1,

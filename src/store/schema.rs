@@ -13,7 +13,7 @@ use super::Store;
 use crate::config::Database;
 
 /// The schema `schema.sql` creates; `PRAGMA user_version` records it.
-pub const SCHEMA_VERSION: i64 = 9;
+pub const SCHEMA_VERSION: i64 = 10;
 const SCHEMA: &str = include_str!("../../schema.sql");
 /// `MIGRATIONS[i]` takes a database from version `i + 1` to `i + 2`.
 /// Append only: a released migration is never edited.
@@ -26,6 +26,7 @@ pub(super) const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/007-threading.sql"),
     include_str!("../../migrations/008-summary.sql"),
     include_str!("../../migrations/009-heartbeat.sql"),
+    include_str!("../../migrations/010-checks-in-time-order.sql"),
 ];
 /// Long enough to outlast another run's write transaction (milliseconds), short
 /// enough that a stuck `sqlite3` session is reported rather than waited on forever.

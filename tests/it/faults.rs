@@ -695,10 +695,11 @@ fn future_timestamps_never_freeze_pruning_or_uptime_windows() {
     // A check with an old time but the newest id (written out of order).
     world
         .db()
-        .execute(
-            "INSERT INTO checks (run_id, service, checked_at, status)
-             SELECT max(id), 'api', strftime('%Y-%m-%dT%H:%M:%fZ', 'now', '-100 days'), 'online' FROM runs",
-            [],
+        .execute_batch(
+            "INSERT INTO checks (id, run_id, service, checked_at, status)
+             SELECT (SELECT last + 1 FROM sequences WHERE name = 'checks'), max(id), 'api',
+                    strftime('%Y-%m-%dT%H:%M:%fZ', 'now', '-100 days'), 'online' FROM runs;
+             UPDATE sequences SET last = last + 1 WHERE name = 'checks';",
         )
         .unwrap();
     let run = world.run_at("+0", &[]);

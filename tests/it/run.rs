@@ -86,7 +86,7 @@ fn the_schema_has_the_documented_tables_and_views() {
     let version: i64 = db
         .query_row("PRAGMA user_version", [], |r| r.get(0))
         .unwrap();
-    assert_eq!(version, 9);
+    assert_eq!(version, 10);
     let mode: String = db
         .query_row("PRAGMA journal_mode", [], |r| r.get(0))
         .unwrap();
@@ -127,15 +127,30 @@ fn the_schema_has_the_documented_tables_and_views() {
         )
         .unwrap();
     assert_eq!(uptime, ("shell".to_string(), 1, 100.0, 100.0, 100.0, 100.0));
-    // The index that keeps per-service history queries off a full scan.
+    // Checks are kept in time order: a time window is one range of the
+    // table, never a scan of it, and each service's latest one is a seek.
     let plan: String = db
         .query_row(
-            "EXPLAIN QUERY PLAN SELECT * FROM checks WHERE service = 'x' ORDER BY checked_at DESC LIMIT 1",
+            "EXPLAIN QUERY PLAN SELECT * FROM checks WHERE checked_at >= '2026-01-01' ORDER BY checked_at",
             [],
             |r| r.get(3),
         )
         .unwrap();
-    assert_contains(&plan, "checks_service_time");
+    assert_eq!(plan, "SEARCH checks USING PRIMARY KEY (checked_at>?)");
+    let plans: Vec<String> = db
+        .prepare("EXPLAIN QUERY PLAN SELECT * FROM latest")
+        .unwrap()
+        .query_map([], |r| r.get(3))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    assert_eq!(
+        plans,
+        [
+            "SCAN s",
+            "SEARCH c USING PRIMARY KEY (checked_at=? AND id=?)"
+        ]
+    );
 }
 
 #[test]
@@ -150,7 +165,7 @@ fn a_database_from_a_newer_upcheck_is_refused() {
     assert_eq!(run.code, 1);
     assert_contains(
         &run.stderr,
-        "schema version 99, newer than this upcheck understands (9)",
+        "schema version 99, newer than this upcheck understands (10)",
     );
     assert_eq!(
         world.count("SELECT count(*) FROM runs"),
@@ -447,5 +462,77 @@ fn json_logs_stay_json_on_a_panic_and_a_usage_error() {
             lines.iter().any(|l| l["level"] == "error"),
             "{args:?}: {lines:?}"
         );
+    }
+}
+
+/// Every `sqlite3` question in the README answers on a real history, and
+/// none reads the whole of `checks` (which on years of history would take
+/// seconds; bench scenario C times them on a year): each is a range at the
+/// end of a table, or one row per service.
+#[test]
+fn the_readmes_sqlite3_questions_answer_without_reading_all_checks() {
+    let readme =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
+    let block = readme
+        .split("Questions people ask (`sqlite3")
+        .nth(1)
+        .and_then(|rest| rest.split("```sql\n").nth(1))
+        .and_then(|rest| rest.split("```").next())
+        .expect("the README's sqlite3 questions");
+    let questions: Vec<&str> = block
+        .split(';')
+        .map(str::trim)
+        .filter(|q| !q.is_empty())
+        .collect();
+    assert_eq!(questions.len(), 7, "{block}");
+    let world = World::new(&format!(
+        "{}\n{}",
+        services(&[("price-api", &crate::support::switchable("price-api"))]),
+        "[email]\nto = [\"ops@example.com\"]\nfrom = \"upcheck@example.com\"\ntransport = \"file\"\n"
+    ));
+    assert_eq!(world.run(&[]).code, 0);
+    crate::support::set_down(&world, "price-api", true);
+    for _ in 0..3 {
+        assert_eq!(world.run(&[]).code, 0);
+    }
+    crate::support::set_down(&world, "price-api", false);
+    for _ in 0..3 {
+        assert_eq!(world.run(&[]).code, 0);
+    }
+    let db = world.db();
+    for q in &questions {
+        let plan: Vec<String> = db
+            .prepare(&format!("EXPLAIN QUERY PLAN {q}"))
+            .unwrap_or_else(|e| panic!("{e}: {q}"))
+            .query_map([], |r| r.get(3))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        assert!(
+            !plan
+                .iter()
+                .any(|step| step == "SCAN checks" || step == "SCAN c"),
+            "{q}\n{plan:#?}"
+        );
+        let mut stmt = db.prepare(q).unwrap();
+        let width = stmt.column_count();
+        let rows: Vec<Vec<rusqlite::types::Value>> = stmt
+            .query_map([], |r| (0..width).map(|i| r.get(i)).collect())
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        if q.contains("The last outage of price-api") {
+            assert_eq!(rows.len(), 1, "{q}");
+            assert!(
+                rows[0]
+                    .iter()
+                    .all(|v| !matches!(v, rusqlite::types::Value::Null)),
+                "began, alerted, ended and why are all known: {rows:?}"
+            );
+        }
+        if q.contains("Uptime per service over the last 7 days") {
+            assert_eq!(rows.len(), 1, "{q}");
+            assert_eq!(rows[0][2], rusqlite::types::Value::Integer(7), "{rows:?}");
+        }
     }
 }
