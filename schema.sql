@@ -89,6 +89,10 @@ CREATE TABLE service_state (
     FOREIGN KEY (last_checked_at, last_check_id) REFERENCES checks (checked_at, id)
 ) WITHOUT ROWID;
 
+-- What deleting a check looks up (the foreign key above, and pruning): a
+-- seek, not a pass over every service.
+CREATE INDEX service_state_last_check ON service_state (last_checked_at, last_check_id);
+
 -- Every alert, reminder, recovery notice, forced report, fallback alert and
 -- network notice (the connectivity guard: once per outage of this host's network).
 -- A row with sent_at NULL is still due: the next run retries it.

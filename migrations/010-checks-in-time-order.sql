@@ -67,6 +67,8 @@ DROP TABLE checks;
 ALTER TABLE checks_new RENAME TO checks;
 ALTER TABLE service_state_new RENAME TO service_state;
 
+CREATE INDEX service_state_last_check ON service_state (last_checked_at, last_check_id);
+
 -- Each service's most recent check.
 CREATE VIEW latest AS
 SELECT c.service, c.checked_at, c.status, c.response_ms, c.status_code, c.error

@@ -275,7 +275,9 @@ fn prune(config: &Config, db: &mut Store, run: RunId) -> Result<()> {
         Some(why) => log::warn(&why),
         None => {
             let cutoff = now - chrono::TimeDelta::from_std(config.retention)?;
-            db.prune(cutoff, store::PRUNE_BATCH)?;
+            // Twice what a run adds: a backlog drains even at 20,000 services.
+            let batch = store::PRUNE_BATCH.max(2 * config.services.len());
+            db.prune(cutoff, batch)?;
         }
     }
     Ok(())

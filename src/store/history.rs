@@ -16,10 +16,47 @@ use crate::history::{DAYS, Day, HOURS, History, Hour, Period};
 /// reason of the check that raised it, when its failing began.
 type DownRow = (i64, String, Stamp, Option<String>, Option<Stamp>);
 
+/// Which way from a moment to look for an hour with a pass.
+pub(super) enum Look {
+    /// That moment's hour or an earlier one.
+    Back,
+    /// That moment's hour or a later one.
+    On,
+}
+
 /// The outages the page lists at most.
 const OUTAGES: usize = 50;
 
 impl Store {
+    /// The start of the nearest hour, from `at`'s on (or back), in which
+    /// `service` passed, by the hourly rollups: where in `checks` (kept in
+    /// time order, every service's together) a pass is, so that finding one
+    /// reads about an hour of checks instead of a whole outage.
+    pub(super) fn hour_with_a_pass(
+        &self,
+        service: &str,
+        at: DateTime<Utc>,
+        look: Look,
+    ) -> Result<Option<DateTime<Utc>>> {
+        let sql = match look {
+            Look::Back => {
+                "SELECT hour FROM checks_hourly WHERE hour <= ?2 AND service = ?1 AND online > 0
+                 ORDER BY hour DESC LIMIT 1"
+            }
+            Look::On => {
+                "SELECT hour FROM checks_hourly WHERE hour >= ?2 AND service = ?1 AND online > 0
+                 ORDER BY hour LIMIT 1"
+            }
+        };
+        let hours: Vec<Stamp> = self.read_all(
+            sql,
+            values![service, super::hour_of(at)],
+            "reading the hourly rollups",
+            |r| r.get(0),
+        )?;
+        Ok(hours.into_iter().next().map(|s| s.0))
+    }
+
     /// The last `DAYS` days of history as of `now`.
     pub fn history(&self, now: DateTime<Utc>) -> Result<History> {
         Ok(History {
@@ -131,13 +168,18 @@ impl Store {
         if next_down.is_none() && down_now {
             return Ok(None);
         }
-        // No recovery notice (notify_recovery = false): the first pass after.
+        // No recovery notice (notify_recovery = false): the first pass
+        // after, looked for from the first hour the rollups count one in.
+        let Some(hour) = self.hour_with_a_pass(service, alerted, Look::On)? else {
+            return Ok(None);
+        };
+        let after = alerted.max(hour - Duration::milliseconds(1));
         let passed: Vec<Option<Stamp>> = self.read_all(
             "SELECT checked_at FROM checks
              WHERE service = ?1 AND checked_at > ?2
                AND status NOT IN ('offline', 'timeout', 'degraded')
              ORDER BY checked_at LIMIT 1",
-            values![service, Stamp(alerted)],
+            values![service, Stamp(after)],
             "reading when an outage ended",
             |r| r.get(0),
         )?;

@@ -4,8 +4,9 @@
 
 use super::value::values;
 use anyhow::{Context, Result};
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, Duration, Utc};
 
+use super::history::Look;
 use super::types::Stamp;
 use super::{CommandDue, Due, RunId, Store};
 use crate::alert::{Notice, Outage};
@@ -104,26 +105,76 @@ impl Store {
     }
 
     /// When the failing streak that led to an alert at `alerted` began: its
-    /// first failing check after the last passing one.
+    /// first failing check after the last passing one. Both are found
+    /// where the hourly rollups place the last pass: `checks` is in time
+    /// order, every service's together, and walking back through a long
+    /// outage would read all of it.
     pub(super) fn outage_began(
         &self,
         service: &str,
         alerted: DateTime<Utc>,
     ) -> Result<Option<DateTime<Utc>>> {
-        let began: Vec<Option<Stamp>> = self.read_all(
-            "SELECT min(checked_at) FROM checks
-             WHERE service = ?1 AND checked_at <= ?2
-               AND checked_at > coalesce((SELECT checked_at FROM checks
-                                          WHERE service = ?1 AND checked_at < ?2
-                                            AND status NOT IN ('offline', 'timeout', 'degraded')
-                                          -- Walks back from the alert along the
-                                          -- (service, checked_at) index, not the history.
-                                          ORDER BY checked_at DESC LIMIT 1), '')",
-            values![service, Stamp(alerted)],
+        let after = match self.last_pass_before(service, alerted)? {
+            Some(pass) => pass,
+            // Never passed (that the raw checks remember): from its first hour.
+            None => match self.first_hour(service)? {
+                Some(hour) => hour - Duration::milliseconds(1),
+                None => return Ok(None),
+            },
+        };
+        let began: Vec<Stamp> = self.read_all(
+            "SELECT checked_at FROM checks
+             WHERE service = ?1 AND checked_at > ?2 AND checked_at <= ?3
+             ORDER BY checked_at LIMIT 1",
+            values![service, Stamp(after), Stamp(alerted)],
             "reading when an outage began",
             |r| r.get(0),
         )?;
-        Ok(began.into_iter().flatten().next().map(|s| s.0))
+        Ok(began.into_iter().next().map(|s| s.0))
+    }
+
+    /// `service`'s last passing check before `before`: in the latest hour
+    /// the rollups count a pass in, or the one before when that hour's
+    /// passes came after (a few hours at most: past them, pruned checks).
+    fn last_pass_before(
+        &self,
+        service: &str,
+        mut before: DateTime<Utc>,
+    ) -> Result<Option<DateTime<Utc>>> {
+        for _ in 0..3 {
+            let Some(hour) = self.hour_with_a_pass(service, before, Look::Back)? else {
+                return Ok(None);
+            };
+            let found: Vec<Stamp> = self.read_all(
+                "SELECT checked_at FROM checks
+                 WHERE service = ?1 AND checked_at >= ?2 AND checked_at < ?3
+                   AND status NOT IN ('offline', 'timeout', 'degraded')
+                 ORDER BY checked_at DESC LIMIT 1",
+                values![
+                    service,
+                    Stamp(hour),
+                    Stamp(before.min(hour + Duration::hours(1)))
+                ],
+                "reading when an outage began",
+                |r| r.get(0),
+            )?;
+            if let Some(pass) = found.into_iter().next() {
+                return Ok(Some(pass.0));
+            }
+            before = hour - Duration::milliseconds(1);
+        }
+        Ok(None)
+    }
+
+    /// The first hour the rollups count `service` in.
+    fn first_hour(&self, service: &str) -> Result<Option<DateTime<Utc>>> {
+        let hours: Vec<Stamp> = self.read_all(
+            "SELECT hour FROM checks_hourly WHERE service = ?1 ORDER BY hour LIMIT 1",
+            values![service],
+            "reading the hourly rollups",
+            |r| r.get(0),
+        )?;
+        Ok(hours.into_iter().next().map(|s| s.0))
     }
 
     /// Marks `ids` as being sent, committed before the transport is called:

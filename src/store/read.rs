@@ -32,7 +32,9 @@ impl Store {
         all
     }
 
-    /// Each service's latest response time, to start the slow ones first.
+    /// Each service's latest response time, to start the slow ones first. A
+    /// check without one was abandoned past its timeout or never started
+    /// before the run's: the slowest of all.
     pub fn last_response_ms(&self) -> Result<HashMap<String, u64>> {
         self.read_all(
             "SELECT s.service, c.response_ms FROM service_state s
@@ -42,7 +44,8 @@ impl Store {
             |r| {
                 Ok((
                     r.get::<String>(0)?,
-                    r.get::<Option<i64>>(1)?.unwrap_or(0).max(0) as u64,
+                    r.get::<Option<i64>>(1)?
+                        .map_or(u64::MAX, |ms| ms.max(0) as u64),
                 ))
             },
         )

@@ -23,7 +23,8 @@ pub(super) type Decided<'a> = (&'a CheckResult, &'a Decision, i64);
 /// old (the usual case) this reads one row.
 pub(super) const PRUNE: &str = "DELETE FROM checks WHERE (checked_at, id) IN (
      SELECT checked_at, id FROM checks
-     WHERE checked_at < ?1 AND id NOT IN (SELECT last_check_id FROM service_state)
+     WHERE checked_at < ?1
+       AND (checked_at, id) NOT IN (SELECT last_checked_at, last_check_id FROM service_state)
      ORDER BY checked_at LIMIT ?2)";
 
 /// `PRUNE` in PostgreSQL, where `checks` is a heap with a `(service,

@@ -142,6 +142,20 @@ fn a_run_is_recorded_with_its_state_and_due_notifications() {
 
 /// Appends a random history (3 services, `runs` runs at random times within
 /// the last 40 days, in time order) through `record_run`.
+/// A decision that leaves `service` at `status` since `at`, nothing due.
+fn nothing_due(service: &str, status: Status, at: chrono::DateTime<Utc>) -> Decision {
+    Decision {
+        service: service.into(),
+        state: AlertState {
+            status,
+            since: Some(at),
+            ..AlertState::default()
+        },
+        due: None,
+        held: false,
+    }
+}
+
 fn random_history(store: &mut Store, seed: u64, runs: usize) {
     let mut rng = Rng::new(seed);
     let now = Utc::now();
@@ -160,16 +174,7 @@ fn random_history(store: &mut Store, seed: u64, runs: usize) {
             let status = Status::STORED[rng.below(4) as usize];
             let mut r = result(service, &iso(at), status);
             r.response_ms = Some(rng.below(3000));
-            decisions.push(Decision {
-                service: service.into(),
-                state: AlertState {
-                    status,
-                    since: Some(at),
-                    ..AlertState::default()
-                },
-                due: None,
-                held: false,
-            });
+            decisions.push(nothing_due(service, status, at));
             results.push(r);
         }
         store.record_run(run, &results, &decisions, &[]).unwrap();
@@ -737,4 +742,77 @@ fn a_report_is_queued_once_per_period_and_a_newer_period_supersedes_an_unsent_on
         .queue_summary(run, "month 2026-11-01", Utc::now())
         .unwrap();
     assert_eq!(store.due_summary().unwrap().unwrap().1, "month 2026-11-01");
+}
+
+/// Where an outage began and ended, found through the hourly rollups (so a
+/// long outage is not walked check by check), agrees with a plain search
+/// of every check: random histories of three services, runs 7 to 40
+/// minutes apart over two days, each failing check of `a` taken as an
+/// alert.
+#[test]
+fn outage_edges_found_by_the_rollups_agree_with_a_search_of_every_check() {
+    let dir = tempfile::tempdir().unwrap();
+    for seed in 1..=4 {
+        let mut store = Store::open(&dir.path().join(format!("{seed}.db"))).unwrap();
+        let mut rng = Rng::new(seed);
+        let mut at = Utc::now() - chrono::Duration::days(2);
+        let mut failing = false;
+        while at < Utc::now() - chrono::Duration::minutes(1) {
+            let run = store
+                .begin_run(at, false, "h", "00000000-0000-4000-8000-000000000000")
+                .unwrap();
+            // `a` flips between long streaks; `b` and `c` are noise.
+            if rng.below(8) == 0 {
+                failing = !failing;
+            }
+            let mut results = Vec::new();
+            let mut decisions = Vec::new();
+            for service in ["a", "b", "c"] {
+                let status = match (service, failing) {
+                    ("a", true) => [Status::Offline, Status::Timeout][rng.below(2) as usize],
+                    ("a", false) => Status::Online,
+                    _ => Status::STORED[rng.below(4) as usize],
+                };
+                results.push(result(service, &iso(at), status));
+                decisions.push(nothing_due(service, status, at));
+            }
+            store.record_run(run, &results, &decisions, &[]).unwrap();
+            at += chrono::Duration::minutes(7 + rng.below(34) as i64);
+        }
+        let db = store.sqlite();
+        let alerts: Vec<String> = db
+            .prepare("SELECT checked_at FROM checks WHERE service = 'a' AND status != 'online'")
+            .unwrap()
+            .query_map([], |r| r.get(0))
+            .unwrap()
+            .collect::<rusqlite::Result<_>>()
+            .unwrap();
+        assert!(alerts.len() > 20, "seed {seed}: {}", alerts.len());
+        let scan = |sql: &str, at: &str| -> Option<String> {
+            db.query_row(sql, [at], |r| r.get(0)).unwrap()
+        };
+        for alerted in &alerts {
+            let began = scan(
+                "SELECT min(checked_at) FROM checks WHERE service = 'a' AND checked_at <= ?1
+                   AND checked_at > coalesce((SELECT max(checked_at) FROM checks
+                       WHERE service = 'a' AND checked_at < ?1 AND status = 'online'), '')",
+                alerted,
+            );
+            let ended = scan(
+                "SELECT min(checked_at) FROM checks WHERE service = 'a' AND checked_at > ?1 AND status = 'online'",
+                alerted,
+            );
+            let at = parse_iso(alerted).unwrap();
+            assert_eq!(
+                store.outage_began("a", at).unwrap().map(iso),
+                began,
+                "seed {seed}, alert at {alerted}"
+            );
+            assert_eq!(
+                store.outage_ended("a", 0, at).unwrap().map(iso),
+                ended,
+                "seed {seed}, alert at {alerted}"
+            );
+        }
+    }
 }
